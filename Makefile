@@ -1,0 +1,64 @@
+# tocsin front door. The two commands that matter: `make demo` and `make test`.
+# Everything below installs what is missing on a Debian machine, then builds with CMake.
+
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD     ?= build
+ASAN      ?= build-asan
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS := build-essential cmake pkg-config \
+	liblua5.4-dev lua5.4 libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev \
+	libssl-dev libhttp-parser-dev libcmocka-dev zlib1g-dev \
+	redis-server redis-tools curl python3 clang lua-check
+
+.PHONY: all deps build build-asan test test-fast demo clean format help
+
+all: build
+
+help:
+	@echo "make demo    install what is missing, build, run a real incident end to end"
+	@echo "make test    install what is missing, build (plain + ASan/UBSan), run every test"
+	@echo "make deps    install missing Debian packages"
+	@echo "make build   build ./$(BUILD)/tocsin"
+	@echo "make format  clang-format the C sources"
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all $(words $(DEB_PKGS)) packages present"; fi
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN)/Makefile:
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DTN_SANITIZE=ON
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(ASAN)/Makefile
+	cmake --build $(ASAN) -j $(JOBS)
+
+# Plain build first, then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	bash examples/demo/run.sh $(BUILD)/tocsin
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN)
