@@ -41,7 +41,7 @@ void tn_http_limits_default(tn_http_limits_t *l);
 tn_http_server_t *tn_http_server_create(uv_loop_t *loop, const tn_http_limits_t *limits);
 
 /* Adds a route. method: "GET", "POST", ... or NULL for any method. path: exact match, or a
- * prefix when it ends with '*' ("/api/runs/*"). First match in insertion order wins. A path that
+ * prefix when it ends with '*' (e.g. "/api/runs/" followed by a star). First match in insertion order wins. A path that
  * matches with another method gets 405; no match gets 404. Strings are copied; data borrowed.
  * 0 or TN_ENOMEM. */
 int tn_http_server_route(tn_http_server_t *srv, const char *method, const char *path,

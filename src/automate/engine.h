@@ -1,0 +1,49 @@
+/* engine.h - automation: runbooks from runbooks/ (Lua), each run a task (coroutine) that may
+ * wait on actions (http.request, ...) without blocking the loop.
+ *
+ * A runbook file returns
+ *   { name = "notify-oncall", description = "...", level = 1,   -- 1 enrich .. 4 prevent
+ *     params = { channel = "#ops" },                              -- defaults (optional)
+ *     run = function(ctx) ... end }
+ * ctx = { run_id, runbook, level, origin, params = {...}, incident = {...} or nil }.
+ *
+ * Audit trail: every run appends to the audit stream a "run.started" entry, one "step" entry per
+ * action it performs, and a "run.finished" entry with its status and duration. */
+#ifndef TN_AUTOMATE_ENGINE_H
+#define TN_AUTOMATE_ENGINE_H
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "notify/httpc.h"
+#include "store/streams.h"
+
+typedef struct tn_automate tn_automate_t;
+
+typedef struct {
+    const tn_config_t *cfg; /* borrowed */
+    tn_streams_t *streams;  /* borrowed */
+    tn_httpc_t *httpc;      /* borrowed */
+} tn_automate_opts_t;
+
+tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts);
+/* Cancels running runbooks (audited as "canceled") and frees everything. */
+void tn_automate_destroy(tn_automate_t *a);
+
+/* Loads every runbooks_dir/NAME.lua; a failing file is logged and skipped. Returns the number
+ * loaded or TN_ENOMEM. */
+int tn_automate_load(tn_automate_t *a);
+
+/* Starts a run of runbook `name`. params/incident borrowed (incident may be NULL). The run id is
+ * written into run_id (size >= 40) when given. 0, TN_ENOTFOUND (no such runbook) or TN_ENOMEM. */
+int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
+                      const json_t *incident, const char *origin, char *run_id);
+
+unsigned tn_automate_running(const tn_automate_t *a);
+unsigned tn_automate_runbook_count(const tn_automate_t *a);
+
+/* Loads and validates one runbook file without an engine (for `tocsin check`). */
+int tn_automate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err);
+
+#endif

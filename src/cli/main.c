@@ -1,0 +1,274 @@
+/* main.c - the tocsin command: subcommands, each with --help. */
+#include "automate/engine.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "correlate/engine.h"
+#include "engine/engine.h"
+#include "script/conf.h"
+#include "script/contract.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *g_usage =
+    "usage: tocsin <command> [options]\n"
+    "\n"
+    "tocsin rings, finds why, and fixes what it can: an AIOps automation engine.\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the engine (ingest, detect, correlate, automate)\n"
+    "  check     validate the configuration, rules and runbooks\n"
+    "  config    print every setting with its value and documentation\n"
+    "  version   print the version\n"
+    "\n"
+    "Run 'tocsin <command> --help' for the options of a command.\n";
+
+static const char *g_config_opts =
+    "  -c, --config FILE      Lua configuration file (returns a table of settings)\n"
+    "  --KEY=VALUE, --KEY VALUE\n"
+    "                         override any setting, e.g. --http.port=9090 (see 'tocsin config')\n"
+    "  --set KEY=VALUE        the same, spelled out\n"
+    "  -h, --help             show this help\n";
+
+/* Parses the options shared by commands that read the configuration. Positional arguments are
+ * collected into pos (may be NULL when none are allowed). Returns 0, 1 for --help, or -1. */
+static int parse_config_args(int argc, char **argv, tn_config_t *cfg, char ***pos, int *npos)
+{
+    const char *file = NULL;
+    tn_buf_t err;
+    tn_buf_init(&err);
+    /* the file first, so that the command line overrides it */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tocsin: %s needs a file name\n", argv[i]);
+                return -1;
+            }
+            file = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            file = argv[i] + 9;
+        }
+    }
+    if (file && tn_config_load_lua(cfg, file, &err)) {
+        fprintf(stderr, "tocsin: %s\n", err.data ? err.data : "cannot load configuration");
+        tn_buf_deinit(&err);
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9)) continue;
+        char key[256];
+        const char *value = NULL;
+        if (!strcmp(a, "--set")) {
+            if (i + 1 >= argc || !strchr(argv[i + 1], '=')) {
+                fprintf(stderr, "tocsin: --set needs KEY=VALUE\n");
+                goto fail;
+            }
+            a = argv[++i];
+            const char *eq = strchr(a, '=');
+            snprintf(key, sizeof key, "%.*s", (int)(eq - a), a);
+            value = eq + 1;
+        } else if (!strncmp(a, "--", 2) && a[2]) {
+            const char *eq = strchr(a, '=');
+            if (eq) {
+                snprintf(key, sizeof key, "%.*s", (int)(eq - a - 2), a + 2);
+                value = eq + 1;
+            } else {
+                snprintf(key, sizeof key, "%s", a + 2);
+                if (!tn_config_find(key)) {
+                    fprintf(stderr, "tocsin: unknown option '%s' (see --help)\n", a);
+                    goto fail;
+                }
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "tocsin: option '%s' needs a value\n", a);
+                    goto fail;
+                }
+                value = argv[++i];
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "tocsin: unknown option '%s' (see --help)\n", a);
+            goto fail;
+        } else {
+            if (!pos) {
+                fprintf(stderr, "tocsin: unexpected argument '%s'\n", a);
+                goto fail;
+            }
+            (*pos)[(*npos)++] = argv[i];
+            continue;
+        }
+        tn_buf_reset(&err);
+        if (tn_config_set_text(cfg, key, value, &err)) {
+            fprintf(stderr, "tocsin: command line: %s\n", err.data);
+            goto fail;
+        }
+    }
+    tn_buf_reset(&err);
+    if (tn_config_validate(cfg, &err)) {
+        fprintf(stderr, "tocsin: %s%s%s\n", file ? file : "", file ? ": " : "", err.data);
+        goto fail;
+    }
+    tn_buf_deinit(&err);
+    return 0;
+fail:
+    tn_buf_deinit(&err);
+    return -1;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    tn_config_t cfg;
+    if (tn_config_init(&cfg)) return 1;
+    int rc = parse_config_args(argc, argv, &cfg, NULL, NULL);
+    if (rc) {
+        if (rc == 1)
+            printf("usage: tocsin serve [options]\n\nRun the engine in the foreground until "
+                   "SIGINT or SIGTERM.\nWith no redis.url it starts its own redis-server "
+                   "under data_dir.\n\noptions:\n%s",
+                   g_config_opts);
+        tn_config_deinit(&cfg);
+        return rc == 1 ? 0 : 2;
+    }
+    tn_log_level_t lvl;
+    tn_log_parse_level(cfg.log_level, &lvl);
+    tn_log_set_level(lvl);
+    rc = tn_engine_run(&cfg);
+    tn_config_deinit(&cfg);
+    tn_metrics_shutdown();
+    return rc;
+}
+
+/* Decides whether a script is a runbook or a rule: by its directory, then by its content. */
+static int is_runbook(const char *path)
+{
+    if (strstr(path, "runbooks/")) return 1;
+    if (strstr(path, "rules/")) return 0;
+    return tn_contract_line_of(path, "run") > 1 || tn_contract_line_of(path, "level") > 1;
+}
+
+static int check_file(const char *path, const tn_config_t *cfg, int *nfiles)
+{
+    tn_buf_t err;
+    tn_buf_init(&err);
+    int rb = is_runbook(path);
+    int rc = rb ? tn_automate_check_file(path, cfg, &err) : tn_correlate_check_file(path, cfg, &err);
+    (*nfiles)++;
+    if (rc) fprintf(stderr, "%s\n", err.data ? err.data : path);
+    tn_buf_deinit(&err);
+    return rc ? 1 : 0;
+}
+
+static int check_path(const char *path, const tn_config_t *cfg, int *nfiles)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        fprintf(stderr, "%s: no such file or directory\n", path);
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) return check_file(path, cfg, nfiles);
+    char **files;
+    size_t n;
+    if (tn_fs_list(path, ".lua", &files, &n)) {
+        fprintf(stderr, "%s: cannot list directory\n", path);
+        return 1;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += check_file(files[i], cfg, nfiles);
+    tn_fs_list_free(files, n);
+    return bad;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    tn_config_t cfg;
+    if (tn_config_init(&cfg)) return 1;
+    char **pos = calloc((size_t)argc, sizeof *pos);
+    int npos = 0;
+    if (!pos) return 1;
+    tn_log_set_level(TN_LOG_WARN);
+    int rc = parse_config_args(argc, argv, &cfg, &pos, &npos);
+    if (rc) {
+        if (rc == 1)
+            printf("usage: tocsin check [options] [PATH...]\n\n"
+                   "Validate scripts without running the engine. Each PATH is a rule or runbook\n"
+                   "file, or a directory of them. Without PATH, the configuration and the\n"
+                   "configured rules_dir and runbooks_dir are checked. Errors are printed as\n"
+                   "'file:line: message'; the exit status is 1 when anything is wrong.\n\n"
+                   "options:\n%s",
+                   g_config_opts);
+        free(pos);
+        tn_config_deinit(&cfg);
+        return rc == 1 ? 0 : 1;
+    }
+    int bad = 0, nfiles = 0;
+    if (npos == 0) {
+        bad += check_path(cfg.scripts.rules_dir, &cfg, &nfiles);
+        bad += check_path(cfg.scripts.runbooks_dir, &cfg, &nfiles);
+    }
+    for (int i = 0; i < npos; i++) bad += check_path(pos[i], &cfg, &nfiles);
+    if (bad) fprintf(stderr, "check: %d of %d file(s) have errors\n", bad, nfiles);
+    else printf("check: %d file(s) ok\n", nfiles);
+    free(pos);
+    tn_config_deinit(&cfg);
+    tn_metrics_shutdown();
+    return bad ? 1 : 0;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    tn_config_t cfg;
+    if (tn_config_init(&cfg)) return 1;
+    int rc = parse_config_args(argc, argv, &cfg, NULL, NULL);
+    if (rc == 0) {
+        tn_buf_t out;
+        tn_buf_init(&out);
+        tn_config_dump_lua(&cfg, &out);
+        fputs(out.data ? out.data : "", stdout);
+        tn_buf_deinit(&out);
+    } else if (rc == 1) {
+        printf("usage: tocsin config [options]\n\nPrint every setting as a Lua configuration "
+               "file: its documentation and\nthe value it has after the file and the command "
+               "line are applied.\n\noptions:\n%s",
+               g_config_opts);
+    }
+    tn_config_deinit(&cfg);
+    return rc < 0 ? 2 : 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: tocsin version\n\nPrint the version of tocsin.\n");
+        return 0;
+    }
+    printf("tocsin %s\n", TN_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        fputs(g_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) return cmd_version(1, argv);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"serve", cmd_serve}, {"check", cmd_check}, {"config", cmd_config},
+                {"version", cmd_version}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tocsin: unknown command '%s'\n\n%s", argv[1], g_usage);
+    return 2;
+}

@@ -1,0 +1,334 @@
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(tn_config_t, f)
+#define UNCHECKED 1, 0
+
+static const tn_conf_opt_t g_schema[] = {
+    {"data_dir", TN_CONF_STR, OFF(data_dir), "var/tocsin", UNCHECKED,
+     "Directory for the engine's own data (the embedded redis-server lives here)."},
+    {"log_level", TN_CONF_STR, OFF(log_level), "info", UNCHECKED,
+     "Least severe log level printed: debug, info, warn or error."},
+    {"engine_name", TN_CONF_STR, OFF(engine_name), "tocsin-1", UNCHECKED,
+     "This engine's consumer name in the Redis consumer groups."},
+    {"http.listen", TN_CONF_STR, OFF(http.listen), "127.0.0.1", UNCHECKED,
+     "Address the HTTP server binds to."},
+    {"http.port", TN_CONF_INT, OFF(http.port), "8080", 0, 65535,
+     "TCP port of the HTTP server (0 picks a free port and logs it)."},
+    {"http.max_body_bytes", TN_CONF_INT, OFF(http.max_body_bytes), "8388608", 1, 1073741824,
+     "Largest accepted request body; larger bodies get 413."},
+    {"http.max_header_bytes", TN_CONF_INT, OFF(http.max_header_bytes), "16384", 256, 1048576,
+     "Largest accepted request line plus headers; more gets 431."},
+    {"http.read_timeout_ms", TN_CONF_INT, OFF(http.read_timeout_ms), "10000", 10, 3600000,
+     "Time allowed from the first byte of a request to its last; slower clients get 408."},
+    {"http.keepalive_timeout_ms", TN_CONF_INT, OFF(http.keepalive_timeout_ms), "30000", 10,
+     3600000, "Idle keep-alive connections are closed after this long."},
+    {"http.max_connections", TN_CONF_INT, OFF(http.max_connections), "1024", 1, 1000000,
+     "Most simultaneous client connections."},
+    {"redis.url", TN_CONF_STR, OFF(redis.url), "", UNCHECKED,
+     "redis://host:port[/db] or unix:/path.sock. Empty: start an embedded redis-server "
+     "under data_dir."},
+    {"redis.server_bin", TN_CONF_STR, OFF(redis.server_bin), "redis-server", UNCHECKED,
+     "The redis-server program used for the embedded default."},
+    {"redis.connect_timeout_ms", TN_CONF_INT, OFF(redis.connect_timeout_ms), "2000", 10, 600000,
+     "Deadline for connecting to Redis."},
+    {"redis.command_timeout_ms", TN_CONF_INT, OFF(redis.command_timeout_ms), "5000", 10, 600000,
+     "Deadline for one Redis command; a late reply drops and re-opens the connection."},
+    {"streams.prefix", TN_CONF_STR, OFF(streams.prefix), "tocsin", UNCHECKED,
+     "Prefix of every Redis key the engine writes."},
+    {"streams.maxlen", TN_CONF_INT, OFF(streams.maxlen), "1000000", 1000, 1e12,
+     "Approximate length cap (XADD MAXLEN ~) of each stream."},
+    {"streams.read_batch", TN_CONF_INT, OFF(streams.read_batch), "512", 1, 100000,
+     "Entries read from a stream per XREADGROUP."},
+    {"streams.read_block_ms", TN_CONF_INT, OFF(streams.read_block_ms), "1000", 1, 60000,
+     "How long one XREADGROUP waits for new entries."},
+    {"detect.zscore.window", TN_CONF_INT, OFF(zscore.window), "60", 3, 100000,
+     "Rolling z-score: samples in the window."},
+    {"detect.zscore.threshold", TN_CONF_NUM, OFF(zscore.threshold), "4", 0.5, 1000,
+     "Rolling z-score: |z| at or above this is an anomaly."},
+    {"detect.zscore.min_samples", TN_CONF_INT, OFF(zscore.min_samples), "20", 2, 100000,
+     "Rolling z-score: no verdict before this many samples of a series (warm-up)."},
+    {"scripts.rules_dir", TN_CONF_STR, OFF(scripts.rules_dir), "rules", UNCHECKED,
+     "Directory of correlation rules (*.lua)."},
+    {"scripts.runbooks_dir", TN_CONF_STR, OFF(scripts.runbooks_dir), "runbooks", UNCHECKED,
+     "Directory of runbooks (*.lua)."},
+    {"scripts.lib_dir", TN_CONF_STR, OFF(scripts.lib_dir), "lua", UNCHECKED,
+     "Directory of the Lua library scripts require (tocsin/*.lua)."},
+    {"scripts.memory_limit", TN_CONF_INT, OFF(scripts.memory_limit), "67108864", 1048576, 1e12,
+     "Memory ceiling of one script state, in bytes."},
+    {"scripts.instruction_limit", TN_CONF_INT, OFF(scripts.instruction_limit), "10000000", 1000,
+     1e15, "Instructions one rule callback may run before it is stopped."},
+    {"scripts.exec_allow", TN_CONF_LIST, OFF(scripts.exec_allow), "", UNCHECKED,
+     "Programs runbooks may run with exec (absolute paths or names on PATH)."},
+    {"notify.webhook_url", TN_CONF_STR, OFF(notify.webhook_url), "", UNCHECKED,
+     "Default webhook that runbooks post notifications to (empty: none)."},
+    {"notify.timeout_ms", TN_CONF_INT, OFF(notify.timeout_ms), "10000", 10, 600000,
+     "Deadline of one outbound HTTP call."},
+    {NULL, 0, 0, NULL, 0, 0, NULL},
+};
+
+const tn_conf_opt_t *tn_config_schema(void) { return g_schema; }
+
+const tn_conf_opt_t *tn_config_find(const char *key)
+{
+    for (const tn_conf_opt_t *o = g_schema; o->key; o++)
+        if (strcmp(o->key, key) == 0) return o;
+    return NULL;
+}
+
+static void *field(tn_config_t *cfg, const tn_conf_opt_t *o) { return (char *)cfg + o->offset; }
+static const void *cfield(const tn_config_t *cfg, const tn_conf_opt_t *o)
+{
+    return (const char *)cfg + o->offset;
+}
+
+static void list_free(tn_conf_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+int tn_config_set_str(tn_config_t *cfg, const tn_conf_opt_t *o, const char *v)
+{
+    char *copy = strdup(v);
+    if (!copy) return TN_ENOMEM;
+    char **slot = field(cfg, o);
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int tn_config_set_num(tn_config_t *cfg, const tn_conf_opt_t *o, double v, tn_buf_t *err)
+{
+    if (isnan(v) || isinf(v)) {
+        if (err) tn_buf_printf(err, "key '%s' must be a finite number", o->key);
+        return TN_EINVAL;
+    }
+    if (o->min <= o->max && (v < o->min || v > o->max)) {
+        if (err) tn_buf_printf(err, "key '%s' must be between %.15g and %.15g, got %.15g", o->key,
+                               o->min, o->max, v);
+        return TN_EINVAL;
+    }
+    if (o->type == TN_CONF_INT) {
+        if (v != floor(v)) {
+            if (err) tn_buf_printf(err, "key '%s' must be an integer, got %.15g", o->key, v);
+            return TN_EINVAL;
+        }
+        *(int64_t *)field(cfg, o) = (int64_t)v;
+    } else {
+        *(double *)field(cfg, o) = v;
+    }
+    return 0;
+}
+
+int tn_config_set_bool(tn_config_t *cfg, const tn_conf_opt_t *o, bool v)
+{
+    *(bool *)field(cfg, o) = v;
+    return 0;
+}
+
+int tn_config_set_list(tn_config_t *cfg, const tn_conf_opt_t *o, const char *const *v, size_t n)
+{
+    tn_conf_list_t l = {NULL, 0};
+    if (n) {
+        l.items = calloc(n, sizeof *l.items);
+        if (!l.items) return TN_ENOMEM;
+        for (; l.n < n; l.n++) {
+            if (!(l.items[l.n] = strdup(v[l.n]))) {
+                list_free(&l);
+                return TN_ENOMEM;
+            }
+        }
+    }
+    tn_conf_list_t *slot = field(cfg, o);
+    list_free(slot);
+    *slot = l;
+    return 0;
+}
+
+static const char *type_name(tn_conf_type_t t)
+{
+    switch (t) {
+    case TN_CONF_STR: return "a string";
+    case TN_CONF_INT: return "an integer";
+    case TN_CONF_NUM: return "a number";
+    case TN_CONF_BOOL: return "a boolean";
+    case TN_CONF_LIST: return "a list of strings";
+    }
+    return "?";
+}
+
+static int set_text(tn_config_t *cfg, const tn_conf_opt_t *o, const char *value, tn_buf_t *err)
+{
+    switch (o->type) {
+    case TN_CONF_STR: return tn_config_set_str(cfg, o, value);
+    case TN_CONF_INT:
+    case TN_CONF_NUM: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end) {
+            if (err) tn_buf_printf(err, "key '%s' must be %s, got '%s'", o->key, type_name(o->type),
+                                   value);
+            return TN_EINVAL;
+        }
+        return tn_config_set_num(cfg, o, v, err);
+    }
+    case TN_CONF_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes"))
+            return tn_config_set_bool(cfg, o, true);
+        if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no"))
+            return tn_config_set_bool(cfg, o, false);
+        if (err) tn_buf_printf(err, "key '%s' must be true or false, got '%s'", o->key, value);
+        return TN_EINVAL;
+    case TN_CONF_LIST: {
+        /* comma-separated */
+        char *copy = strdup(value);
+        if (!copy) return TN_ENOMEM;
+        size_t cap = 1;
+        for (const char *p = value; *p; p++) cap += *p == ',';
+        const char **items = calloc(cap, sizeof *items);
+        if (!items) {
+            free(copy);
+            return TN_ENOMEM;
+        }
+        size_t n = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            if (*tok) items[n++] = tok;
+        int rc = tn_config_set_list(cfg, o, items, n);
+        free(items);
+        free(copy);
+        return rc;
+    }
+    }
+    return TN_EINVAL;
+}
+
+int tn_config_set_text(tn_config_t *cfg, const char *key, const char *value, tn_buf_t *err)
+{
+    const tn_conf_opt_t *o = tn_config_find(key);
+    if (!o) {
+        if (err) tn_buf_printf(err, "unknown key '%s'", key);
+        return TN_ENOTFOUND;
+    }
+    return set_text(cfg, o, value, err);
+}
+
+int tn_config_init(tn_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (const tn_conf_opt_t *o = g_schema; o->key; o++) {
+        int rc = set_text(cfg, o, o->def, NULL);
+        if (rc) {
+            tn_config_deinit(cfg);
+            return rc == TN_ENOMEM ? TN_ENOMEM : TN_EINVAL;
+        }
+    }
+    return 0;
+}
+
+void tn_config_deinit(tn_config_t *cfg)
+{
+    for (const tn_conf_opt_t *o = g_schema; o->key; o++) {
+        if (o->type == TN_CONF_STR) {
+            char **slot = field(cfg, o);
+            free(*slot);
+            *slot = NULL;
+        } else if (o->type == TN_CONF_LIST) {
+            list_free(field(cfg, o));
+        }
+    }
+}
+
+int tn_config_validate(const tn_config_t *cfg, tn_buf_t *err)
+{
+    tn_log_level_t lvl;
+    if (tn_log_parse_level(cfg->log_level, &lvl)) {
+        tn_buf_printf(err, "key 'log_level' must be debug, info, warn or error, got '%s'",
+                      cfg->log_level);
+        return TN_EINVAL;
+    }
+    if (!*cfg->streams.prefix || strpbrk(cfg->streams.prefix, " {}\r\n")) {
+        tn_buf_printf(err, "key 'streams.prefix' must be non-empty without spaces or braces");
+        return TN_EINVAL;
+    }
+    if (!*cfg->engine_name || strpbrk(cfg->engine_name, " \r\n")) {
+        tn_buf_printf(err, "key 'engine_name' must be non-empty without spaces");
+        return TN_EINVAL;
+    }
+    if (cfg->zscore.min_samples > cfg->zscore.window) {
+        tn_buf_printf(err, "key 'detect.zscore.min_samples' (%lld) must not exceed "
+                           "'detect.zscore.window' (%lld)",
+                      (long long)cfg->zscore.min_samples, (long long)cfg->zscore.window);
+        return TN_EINVAL;
+    }
+    return 0;
+}
+
+int tn_config_get_text(const tn_config_t *cfg, const tn_conf_opt_t *o, tn_buf_t *out)
+{
+    const void *f = cfield(cfg, o);
+    switch (o->type) {
+    case TN_CONF_STR: return tn_buf_puts(out, *(char *const *)f);
+    case TN_CONF_INT: return tn_buf_printf(out, "%lld", (long long)*(const int64_t *)f);
+    case TN_CONF_NUM: return tn_buf_printf(out, "%.15g", *(const double *)f);
+    case TN_CONF_BOOL: return tn_buf_puts(out, *(const bool *)f ? "true" : "false");
+    case TN_CONF_LIST: {
+        const tn_conf_list_t *l = f;
+        for (size_t i = 0; i < l->n; i++) {
+            int rc = tn_buf_printf(out, "%s%s", i ? "," : "", l->items[i]);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    }
+    return TN_EINVAL;
+}
+
+static int dump_lua_string(tn_buf_t *out, const char *s)
+{
+    int rc = tn_buf_puts(out, "\"");
+    for (; !rc && *s; s++) {
+        if (*s == '"' || *s == '\\') rc = tn_buf_printf(out, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) rc = tn_buf_printf(out, "\\%03d", (unsigned char)*s);
+        else rc = tn_buf_append(out, s, 1);
+    }
+    return rc ? rc : tn_buf_puts(out, "\"");
+}
+
+int tn_config_dump_lua(const tn_config_t *cfg, tn_buf_t *out)
+{
+    int rc = tn_buf_puts(out, "-- tocsin configuration: every key with its value.\n"
+                              "-- Any key can also be given on the command line: --KEY=VALUE.\n"
+                              "return {\n");
+    for (const tn_conf_opt_t *o = g_schema; o->key && !rc; o++) {
+        rc = tn_buf_printf(out, "  -- %s\n  [\"%s\"] = ", o->doc, o->key);
+        const void *f = cfield(cfg, o);
+        if (rc) break;
+        switch (o->type) {
+        case TN_CONF_STR: rc = dump_lua_string(out, *(char *const *)f); break;
+        case TN_CONF_LIST: {
+            const tn_conf_list_t *l = f;
+            rc = tn_buf_puts(out, "{");
+            for (size_t i = 0; i < l->n && !rc; i++) {
+                rc = tn_buf_puts(out, i ? ", " : " ");
+                if (!rc) rc = dump_lua_string(out, l->items[i]);
+            }
+            if (!rc) rc = tn_buf_puts(out, l->n ? " }" : "}");
+            break;
+        }
+        default: rc = tn_config_get_text(cfg, o, out); break;
+        }
+        if (!rc) rc = tn_buf_puts(out, ",\n");
+    }
+    return rc ? rc : tn_buf_puts(out, "}\n");
+}

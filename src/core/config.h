@@ -1,0 +1,106 @@
+/* config.h - the engine's settings: one declared schema drives parsing, validation,
+ * command-line overrides and the documentation (`tocsin config --defaults`).
+ *
+ * Sources, later wins: built-in defaults < the Lua config file (script/conf.c) < command line
+ * (`--KEY=VALUE` or `--set KEY=VALUE`). Keys are dotted ("http.port"); in the Lua file they are
+ * nested tables ({ http = { port = 8080 } }) or dotted strings (["http.port"] = 8080).
+ * Unknown keys and wrong types are errors that name the key. */
+#ifndef TN_CORE_CONFIG_H
+#define TN_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+typedef enum { TN_CONF_STR, TN_CONF_INT, TN_CONF_NUM, TN_CONF_BOOL, TN_CONF_LIST } tn_conf_type_t;
+
+/* A list setting: strings owned by the config. */
+typedef struct {
+    char **items;
+    size_t n;
+} tn_conf_list_t;
+
+typedef struct tn_config {
+    char *data_dir;
+    char *log_level;
+    char *engine_name;
+    struct {
+        char *listen;
+        int64_t port;
+        int64_t max_body_bytes;
+        int64_t max_header_bytes;
+        int64_t read_timeout_ms;
+        int64_t keepalive_timeout_ms;
+        int64_t max_connections;
+    } http;
+    struct {
+        char *url;
+        char *server_bin;
+        int64_t connect_timeout_ms;
+        int64_t command_timeout_ms;
+    } redis;
+    struct {
+        char *prefix;
+        int64_t maxlen;
+        int64_t read_batch;
+        int64_t read_block_ms;
+    } streams;
+    struct {
+        int64_t window;
+        double threshold;
+        int64_t min_samples;
+    } zscore;
+    struct {
+        char *rules_dir;
+        char *runbooks_dir;
+        char *lib_dir;
+        int64_t memory_limit;
+        int64_t instruction_limit;
+        tn_conf_list_t exec_allow;
+    } scripts;
+    struct {
+        char *webhook_url;
+        int64_t timeout_ms;
+    } notify;
+} tn_config_t;
+
+typedef struct {
+    const char *key;
+    tn_conf_type_t type;
+    size_t offset;
+    const char *def; /* default, as command-line text */
+    double min, max; /* for INT/NUM; min > max means unchecked */
+    const char *doc;
+} tn_conf_opt_t;
+
+/* The schema, terminated by an entry with key == NULL. Static. */
+const tn_conf_opt_t *tn_config_schema(void);
+const tn_conf_opt_t *tn_config_find(const char *key);
+
+/* Fills cfg with defaults. 0 or TN_ENOMEM (cfg is then deinit'ed). */
+int tn_config_init(tn_config_t *cfg);
+/* Frees every string/list the config owns. */
+void tn_config_deinit(tn_config_t *cfg);
+
+/* Sets key from text (as on the command line). On error returns TN_ENOTFOUND (unknown key) or
+ * TN_EINVAL (bad value) and writes a message naming the key into err (may be NULL). */
+int tn_config_set_text(tn_config_t *cfg, const char *key, const char *value, tn_buf_t *err);
+
+/* Typed setters used by the Lua loader; same error contract. list: n strings (copied). */
+int tn_config_set_str(tn_config_t *cfg, const tn_conf_opt_t *o, const char *v);
+int tn_config_set_num(tn_config_t *cfg, const tn_conf_opt_t *o, double v, tn_buf_t *err);
+int tn_config_set_bool(tn_config_t *cfg, const tn_conf_opt_t *o, bool v);
+int tn_config_set_list(tn_config_t *cfg, const tn_conf_opt_t *o, const char *const *v, size_t n);
+
+/* Cross-field checks (e.g. log level names). 0 or TN_EINVAL with a message. */
+int tn_config_validate(const tn_config_t *cfg, tn_buf_t *err);
+
+/* Appends the current value of key as text (lists comma-joined). */
+int tn_config_get_text(const tn_config_t *cfg, const tn_conf_opt_t *o, tn_buf_t *out);
+
+/* Appends a commented Lua config file showing every key with its current value. */
+int tn_config_dump_lua(const tn_config_t *cfg, tn_buf_t *out);
+
+#endif

@@ -1,0 +1,408 @@
+#include "correlate/engine.h"
+#include "script/bindings.h"
+#include "script/contract.h"
+#include "script/convert.h"
+#include "script/runtime.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    tn_lua_t *lua;
+    char *name;
+    char *path;
+    int fn_ref; /* on_anomaly */
+} rule_t;
+
+/* Work caused by one anomaly: incident writes in flight and runbooks asked for. */
+typedef struct {
+    unsigned pending;
+    int err;
+    void (*done)(int err, void *arg);
+    void *arg;
+} dispatch_t;
+
+typedef struct {
+    char *runbook;
+    json_t *params;
+    json_t *incident;
+    char *origin;
+} rb_request_t;
+
+struct tn_correlate {
+    tn_correlate_opts_t o;
+    tn_incidents_t *incidents;
+    rule_t *rules;
+    unsigned nrules;
+    dispatch_t *current; /* during a rule call */
+    const rule_t *current_rule;
+    rb_request_t *reqs;
+    size_t nreqs, capreqs;
+    tn_metric_t *m_calls, *m_errors;
+};
+
+static const tn_field_spec_t g_rule_spec[] = {
+    {"name", LUA_TSTRING, 1, "unique rule name"},
+    {"description", LUA_TSTRING, 0, "what the rule does"},
+    {"on_anomaly", LUA_TFUNCTION, 1, "function(anomaly) called for every anomaly"},
+    {NULL, 0, 0, NULL},
+};
+
+/* ---- tocsin.incident ---------------------------------------------------------------- */
+
+static void dispatch_written(int err, void *arg)
+{
+    dispatch_t *d = arg;
+    if (err && !d->err) d->err = err;
+    if (--d->pending == 0) {
+        if (d->done) d->done(d->err, d->arg);
+        free(d);
+    }
+}
+
+static const char *opt_field(lua_State *L, int t, const char *k, int required)
+{
+    lua_getfield(L, t, k);
+    const char *v = NULL;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "incident.open: field '%s' must be a string", k);
+        v = lua_tostring(L, -1); /* anchored in the options table */
+    } else if (required) {
+        luaL_error(L, "incident.open: field '%s' is required", k);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int l_incident_open(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *title = opt_field(L, 1, "title", 1);
+    const char *fp = opt_field(L, 1, "fingerprint", 0);
+    const char *service = opt_field(L, 1, "service", 0);
+    const char *severity = opt_field(L, 1, "severity", 0);
+    if (severity && strcmp(severity, "critical") && strcmp(severity, "warning") &&
+        strcmp(severity, "info"))
+        return luaL_error(L, "incident.open: severity must be critical, warning or info");
+    tn_lua_check_context(L, TN_CTX_RULE, "incident.open");
+    if (!c || !c->current) return luaL_error(L, "incident.open: no anomaly is being handled");
+    json_t *alert = NULL;
+    lua_getfield(L, 1, "alert");
+    if (!lua_isnil(L, -1)) {
+        tn_buf_t err;
+        tn_buf_init(&err);
+        alert = tn_lua_to_json(L, -1, &err);
+        tn_buf_deinit(&err);
+    }
+    lua_pop(L, 1);
+    tn_incident_open_t req = {.fingerprint = fp ? fp : title,
+                              .title = title,
+                              .service = service,
+                              .severity = severity,
+                              .alert = alert,
+                              .now_ms = tn_now_ms()};
+    tn_incident_t *inc;
+    int created;
+    c->current->pending++;
+    int rc = tn_incidents_open(c->incidents, &req, &inc, &created, dispatch_written, c->current);
+    json_decref(alert);
+    if (rc) {
+        c->current->pending--;
+        lua_pushnil(L);
+        lua_pushstring(L, tn_strerror(rc));
+        return 2;
+    }
+    json_t *j = tn_incident_to_json(inc);
+    if (!j) return luaL_error(L, "incident.open: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    lua_pushboolean(L, created);
+    lua_setfield(L, -2, "new");
+    return 1;
+}
+
+static int l_incident_get(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    tn_incident_t *inc = c ? tn_incidents_get(c->incidents, id) : NULL;
+    if (!inc) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not_found");
+        return 2;
+    }
+    json_t *j = tn_incident_to_json(inc);
+    if (!j) return luaL_error(L, "incident.get: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
+static int open_incident(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"open", l_incident_open}, {"get", l_incident_get}, {NULL, NULL}};
+    luaL_newlibtable(L, fns);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, fns, 1);
+    return 1;
+}
+
+/* ---- tocsin.runbook (from rules: queue a start) --------------------------------------- */
+
+static int l_runbook_start(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *name = luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    tn_lua_check_context(L, TN_CTX_RULE, "runbook.start");
+    if (!c || !c->current) return luaL_error(L, "runbook.start: no anomaly is being handled");
+    tn_buf_t err;
+    tn_buf_init(&err);
+    json_t *params = lua_isnoneornil(L, 2) ? json_object() : tn_lua_to_json(L, 2, &err);
+    if (!params) {
+        lua_pushfstring(L, "runbook.start: params: %s", err.data ? err.data : "out of memory");
+        tn_buf_deinit(&err);
+        return lua_error(L);
+    }
+    tn_buf_deinit(&err);
+    /* the incident the params name, if any, travels along */
+    json_t *incident = NULL;
+    json_t *iid = json_object_get(params, "incident");
+    if (json_is_string(iid)) {
+        tn_incident_t *inc = tn_incidents_get(c->incidents, json_string_value(iid));
+        if (inc) incident = tn_incident_to_json(inc);
+    }
+    if (c->nreqs == c->capreqs) {
+        size_t cap = c->capreqs ? c->capreqs * 2 : 8;
+        rb_request_t *r = realloc(c->reqs, cap * sizeof *r);
+        if (!r) {
+            json_decref(params);
+            json_decref(incident);
+            return luaL_error(L, "runbook.start: out of memory");
+        }
+        c->reqs = r;
+        c->capreqs = cap;
+    }
+    rb_request_t *r = &c->reqs[c->nreqs];
+    r->runbook = strdup(name);
+    r->origin = strdup(c->current_rule ? c->current_rule->name : "rule");
+    if (!r->runbook || !r->origin) {
+        free(r->runbook), free(r->origin);
+        json_decref(params);
+        json_decref(incident);
+        return luaL_error(L, "runbook.start: out of memory");
+    }
+    r->params = params;
+    r->incident = incident;
+    c->nreqs++;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int open_runbook(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"start", l_runbook_start}, {NULL, NULL}};
+    luaL_newlibtable(L, fns);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, fns, 1);
+    return 1;
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+static tn_lua_t *new_state(tn_correlate_t *c, const tn_config_t *cfg, const char *path)
+{
+    tn_lua_opts_t lo = {.name = path,
+                        .lib_dir = cfg->scripts.lib_dir,
+                        .memory_limit = (size_t)cfg->scripts.memory_limit,
+                        .instruction_limit = (uint64_t)cfg->scripts.instruction_limit,
+                        .owner = c};
+    tn_lua_t *lua = tn_lua_create(&lo);
+    if (!lua) return NULL;
+    if (tn_lua_preload(lua, "tocsin.log", tn_bind_log, NULL) ||
+        tn_lua_preload(lua, "tocsin.json", tn_bind_json, NULL) ||
+        tn_lua_preload(lua, "tocsin.config", tn_bind_config, (void *)cfg) ||
+        tn_lua_preload(lua, "tocsin.incident", open_incident, c) ||
+        tn_lua_preload(lua, "tocsin.runbook", open_runbook, c)) {
+        tn_lua_release(lua);
+        return NULL;
+    }
+    return lua;
+}
+
+/* Loads one file; on success fills *r (takes the state). */
+static int load_rule(tn_correlate_t *c, const tn_config_t *cfg, const char *path, rule_t *r,
+                     tn_buf_t *err)
+{
+    tn_lua_t *lua = new_state(c, cfg, path);
+    if (!lua) return TN_ENOMEM;
+    lua_State *L = tn_lua_state(lua);
+    int rc = tn_lua_dofile(lua, path, err);
+    if (rc == 0) {
+        rc = tn_contract_check(L, -1, g_rule_spec, path, "rule", err);
+        if (rc == 0 && r) {
+            lua_getfield(L, -1, "name");
+            r->name = strdup(lua_tostring(L, -1));
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "on_anomaly");
+            r->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            r->path = strdup(path);
+            r->lua = lua;
+            if (!r->name || !r->path) {
+                free(r->name), free(r->path);
+                rc = TN_ENOMEM;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    if (rc || !r) tn_lua_release(lua);
+    return rc;
+}
+
+int tn_correlate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err)
+{
+    return load_rule(NULL, cfg, path, NULL, err);
+}
+
+tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
+{
+    tn_correlate_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->o = *opts;
+    c->incidents = tn_incidents_create(opts->streams);
+    if (!c->incidents) {
+        free(c);
+        return NULL;
+    }
+    c->m_calls = tn_metrics_counter("tocsin_rule_calls_total", NULL, "Rule callbacks run.");
+    c->m_errors = tn_metrics_counter("tocsin_rule_errors_total", NULL,
+                                     "Rule callbacks that failed (error or limit).");
+    return c;
+}
+
+static void free_rules(tn_correlate_t *c)
+{
+    for (unsigned i = 0; i < c->nrules; i++) {
+        tn_lua_release(c->rules[i].lua);
+        free(c->rules[i].name);
+        free(c->rules[i].path);
+    }
+    free(c->rules);
+    c->rules = NULL;
+    c->nrules = 0;
+}
+
+int tn_correlate_load(tn_correlate_t *c)
+{
+    const tn_config_t *cfg = c->o.cfg;
+    char **files;
+    size_t n;
+    int rc = tn_fs_list(cfg->scripts.rules_dir, ".lua", &files, &n);
+    if (rc == TN_ENOTFOUND) {
+        tn_log_warn("correlate", "rules directory %s not found: no rules loaded",
+                    cfg->scripts.rules_dir);
+        return 0;
+    }
+    if (rc) return rc;
+    rule_t *rules = calloc(n ? n : 1, sizeof *rules);
+    if (!rules) {
+        for (size_t i = 0; i < n; i++) free(files[i]);
+        free(files);
+        return TN_ENOMEM;
+    }
+    unsigned nr = 0;
+    tn_buf_t err;
+    tn_buf_init(&err);
+    for (size_t i = 0; i < n; i++) {
+        tn_buf_reset(&err);
+        if (load_rule(c, cfg, files[i], &rules[nr], &err) == 0) {
+            tn_log_info("correlate", "loaded rule '%s' from %s", rules[nr].name, files[i]);
+            nr++;
+        } else {
+            tn_log_error("correlate", "rule not loaded: %s", err.data ? err.data : files[i]);
+        }
+        free(files[i]);
+    }
+    free(files);
+    tn_buf_deinit(&err);
+    free_rules(c);
+    c->rules = rules;
+    c->nrules = nr;
+    return (int)nr;
+}
+
+void tn_correlate_destroy(tn_correlate_t *c)
+{
+    if (!c) return;
+    free_rules(c);
+    tn_incidents_destroy(c->incidents);
+    free(c->reqs);
+    free(c);
+}
+
+tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c) { return c->incidents; }
+unsigned tn_correlate_rule_count(const tn_correlate_t *c) { return c->nrules; }
+
+/* Protected trampoline: (fn, anomaly lightuserdata) -> fn(anomaly as a table). */
+static int call_rule(lua_State *L)
+{
+    const json_t *a = lua_touserdata(L, 2);
+    lua_pop(L, 1);
+    tn_lua_push_json(L, a);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)(int err, void *),
+                          void *arg)
+{
+    dispatch_t *d = calloc(1, sizeof *d);
+    if (!d) {
+        tn_log_error("correlate", "out of memory: anomaly not correlated");
+        if (done) done(TN_ENOMEM, arg);
+        return;
+    }
+    d->done = done;
+    d->arg = arg;
+    d->pending = 1; /* guard */
+    tn_buf_t err;
+    tn_buf_init(&err);
+    for (unsigned i = 0; i < c->nrules; i++) {
+        rule_t *r = &c->rules[i];
+        lua_State *L = tn_lua_state(r->lua);
+        c->current = d;
+        c->current_rule = r;
+        lua_pushcfunction(L, call_rule);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->fn_ref);
+        lua_pushlightuserdata(L, (void *)anomaly);
+        tn_buf_reset(&err);
+        tn_metric_inc(c->m_calls);
+        if (tn_lua_pcall(r->lua, TN_CTX_RULE, 2, 0, &err)) {
+            tn_metric_inc(c->m_errors);
+            tn_log_error("correlate", "rule '%s' failed: %s", r->name, err.data ? err.data : "?");
+        }
+        c->current = NULL;
+        c->current_rule = NULL;
+    }
+    tn_buf_deinit(&err);
+    /* hand on the runbooks the rules asked for */
+    size_t nreqs = c->nreqs;
+    c->nreqs = 0;
+    for (size_t i = 0; i < nreqs; i++) {
+        rb_request_t *q = &c->reqs[i];
+        if (c->o.start_runbook)
+            c->o.start_runbook(c->o.start_arg, q->runbook, q->params, q->incident, q->origin);
+        free(q->runbook);
+        free(q->origin);
+        json_decref(q->params);
+        json_decref(q->incident);
+    }
+    dispatch_written(0, d); /* drop the guard */
+}

@@ -1,0 +1,51 @@
+/* engine.h - correlation: every anomaly is offered to each rule in rules/ (Lua), in file name
+ * order. Rules open incidents (tocsin.incident) and ask for runbooks (tocsin.runbook); the
+ * runbook requests are handed on, after the rule returns, to the callback given at creation
+ * (correlate never calls the automation layer directly).
+ *
+ * A rule file returns { name = "...", description = "...", on_anomaly = function(a) ... end }.
+ * Each rule runs in its own Lua state, in RULE context (synchronous, instruction-limited).
+ * A failing rule is logged with its traceback, counted, and skipped. */
+#ifndef TN_CORRELATE_ENGINE_H
+#define TN_CORRELATE_ENGINE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "correlate/incidents.h"
+#include "store/streams.h"
+
+typedef struct tn_correlate tn_correlate_t;
+
+/* A runbook asked for by a rule. params and incident are borrowed for the call. */
+typedef void (*tn_correlate_runbook_fn)(void *arg, const char *runbook, const json_t *params,
+                                        const json_t *incident, const char *origin);
+
+typedef struct {
+    const tn_config_t *cfg; /* borrowed: dirs and limits */
+    tn_streams_t *streams;  /* borrowed */
+    tn_correlate_runbook_fn start_runbook;
+    void *start_arg;
+} tn_correlate_opts_t;
+
+tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts);
+void tn_correlate_destroy(tn_correlate_t *c);
+
+/* Loads every rules_dir/NAME.lua. A file that fails is logged and skipped. Returns the number of
+ * rules loaded (>= 0) or TN_ENOMEM. */
+int tn_correlate_load(tn_correlate_t *c);
+
+/* Offers one anomaly (borrowed) to the rules. done(err, arg) is called once all the incident
+ * writes the rules caused are finished (possibly before this returns). */
+void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)(int err, void *),
+                          void *arg);
+
+tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c);
+unsigned tn_correlate_rule_count(const tn_correlate_t *c);
+
+/* Loads and validates one rule file without an engine (for `tocsin check`). */
+int tn_correlate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err);
+
+#endif

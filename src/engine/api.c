@@ -1,0 +1,129 @@
+/* api.c - the engine's own HTTP routes: health, metrics and the JSON API. */
+#include "engine/engine_internal.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void h_healthz(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    int up = e->redis && tn_redis_is_up(e->redis);
+    tn_buf_t b;
+    tn_buf_init(&b);
+    tn_buf_printf(&b,
+                  "{\"status\":\"ok\",\"version\":\"%s\",\"redis\":\"%s\",\"uptime_s\":%lld,"
+                  "\"rules\":%u,\"runbooks\":%u,\"runs_in_progress\":%u}",
+                  TN_VERSION, up ? "up" : "down",
+                  (long long)((tn_now_ms() - e->started_ms) / 1000),
+                  e->correlate ? tn_correlate_rule_count(e->correlate) : 0,
+                  e->automate ? tn_automate_runbook_count(e->automate) : 0,
+                  e->automate ? tn_automate_running(e->automate) : 0);
+    if (b.data) tn_http_respond(req, 200, NULL, b.data, b.len);
+    else tn_http_respond_error(req, 500, "internal", "out of memory");
+    tn_buf_deinit(&b);
+}
+
+/* Ready to take traffic: Redis reachable. */
+static void h_readyz(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    if (e->redis && tn_redis_is_up(e->redis)) {
+        tn_http_respond(req, 200, NULL, "{\"ready\":true}", 14);
+    } else {
+        tn_http_resp_header(req, "Retry-After", "1");
+        tn_http_respond_error(req, 503, "unavailable", "redis is not connected");
+    }
+}
+
+static void h_metrics(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    tn_metric_set(e->m.uptime, (double)(tn_now_ms() - e->started_ms) / 1000.0);
+    if (e->automate) tn_metric_set(e->m.runs_running, tn_automate_running(e->automate));
+    if (e->correlate)
+        tn_metric_set(e->m.incidents_open,
+                      (double)tn_incidents_open_count(tn_correlate_incidents(e->correlate)));
+    if (e->detector) tn_metric_set(e->m.series, (double)tn_detector_series_count(e->detector));
+    if (e->redis) tn_metric_set(e->m.redis_latency, tn_redis_last_latency_ms(e->redis));
+    if (e->ingest) tn_metric_set(e->m.ingest_inflight, (double)tn_ingest_inflight(e->ingest));
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (tn_metrics_render(&b)) {
+        tn_buf_deinit(&b);
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, 200, "text/plain; version=0.0.4; charset=utf-8", tn_buf_steal(&b),
+                          len);
+}
+
+static void h_incidents(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (!e->correlate || tn_incidents_list_json(tn_correlate_incidents(e->correlate), &b)) {
+        tn_buf_deinit(&b);
+        tn_http_respond_error(req, 503, "unavailable", "the engine is not ready");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
+}
+
+/* POST /api/v1/runs {"runbook": "name", "params": {...}} */
+static void h_runs_post(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    size_t len;
+    const char *body = tn_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    if (!j) {
+        tn_http_respond_error(req, 400, "bad_request", "invalid JSON at line %d, column %d: %s",
+                              je.line, je.column, je.text);
+        return;
+    }
+    json_t *name = json_object_get(j, "runbook"), *params = json_object_get(j, "params");
+    if (!json_is_string(name)) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request", "field 'runbook' (string) is required");
+        return;
+    }
+    if (params && !json_is_object(params)) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request", "field 'params' must be an object");
+        return;
+    }
+    char run_id[40] = "";
+    int rc = e->automate ? tn_automate_start(e->automate, json_string_value(name), params, NULL,
+                                             "api", run_id)
+                         : TN_ECLOSED;
+    if (rc == TN_ENOTFOUND)
+        tn_http_respond_error(req, 404, "not_found", "no runbook named '%s'",
+                              json_string_value(name));
+    else if (rc)
+        tn_http_respond_error(req, 503, "unavailable", "run not started: %s", tn_strerror(rc));
+    else {
+        char out[96];
+        int n = snprintf(out, sizeof out, "{\"run\":\"%s\"}", run_id);
+        tn_http_respond(req, 202, NULL, out, (size_t)n);
+    }
+    json_decref(j);
+}
+
+int tn_engine__routes(tn_engine_t *e)
+{
+    int rc = 0;
+    rc |= tn_http_server_route(e->http, "GET", "/healthz", h_healthz, e);
+    rc |= tn_http_server_route(e->http, "GET", "/readyz", h_readyz, e);
+    rc |= tn_http_server_route(e->http, "GET", "/metrics", h_metrics, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/v1/incidents", h_incidents, e);
+    rc |= tn_http_server_route(e->http, "POST", "/api/v1/runs", h_runs_post, e);
+    rc |= tn_ingest_routes(e->ingest, e->http);
+    return rc ? TN_ENOMEM : 0;
+}

@@ -1,0 +1,262 @@
+/* engine.c - startup and shutdown of the daemon. */
+#include "engine/engine.h"
+#include "engine/engine_internal.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void start_core(tn_engine_t *e);
+static void stop(tn_engine_t *e, int code);
+
+static void init_metrics(tn_engine_t *e)
+{
+    e->m.samples_scored = tn_metrics_counter("tocsin_detect_samples_scored_total", NULL,
+                                             "Samples scored by the detectors.");
+    e->m.anomalies = tn_metrics_counter("tocsin_detect_anomalies_total", NULL,
+                                        "Anomalies opened by the detectors.");
+    e->m.redis_up = tn_metrics_gauge("tocsin_redis_connected", NULL,
+                                     "1 when the command connection to Redis is up.");
+    e->m.redis_latency = tn_metrics_gauge("tocsin_redis_last_latency_ms", NULL,
+                                          "Round trip of the latest Redis reply.");
+    e->m.runs_running = tn_metrics_gauge("tocsin_runbook_runs_running", NULL,
+                                         "Runbook runs in progress.");
+    e->m.incidents_open = tn_metrics_gauge("tocsin_incidents_open", NULL, "Open incidents.");
+    e->m.series = tn_metrics_gauge("tocsin_detect_series", NULL, "Series tracked by detect.");
+    e->m.rules = tn_metrics_gauge("tocsin_rules_loaded", NULL, "Correlation rules loaded.");
+    e->m.runbooks = tn_metrics_gauge("tocsin_runbooks_loaded", NULL, "Runbooks loaded.");
+    e->m.uptime = tn_metrics_gauge("tocsin_uptime_seconds", NULL, "Seconds since start.");
+    e->m.ingest_inflight = tn_metrics_gauge("tocsin_ingest_inflight_samples", NULL,
+                                            "Accepted samples not yet confirmed by Redis.");
+}
+
+static void on_redis_state(tn_redis_t *r, bool up, void *arg)
+{
+    (void)r;
+    tn_engine_t *e = arg;
+    tn_metric_set(e->m.redis_up, up ? 1 : 0);
+}
+
+static void on_embedded_exit(tn_redis_server_t *s, int64_t status, int sig, void *arg)
+{
+    (void)s;
+    tn_engine_t *e = arg;
+    tn_log_error("engine", "embedded redis-server exited (status %lld, signal %d); stopping",
+                 (long long)status, sig);
+    e->embedded = NULL; /* already gone */
+    stop(e, 1);
+}
+
+static void on_embedded_ready(tn_redis_server_t *s, int status, void *arg)
+{
+    tn_engine_t *e = arg;
+    if (status) {
+        tn_log_error("engine", "embedded redis-server did not start: %s", tn_strerror(status));
+        e->embedded = NULL;
+        stop(e, 1);
+        return;
+    }
+    e->redis_url = strdup(tn_redis_server_url(s));
+    if (!e->redis_url) {
+        stop(e, 1);
+        return;
+    }
+    tn_redis_server_on_exit(s, on_embedded_exit, e);
+    start_core(e);
+}
+
+static void start_core(tn_engine_t *e)
+{
+    const tn_config_t *cfg = e->cfg;
+    if (e->stopping) return;
+    tn_redis_opts_t ro = {.url = e->redis_url,
+                          .name = "main",
+                          .connect_timeout_ms = (uint64_t)cfg->redis.connect_timeout_ms,
+                          .command_timeout_ms = (uint64_t)cfg->redis.command_timeout_ms};
+    e->redis = tn_redis_create(e->loop, &ro);
+    ro.name = "reader";
+    e->rconn = tn_redis_create(e->loop, &ro);
+    if (!e->redis || !e->rconn) goto fail;
+    tn_redis_on_state(e->redis, on_redis_state, e);
+    if (tn_redis_start(e->redis) || tn_redis_start(e->rconn)) goto fail;
+
+    e->streams = tn_streams_create(e->redis, cfg->streams.prefix, cfg->streams.maxlen);
+    e->httpc = tn_httpc_create(e->loop);
+    tn_detector_opts_t dopt = {.window = (uint32_t)cfg->zscore.window,
+                               .threshold = cfg->zscore.threshold,
+                               .min_samples = (uint32_t)cfg->zscore.min_samples};
+    e->detector = tn_detector_create(&dopt);
+    e->ingest = tn_ingest_create(e->streams, 1000000);
+    if (!e->streams || !e->httpc || !e->detector || !e->ingest) goto fail;
+
+    tn_automate_opts_t ao = {.cfg = cfg, .streams = e->streams, .httpc = e->httpc};
+    e->automate = tn_automate_create(&ao);
+    tn_correlate_opts_t co = {.cfg = cfg,
+                              .streams = e->streams,
+                              .start_runbook = tn_engine__start_runbook,
+                              .start_arg = e};
+    e->correlate = tn_correlate_create(&co);
+    if (!e->automate || !e->correlate) goto fail;
+    int nb = tn_automate_load(e->automate), nr = tn_correlate_load(e->correlate);
+    if (nb < 0 || nr < 0) goto fail;
+    tn_metric_set(e->m.rules, nr);
+    tn_metric_set(e->m.runbooks, nb);
+
+    tn_reader_opts_t rdo = {.stream = tn_streams_key(e->streams, TN_STREAM_SAMPLES),
+                            .group = "tocsin-detect",
+                            .consumer = cfg->engine_name,
+                            .batch = (unsigned)cfg->streams.read_batch,
+                            .block_ms = (unsigned)cfg->streams.read_block_ms};
+    e->reader = tn_reader_create(e->loop, e->rconn, &rdo, tn_engine__on_batch, e);
+    if (!e->reader) goto fail;
+    tn_reader_start(e->reader);
+
+    tn_http_limits_t lim;
+    tn_http_limits_default(&lim);
+    lim.max_body_bytes = (size_t)cfg->http.max_body_bytes;
+    lim.max_header_bytes = (size_t)cfg->http.max_header_bytes;
+    lim.read_timeout_ms = (uint64_t)cfg->http.read_timeout_ms;
+    lim.keepalive_timeout_ms = (uint64_t)cfg->http.keepalive_timeout_ms;
+    lim.max_connections = (unsigned)cfg->http.max_connections;
+    e->http = tn_http_server_create(e->loop, &lim);
+    if (!e->http || tn_engine__routes(e)) goto fail;
+    if (tn_http_server_listen(e->http, cfg->http.listen, (int)cfg->http.port)) {
+        tn_log_error("engine", "cannot listen on %s:%lld", cfg->http.listen,
+                     (long long)cfg->http.port);
+        stop(e, 1);
+        return;
+    }
+    tn_log_info("engine", "tocsin %s ready: http://%s:%d, redis %s, %d rule(s), %d runbook(s)",
+                TN_VERSION, cfg->http.listen, tn_http_server_port(e->http), e->redis_url, nr, nb);
+    return;
+fail:
+    tn_log_error("engine", "cannot start: out of memory or bad setup");
+    stop(e, 1);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    tn_engine_t *e = h->data;
+    if (e->stopping) {
+        tn_log_warn("engine", "second signal: exiting now");
+        exit(1);
+    }
+    tn_log_info("engine", "%s received: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    stop(e, 0);
+}
+
+static void closed_one(void *arg)
+{
+    tn_engine_t *e = arg;
+    e->closing--;
+}
+
+static void on_signal_closed(uv_handle_t *h) { (void)h; }
+
+static void on_embedded_stopped(void *arg)
+{
+    tn_engine_t *e = arg;
+    e->closing--;
+}
+
+static void after_redis_closed(void *arg)
+{
+    tn_engine_t *e = arg;
+    e->closing--;
+    if (e->closing == 0 && e->embedded) {
+        tn_redis_server_t *s = e->embedded;
+        e->embedded = NULL;
+        e->closing++;
+        tn_redis_server_stop(s, on_embedded_stopped, e);
+    }
+}
+
+static void stop(tn_engine_t *e, int code)
+{
+    if (e->stopping) return;
+    e->stopping = 1;
+    e->exit_code = code;
+    if (e->http) {
+        e->closing++;
+        tn_http_server_close(e->http, closed_one, e);
+        e->http = NULL;
+    }
+    tn_reader_destroy(e->reader);
+    e->reader = NULL;
+    tn_automate_destroy(e->automate); /* cancels runs in progress */
+    e->automate = NULL;
+    tn_correlate_destroy(e->correlate);
+    e->correlate = NULL;
+    tn_detector_destroy(e->detector);
+    e->detector = NULL;
+    if (e->httpc) tn_httpc_destroy(e->httpc);
+    e->httpc = NULL;
+    tn_streams_destroy(e->streams);
+    e->streams = NULL;
+    /* the redis connections close last; then the embedded server stops */
+    unsigned nconn = (e->redis != NULL) + (e->rconn != NULL);
+    if (nconn == 0 && e->embedded) {
+        tn_redis_server_t *s = e->embedded;
+        e->embedded = NULL;
+        e->closing++;
+        tn_redis_server_stop(s, on_embedded_stopped, e);
+    }
+    e->closing += nconn;
+    if (e->redis) tn_redis_close(e->redis, after_redis_closed, e);
+    if (e->rconn) tn_redis_close(e->rconn, after_redis_closed, e);
+    e->redis = e->rconn = NULL;
+    uv_signal_stop(&e->sig_int);
+    uv_signal_stop(&e->sig_term);
+    uv_close((uv_handle_t *)&e->sig_int, on_signal_closed);
+    uv_close((uv_handle_t *)&e->sig_term, on_signal_closed);
+}
+
+int tn_engine_run(const tn_config_t *cfg)
+{
+    tn_engine_t e;
+    memset(&e, 0, sizeof e);
+    e.cfg = cfg;
+    e.loop = uv_default_loop();
+    e.started_ms = tn_now_ms();
+    init_metrics(&e);
+    signal(SIGPIPE, SIG_IGN);
+    uv_signal_init(e.loop, &e.sig_int);
+    uv_signal_init(e.loop, &e.sig_term);
+    e.sig_int.data = e.sig_term.data = &e;
+    uv_signal_start(&e.sig_int, on_signal, SIGINT);
+    uv_signal_start(&e.sig_term, on_signal, SIGTERM);
+
+    tn_log_info("engine", "tocsin %s starting (pid %d)", TN_VERSION, (int)getpid());
+    if (*cfg->redis.url) {
+        e.redis_url = strdup(cfg->redis.url);
+        if (!e.redis_url) return 1;
+        start_core(&e);
+    } else {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/redis", cfg->data_dir);
+        if (tn_fs_mkdirs(cfg->data_dir, 0700)) {
+            tn_log_error("engine", "cannot create data directory %s", cfg->data_dir);
+            return 1;
+        }
+        tn_log_info("engine", "no redis.url configured: using an embedded redis-server in %s",
+                    cfg->data_dir);
+        int rc = tn_redis_server_start(e.loop, cfg->data_dir, cfg->redis.server_bin, 10000,
+                                       on_embedded_ready, &e, &e.embedded);
+        if (rc) {
+            tn_log_error("engine", "cannot start redis-server (%s): %s", cfg->redis.server_bin,
+                         tn_strerror(rc));
+            stop(&e, 1);
+        }
+    }
+    uv_run(e.loop, UV_RUN_DEFAULT);
+    free(e.redis_url);
+    tn_ingest_destroy(e.ingest); /* after the HTTP server answered its last request */
+    int rc = uv_loop_close(e.loop);
+    if (rc) tn_log_warn("engine", "event loop closed with handles still open");
+    tn_log_info("engine", "stopped");
+    return e.exit_code;
+}

@@ -1,0 +1,61 @@
+/* engine_internal.h - the engine's state, shared by engine.c, pipeline.c and api.c. */
+#ifndef TN_ENGINE_INTERNAL_H
+#define TN_ENGINE_INTERNAL_H
+
+#include <uv.h>
+
+#include "automate/engine.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "correlate/engine.h"
+#include "detect/detector.h"
+#include "ingest/ingest.h"
+#include "http/server.h"
+#include "notify/httpc.h"
+#include "store/reader.h"
+#include "store/redis.h"
+#include "store/redis_server.h"
+#include "store/streams.h"
+
+typedef struct tn_engine {
+    const tn_config_t *cfg;
+    uv_loop_t *loop;
+    int64_t started_ms;
+    int exit_code;
+    int stopping;
+    unsigned closing; /* asynchronous closes still running */
+
+    tn_redis_server_t *embedded;
+    char *redis_url;
+    tn_redis_t *redis;  /* commands */
+    tn_redis_t *rconn;  /* the reader's blocking connection */
+    tn_streams_t *streams;
+    tn_reader_t *reader;
+    tn_http_server_t *http;
+    tn_httpc_t *httpc;
+    tn_detector_t *detector;
+    tn_correlate_t *correlate;
+    tn_automate_t *automate;
+    tn_ingest_t *ingest;
+
+    uv_signal_t sig_int, sig_term;
+
+    unsigned batch_pending; /* writes caused by the batch in hand (pipeline.c) */
+
+    struct {
+        tn_metric_t *anomalies, *samples_scored,
+            *redis_up, *runs_running, *incidents_open, *series, *rules, *runbooks, *uptime,
+            *redis_latency, *ingest_inflight;
+    } m;
+} tn_engine_t;
+
+/* pipeline.c: the stream reader's consumer. */
+void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg);
+/* correlate -> automate hand-off. */
+void tn_engine__start_runbook(void *arg, const char *runbook, const json_t *params,
+                              const json_t *incident, const char *origin);
+
+/* api.c: registers the HTTP routes. 0 or TN_ENOMEM. */
+int tn_engine__routes(tn_engine_t *e);
+
+#endif

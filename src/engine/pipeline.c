@@ -1,0 +1,124 @@
+/* pipeline.c - from the samples stream to anomalies, incidents and runbooks.
+ *
+ * The reader hands over a batch of sample entries. Each is scored by detect; each anomaly is
+ * written to the anomalies stream and offered to the rules. The batch is acknowledged (XACK) only
+ * when every write it caused is confirmed: an entry is never acknowledged before it is safely
+ * processed. */
+#include "engine/engine_internal.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The reader gives one batch at a time, so the batch state lives in the engine. */
+typedef tn_engine_t batch_t;
+
+static void batch_step(int err, void *arg)
+{
+    tn_engine_t *e = arg;
+    (void)err; /* failures are logged where they happen; see docs/architecture.md */
+    if (--e->batch_pending == 0 && !e->stopping && e->reader) tn_reader_done(e->reader);
+}
+
+static void write_anomaly(tn_engine_t *e, batch_t *b, const json_t *a)
+{
+    char value[32], expected[32], lower[32], upper[32], z[32], score[32], ts[24];
+    snprintf(value, sizeof value, "%.17g", json_number_value(json_object_get(a, "value")));
+    snprintf(expected, sizeof expected, "%.17g",
+             json_number_value(json_object_get(a, "expected")));
+    snprintf(lower, sizeof lower, "%.17g", json_number_value(json_object_get(a, "lower")));
+    snprintf(upper, sizeof upper, "%.17g", json_number_value(json_object_get(a, "upper")));
+    snprintf(z, sizeof z, "%.6g", json_number_value(json_object_get(a, "z")));
+    snprintf(score, sizeof score, "%.6f", json_number_value(json_object_get(a, "score")));
+    snprintf(ts, sizeof ts, "%lld", (long long)json_integer_value(json_object_get(a, "ts")));
+    char *labels = json_dumps(json_object_get(a, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
+    const char *fields[] = {"sid",      json_string_value(json_object_get(a, "sid")),
+                            "metric",   json_string_value(json_object_get(a, "metric")),
+                            "labels",   labels ? labels : "{}",
+                            "service",  json_string_value(json_object_get(a, "service")),
+                            "value",    value,
+                            "expected", expected,
+                            "lower",    lower,
+                            "upper",    upper,
+                            "z",        z,
+                            "score",    score,
+                            "detector", json_string_value(json_object_get(a, "detector")),
+                            "ts",       ts,
+                            "sample",   json_string_value(json_object_get(a, "sample"))};
+    b->batch_pending++;
+    if (tn_streams_xadd(e->streams, tn_streams_key(e->streams, TN_STREAM_ANOMALIES), fields, 13,
+                        batch_step, b)) {
+        b->batch_pending--;
+        tn_log_warn("pipeline", "anomaly not written: redis unavailable");
+    }
+    free(labels);
+}
+
+static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
+{
+    const char *name = tn_entry_get(en, "name"), *labels = tn_entry_get(en, "labels"),
+               *value = tn_entry_get(en, "value"), *ts = tn_entry_get(en, "ts"),
+               *sid = tn_entry_get(en, "sid");
+    if (!name || !value || !ts || !sid) {
+        tn_log_warn("pipeline", "sample entry %s lacks fields (name, value, ts, sid): skipped",
+                    en->id);
+        return;
+    }
+    double v = strtod(value, NULL);
+    long long t = strtoll(ts, NULL, 10);
+    tn_verdict_t vd;
+    if (tn_detector_score(e->detector, sid, v, t, &vd)) {
+        tn_log_error("pipeline", "out of memory scoring %s", sid);
+        return;
+    }
+    tn_metric_inc(e->m.samples_scored);
+    if (!vd.opened) return;
+    tn_metric_inc(e->m.anomalies);
+
+    json_t *lab = labels ? json_loads(labels, 0, NULL) : NULL;
+    if (!json_is_object(lab)) {
+        json_decref(lab);
+        lab = json_object();
+    }
+    json_t *svc = json_object_get(lab, "service");
+    json_t *a = json_pack("{s:s, s:s, s:O, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:I, s:s}",
+                          "sid", sid, "metric", name, "labels", lab, "service",
+                          json_is_string(svc) ? json_string_value(svc) : "", "value", v,
+                          "expected", vd.expected, "stddev", vd.stddev, "lower", vd.lower,
+                          "upper", vd.upper, "z", vd.z, "score", vd.score, "detector",
+                          vd.detector, "ts", (json_int_t)t, "sample", en->id);
+    json_decref(lab);
+    if (!a) {
+        tn_log_error("pipeline", "out of memory building an anomaly");
+        return;
+    }
+    tn_log_info("detect", "anomaly on %s%s: value %.6g, expected %.6g (band %.6g..%.6g), z=%+.1f, "
+                          "score %.4f",
+                name, labels ? labels : "", v, vd.expected, vd.lower, vd.upper, vd.z, vd.score);
+    write_anomaly(e, b, a);
+    b->batch_pending++;
+    tn_correlate_anomaly(e->correlate, a, batch_step, b);
+    json_decref(a);
+}
+
+void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg)
+{
+    (void)rd;
+    tn_engine_t *e = arg;
+    e->batch_pending = 1; /* guard */
+    for (size_t i = 0; i < n; i++) handle_entry(e, e, &entries[i]);
+    batch_step(0, e);
+}
+
+void tn_engine__start_runbook(void *arg, const char *runbook, const json_t *params,
+                              const json_t *incident, const char *origin)
+{
+    tn_engine_t *e = arg;
+    if (!e->automate) return;
+    int rc = tn_automate_start(e->automate, runbook, params, incident, origin, NULL);
+    if (rc && rc != TN_ENOTFOUND)
+        tn_log_error("pipeline", "runbook %s not started: %s", runbook, tn_strerror(rc));
+}

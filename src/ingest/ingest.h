@@ -1,0 +1,29 @@
+/* ingest.h - the HTTP inputs: parse, normalize, write to the samples stream, then answer.
+ *
+ * A 2xx is sent only after Redis confirmed every XADD of the request, so nothing that got a
+ * 2xx can be lost by the engine. Backpressure: when the samples accepted but not yet confirmed
+ * exceed max_inflight, requests get 429 with Retry-After; when Redis is unreachable, 503 with
+ * Retry-After. Bad input gets 400 with a JSON body naming the problem.
+ *
+ *   POST /api/v1/samples   tocsin JSON samples (ingest/json_samples.h)   -> 202 / 400 / 413 / 429 / 503 */
+#ifndef TN_INGEST_INGEST_H
+#define TN_INGEST_INGEST_H
+
+#include <stddef.h>
+
+#include "http/server.h"
+#include "store/streams.h"
+
+typedef struct tn_ingest tn_ingest_t;
+
+/* streams borrowed. NULL on allocation failure. */
+tn_ingest_t *tn_ingest_create(tn_streams_t *streams, size_t max_inflight);
+/* Requests still waiting for Redis keep a pointer: destroy only after the HTTP server closed. */
+void tn_ingest_destroy(tn_ingest_t *in);
+
+/* Registers the input routes. 0 or TN_ENOMEM. */
+int tn_ingest_routes(tn_ingest_t *in, tn_http_server_t *srv);
+
+size_t tn_ingest_inflight(const tn_ingest_t *in);
+
+#endif

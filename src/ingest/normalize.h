@@ -1,0 +1,33 @@
+/* normalize.h - turning what inputs send into the canonical sample (core/sample.h).
+ *
+ * Label names: aliases first (service.name -> service, host.name -> host, ...), then any
+ * character outside [a-zA-Z0-9_] becomes '_' (OpenTelemetry's dotted names), and a leading digit
+ * gets a '_' prefix. Names that are still invalid or empty are rejected.
+ * Timestamps: numbers are taken as seconds, milliseconds, microseconds or nanoseconds by their
+ * magnitude (< 1e11 s, < 1e14 ms, < 1e17 us, else ns) unless a unit is given; strings are RFC 3339.
+ * Everything becomes milliseconds since the epoch. */
+#ifndef TN_INGEST_NORMALIZE_H
+#define TN_INGEST_NORMALIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+typedef enum { TN_TS_AUTO, TN_TS_S, TN_TS_MS, TN_TS_US, TN_TS_NS } tn_ts_unit_t;
+
+/* Writes the canonical label name for `in` into out (size bytes). 0, or TN_EINVAL with a
+ * message naming the label in err. */
+int tn_norm_label_name(const char *in, char *out, size_t size, tn_buf_t *err);
+
+/* Converts a numeric timestamp to ms. 0 or TN_EINVAL (negative, NaN, out of range). */
+int tn_norm_ts_number(double v, tn_ts_unit_t unit, int64_t *ms, tn_buf_t *err);
+
+/* Parses "2026-11-24T11:30:00Z", "...T11:30:00.123456+02:00", "...T11:30:00.1-0500" (RFC 3339
+ * and the common offset-without-colon variant). 0 or TN_EINVAL. */
+int tn_norm_ts_rfc3339(const char *s, int64_t *ms, tn_buf_t *err);
+
+/* Parses "s", "ms", "us", "ns" into *unit. 0 or TN_EINVAL. */
+int tn_norm_ts_unit(const char *s, tn_ts_unit_t *unit);
+
+#endif
