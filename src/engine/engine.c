@@ -47,8 +47,7 @@ static void on_embedded_exit(tn_redis_server_t *s, int64_t status, int sig, void
     tn_engine_t *e = arg;
     tn_log_error("engine", "embedded redis-server exited (status %lld, signal %d); stopping",
                  (long long)status, sig);
-    e->embedded = NULL; /* already gone */
-    stop(e, 1);
+    stop(e, 1); /* tn_redis_server_stop of an exited child completes at once and frees it */
 }
 
 static void on_embedded_ready(tn_redis_server_t *s, int status, void *arg)
@@ -56,8 +55,7 @@ static void on_embedded_ready(tn_redis_server_t *s, int status, void *arg)
     tn_engine_t *e = arg;
     if (status) {
         tn_log_error("engine", "embedded redis-server did not start: %s", tn_strerror(status));
-        e->embedded = NULL;
-        stop(e, 1);
+        stop(e, 1); /* frees it */
         return;
     }
     e->redis_url = strdup(tn_redis_server_url(s));
@@ -167,7 +165,7 @@ static void after_redis_closed(void *arg)
 {
     tn_engine_t *e = arg;
     e->closing--;
-    if (e->closing == 0 && e->embedded) {
+    if (--e->redis_closing == 0 && e->embedded) {
         tn_redis_server_t *s = e->embedded;
         e->embedded = NULL;
         e->closing++;
@@ -206,6 +204,7 @@ static void stop(tn_engine_t *e, int code)
         tn_redis_server_stop(s, on_embedded_stopped, e);
     }
     e->closing += nconn;
+    e->redis_closing = nconn;
     if (e->redis) tn_redis_close(e->redis, after_redis_closed, e);
     if (e->rconn) tn_redis_close(e->rconn, after_redis_closed, e);
     e->redis = e->rconn = NULL;

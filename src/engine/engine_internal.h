@@ -23,7 +23,8 @@ typedef struct tn_engine {
     int64_t started_ms;
     int exit_code;
     int stopping;
-    unsigned closing; /* asynchronous closes still running */
+    unsigned closing;       /* asynchronous closes still running */
+    unsigned redis_closing; /* redis connections still closing (then the embedded server stops) */
 
     tn_redis_server_t *embedded;
     char *redis_url;

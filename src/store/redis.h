@@ -85,4 +85,9 @@ long long tn_reply_int(const tn_redis_reply_t *rep);
 size_t tn_reply_len(const tn_redis_reply_t *rep); /* array element count, 0 otherwise */
 const tn_redis_reply_t *tn_reply_elem(const tn_redis_reply_t *rep, size_t i);
 
+/* Additions (store/): failed connection attempts since the connection was last up (0 while up);
+ * the address for log lines ("127.0.0.1:6379/2", "unix:/x/redis.sock"), borrowed. */
+unsigned tn_redis_connect_failures(const tn_redis_t *r);
+const char *tn_redis_address(const tn_redis_t *r);
+
 #endif

@@ -33,4 +33,7 @@ void tn_redis_server_on_exit(tn_redis_server_t *s, void (*cb)(tn_redis_server_t 
  * and handles are closed. s must not be used afterwards. */
 void tn_redis_server_stop(tn_redis_server_t *s, void (*done)(void *arg), void *arg);
 
+/* Additions (store/): the child's pid, 0 once it has exited (for status pages and tests). */
+int tn_redis_server_pid(const tn_redis_server_t *s);
+
 #endif

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tocsin demo: a bad deploy of the payments service cascades to checkout and frontend.
+# Everything is real: the engine, its embedded redis-server, HTTP, Lua rules and runbooks, and a
+# local webhook receiver standing in for the on-call chat.
+set -euo pipefail
+TOCSIN=${1:-build/tocsin}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+D=$(mktemp -d /tmp/tocsin-demo.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. Start a local receiver standing in for the on-call chat webhook"
+python3 "$ROOT/tests/tools/receiver.py" "$D/receiver.port" "$D/received.jsonl" &
+PIDS+=("$!")
+for _ in $(seq 50); do [ -s "$D/receiver.port" ] && break; sleep 0.1; done
+HOOK="http://127.0.0.1:$(cat "$D/receiver.port")/chat"
+touch "$D/received.jsonl"
+echo "receiver at $HOOK"
+
+say "2. Start tocsin (no Redis URL given: it starts its own redis-server under $D/data)"
+cat >"$D/tocsin.conf.lua" <<CONF
+return {
+  data_dir = "$D/data",
+  http = { port = 0 },
+  scripts = { rules_dir = "$ROOT/rules", runbooks_dir = "$ROOT/runbooks", lib_dir = "$ROOT/lua" },
+  notify = { webhook_url = "$HOOK" },
+  detect = { zscore = { window = 60, min_samples = 30, threshold = 4 } },
+}
+CONF
+"$TOCSIN" serve -c "$D/tocsin.conf.lua" >"$D/engine.log" 2>&1 &
+ENGINE=$!
+PIDS+=("$ENGINE")
+for _ in $(seq 100); do grep -q "ready: http://" "$D/engine.log" && break; sleep 0.1; done
+URL=$(grep -o "ready: http://[0-9.:]*" "$D/engine.log" | sed 's/ready: //')
+sed 's/^/  | /' "$D/engine.log"
+
+send() { curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$URL/api/v1/samples"; }
+sample() { # name service value ts
+    printf '{"name":"%s","labels":{"service.name":"%s","env":"prod"},"value":%s,"timestamp":%s,"unit":"%s"}' "$1" "$2" "$3" "$4" "$5"
+}
+
+now=$(date +%s)
+start=$((now - 600))
+say "3. Ten minutes of normal traffic: frontend -> checkout -> payments (1 sample/10 s each)"
+body="["
+for i in $(seq 0 54); do
+    ts=$((start + i * 10))
+    body="$body$(sample http_latency_ms frontend $((120 + (i * 7) % 9)) $ts ms),"
+    body="$body$(sample http_latency_ms checkout $((80 + (i * 5) % 7)) $ts ms),"
+    body="$body$(sample db_query_ms payments $((12 + (i * 3) % 4)) $ts ms),"
+done
+echo "POST /api/v1/samples (165 samples) -> HTTP $(send "${body%,}]")"
+
+say "4. $(date -u -d @$((start + 550)) +%H:%M) deploy payments v2.4.0 ships a missing index: queries slow down"
+body="[$(sample db_query_ms payments 240 $((start + 560)) ms)]"
+echo "payments db_query_ms = 240 ms (usually ~13 ms) -> HTTP $(send "$body")"
+sleep 1
+say "5. Thirty seconds later checkout, waiting on payments, slows down; then frontend"
+echo "checkout http_latency_ms = 900 ms -> HTTP $(send "[$(sample http_latency_ms checkout 900 $((start + 570)) ms)]")"
+sleep 1
+echo "frontend http_latency_ms = 1500 ms -> HTTP $(send "[$(sample http_latency_ms frontend 1500 $((start + 580)) ms)]")"
+echo "payments db_query_ms = 260 ms (still bad) -> HTTP $(send "[$(sample db_query_ms payments 260 $((start + 590)) ms)]")"
+
+for _ in $(seq 100); do [ "$(wc -l <"$D/received.jsonl")" -ge 3 ] && break; sleep 0.1; done
+sleep 0.5
+
+say "6. What tocsin did (engine log)"
+grep -E "detect:|correlate:|automate:|script:" "$D/engine.log" | sed 's/^/  | /'
+
+say "7. What the on-call chat received (local webhook receiver)"
+python3 - "$D/received.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    b = json.loads(r["body"])
+    print(f"  POST {r['path']}: {b['text']}")
+PY
+
+say "8. Open incidents (GET /api/v1/incidents)"
+curl -s "$URL/api/v1/incidents" | python3 -c '
+import json, sys
+for i in json.load(sys.stdin):
+    print(f"  {i[\"id\"]}  {i[\"severity\"]:8}  {i[\"title\"]}  ({i[\"alerts\"]} alert(s))")'
+
+SOCK="$D/data/redis.sock"
+say "9. The streams in Redis (embedded redis-server at unix:$SOCK)"
+for k in 'tocsin:samples:{0}' tocsin:anomalies tocsin:incidents tocsin:audit; do
+    printf '  %-22s %s entries\n' "$k" "$(redis-cli -s "$SOCK" XLEN "$k")"
+done
+echo "  audit trail:"
+redis-cli -s "$SOCK" --raw XRANGE tocsin:audit - + | python3 -c '
+import sys
+lines = [l.rstrip("\n") for l in sys.stdin]
+i = 0
+while i < len(lines):
+    i += 1  # entry id
+    f = {}
+    while i + 1 < len(lines) and not lines[i][:1].isdigit():
+        f[lines[i]] = lines[i + 1]; i += 2
+    if f: print(f"    {f.get(\"run\")}  {f.get(\"runbook\"):14} {f.get(\"event\"):13} {f.get(\"status\"):8} {f.get(\"ms\")} ms")'
+
+say "10. Engine metrics (GET /metrics, excerpt)"
+curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_samples_total|detect_anomalies_total|incidents_opened_total|runbook_runs_total|redis_connected)' | sed 's/^/  /'
+
+say "11. Stop tocsin (it stops its redis-server too)"
+kill -TERM "$ENGINE"; wait "$ENGINE" || true
+tail -n 4 "$D/engine.log" | sed 's/^/  | /'
+echo
+echo "Demo files are in $D"
