@@ -12,7 +12,10 @@ DEB_PKGS := build-essential cmake pkg-config \
 	libssl-dev libhttp-parser-dev libcmocka-dev zlib1g-dev \
 	redis-server redis-tools curl python3 clang lua-check
 
-.PHONY: all deps build build-asan test test-fast demo clean format help
+FUZZ      ?= build-fuzz
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps build build-asan fuzz test test-fast demo clean format help
 
 all: build
 
@@ -45,11 +48,21 @@ build: deps $(BUILD)/Makefile
 build-asan: deps $(ASAN)/Makefile
 	cmake --build $(ASAN) -j $(JOBS)
 
-# Plain build first, then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Plain build first, then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then each libFuzzer target for FUZZ_SECONDS when clang is present.
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz
+
+fuzz: deps
+	@if command -v clang >/dev/null 2>&1; then \
+	  cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTN_FUZZ=ON \
+	    -DTN_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null && \
+	  cmake --build $(FUZZ) -j $(JOBS) && \
+	  cd $(FUZZ) && ctest --output-on-failure -j $(JOBS); \
+	else echo "fuzz: clang not found, fuzz targets skipped"; fi
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -61,4 +74,4 @@ format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -79,27 +79,32 @@ for line in open(sys.argv[1]):
 PY
 
 say "8. Open incidents (GET /api/v1/incidents)"
-curl -s "$URL/api/v1/incidents" | python3 -c '
+curl -s "$URL/api/v1/incidents" >"$D/incidents.json"
+python3 - "$D/incidents.json" <<'PY'
 import json, sys
-for i in json.load(sys.stdin):
-    print(f"  {i[\"id\"]}  {i[\"severity\"]:8}  {i[\"title\"]}  ({i[\"alerts\"]} alert(s))")'
+for i in json.load(open(sys.argv[1])):
+    print("  %s  %-8s  %s  (%d alert(s))" % (i["id"], i["severity"], i["title"], i["alerts"]))
+PY
 
 SOCK="$D/data/redis.sock"
 say "9. The streams in Redis (embedded redis-server at unix:$SOCK)"
 for k in 'tocsin:samples:{0}' tocsin:anomalies tocsin:incidents tocsin:audit; do
     printf '  %-22s %s entries\n' "$k" "$(redis-cli -s "$SOCK" XLEN "$k")"
 done
-echo "  audit trail:"
-redis-cli -s "$SOCK" --raw XRANGE tocsin:audit - + | python3 -c '
-import sys
-lines = [l.rstrip("\n") for l in sys.stdin]
-i = 0
-while i < len(lines):
-    i += 1  # entry id
-    f = {}
-    while i + 1 < len(lines) and not lines[i][:1].isdigit():
-        f[lines[i]] = lines[i + 1]; i += 2
-    if f: print(f"    {f.get(\"run\")}  {f.get(\"runbook\"):14} {f.get(\"event\"):13} {f.get(\"status\"):8} {f.get(\"ms\")} ms")'
+echo "  audit trail (XRANGE tocsin:audit):"
+redis-cli -s "$SOCK" --json XRANGE tocsin:audit - + >"$D/audit.json" 2>/dev/null ||
+    redis-cli -s "$SOCK" --raw XRANGE tocsin:audit - + >"$D/audit.raw"
+python3 - "$D" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+entries = []
+if os.path.exists(d + "/audit.json") and os.path.getsize(d + "/audit.json"):
+    for _id, fields in json.load(open(d + "/audit.json")):
+        entries.append(dict(zip(fields[0::2], fields[1::2])))
+for f in entries:
+    print("    %s  %-14s %-13s %-8s %s ms" % (f.get("run"), f.get("runbook"), f.get("event"),
+                                             f.get("status"), f.get("ms")))
+PY
 
 say "10. Engine metrics (GET /metrics, excerpt)"
 curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_samples_total|detect_anomalies_total|incidents_opened_total|runbook_runs_total|redis_connected)' | sed 's/^/  /'

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,6 +325,15 @@ int tn_config_dump_lua(const tn_config_t *cfg, tn_buf_t *out)
                 if (!rc) rc = dump_lua_string(out, l->items[i]);
             }
             if (!rc) rc = tn_buf_puts(out, l->n ? " }" : "}");
+            break;
+        }
+        case TN_CONF_NUM: {
+            /* shortest of %.15g / %.17g that reads back as the same double */
+            double v = *(const double *)f;
+            char num[40];
+            snprintf(num, sizeof num, "%.15g", v);
+            if (strtod(num, NULL) != v) snprintf(num, sizeof num, "%.17g", v);
+            rc = tn_buf_puts(out, num);
             break;
         }
         default: rc = tn_config_get_text(cfg, o, out); break;

@@ -26,6 +26,7 @@ struct tn__http_parser {
     int hstate;              /* HS_*: what the last header callback was */
     bool started, headers_done, complete, want_continue;
     bool final; /* the last request taken was the connection's last (no keep-alive) */
+    bool at_body;  /* paused right after the headers (see on_headers_complete) */
     int err;    /* 0, TN_EPROTO or TN_ENOMEM; sticky */
     int status; /* HTTP status to answer with after TN_EPROTO */
     const char *code;
@@ -258,6 +259,10 @@ static int on_headers_complete(http_parser *hp)
     }
     const char *expect = tn_http_req_header(r, "Expect");
     if (has_body && expect && strcasecmp(expect, "100-continue") == 0) p->want_continue = true;
+    /* pause, so that feed() knows exactly which bytes were headers and which body framing,
+     * however the input is split; feed() resumes at once */
+    p->at_body = true;
+    http_parser_pause(hp, 1);
     return 0;
 }
 
@@ -368,7 +373,16 @@ int tn__http_parser_feed(tn__http_parser_t *p, const char *data, size_t len, siz
             p->wire_body += n;
 
         if (p->err) return p->err; /* one of our callbacks refused */
+        if (p->wire_body > p->max_wire_body) {
+            fail(p, 413, "chunked body framing too large");
+            return p->err;
+        }
         if (p->complete) return TN__HTTP_DONE;
+        if (p->at_body) {
+            p->at_body = false;
+            http_parser_pause(&p->hp, 0);
+            continue;
+        }
         enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
         if (e != HPE_OK) {
             fail_errno(p, e);
@@ -376,10 +390,6 @@ int tn__http_parser_feed(tn__http_parser_t *p, const char *data, size_t len, siz
         }
         if (n != chunk) {
             fail(p, 400, "malformed request");
-            return p->err;
-        }
-        if (p->wire_body > p->max_wire_body) {
-            fail(p, 413, "chunked body framing too large");
             return p->err;
         }
     }
@@ -396,7 +406,7 @@ tn_http_req_t *tn__http_parser_take(tn__http_parser_t *p)
     p->wire_body = 0;
     p->value_start = 0;
     p->hstate = HS_NONE;
-    p->started = p->headers_done = p->complete = p->want_continue = false;
+    p->started = p->headers_done = p->complete = p->want_continue = p->at_body = false;
     http_parser_pause(&p->hp, 0);
     return r;
 }

@@ -150,6 +150,7 @@ int tn_norm_ts_rfc3339(const char *s, int64_t *ms, tn_buf_t *err)
     if (*p) goto bad;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || mi > 59 || sec > 60) goto bad;
+    if (M == 2 && D == 29 && !(Y % 4 == 0 && (Y % 100 != 0 || Y % 400 == 0))) goto bad;
     int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec - (int64_t)off_min * 60;
     if (t < 0) {

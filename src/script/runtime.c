@@ -71,8 +71,12 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     if (lua->instr_limit && lua->instr_used > lua->instr_limit) {
         tn_metric_inc(g_m.instr_hits);
         lua->instr_used = 0; /* the error handler needs a little room */
-        luaL_error(L, "instruction limit exceeded (%llu instructions)",
-                   (unsigned long long)lua->instr_limit);
+        /* level 0: a hook runs on the interrupted function's frame, so this gives its
+         * "file:line:"; lua_pushfstring knows %I (lua_Integer), not %llu */
+        luaL_where(L, 0);
+        lua_pushfstring(L, "%sinstruction limit exceeded (%I instructions)", lua_tostring(L, -1),
+                        (lua_Integer)lua->instr_limit);
+        lua_error(L);
     }
 }
 

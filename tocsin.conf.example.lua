@@ -1,0 +1,62 @@
+-- tocsin configuration: every key with its value.
+-- Any key can also be given on the command line: --KEY=VALUE.
+return {
+  -- Directory for the engine's own data (the embedded redis-server lives here).
+  ["data_dir"] = "var/tocsin",
+  -- Least severe log level printed: debug, info, warn or error.
+  ["log_level"] = "info",
+  -- This engine's consumer name in the Redis consumer groups.
+  ["engine_name"] = "tocsin-1",
+  -- Address the HTTP server binds to.
+  ["http.listen"] = "127.0.0.1",
+  -- TCP port of the HTTP server (0 picks a free port and logs it).
+  ["http.port"] = 8080,
+  -- Largest accepted request body; larger bodies get 413.
+  ["http.max_body_bytes"] = 8388608,
+  -- Largest accepted request line plus headers; more gets 431.
+  ["http.max_header_bytes"] = 16384,
+  -- Time allowed from the first byte of a request to its last; slower clients get 408.
+  ["http.read_timeout_ms"] = 10000,
+  -- Idle keep-alive connections are closed after this long.
+  ["http.keepalive_timeout_ms"] = 30000,
+  -- Most simultaneous client connections.
+  ["http.max_connections"] = 1024,
+  -- redis://host:port[/db] or unix:/path.sock. Empty: start an embedded redis-server under data_dir.
+  ["redis.url"] = "",
+  -- The redis-server program used for the embedded default.
+  ["redis.server_bin"] = "redis-server",
+  -- Deadline for connecting to Redis.
+  ["redis.connect_timeout_ms"] = 2000,
+  -- Deadline for one Redis command; a late reply drops and re-opens the connection.
+  ["redis.command_timeout_ms"] = 5000,
+  -- Prefix of every Redis key the engine writes.
+  ["streams.prefix"] = "tocsin",
+  -- Approximate length cap (XADD MAXLEN ~) of each stream.
+  ["streams.maxlen"] = 1000000,
+  -- Entries read from a stream per XREADGROUP.
+  ["streams.read_batch"] = 512,
+  -- How long one XREADGROUP waits for new entries.
+  ["streams.read_block_ms"] = 1000,
+  -- Rolling z-score: samples in the window.
+  ["detect.zscore.window"] = 60,
+  -- Rolling z-score: |z| at or above this is an anomaly.
+  ["detect.zscore.threshold"] = 4,
+  -- Rolling z-score: no verdict before this many samples of a series (warm-up).
+  ["detect.zscore.min_samples"] = 20,
+  -- Directory of correlation rules (*.lua).
+  ["scripts.rules_dir"] = "rules",
+  -- Directory of runbooks (*.lua).
+  ["scripts.runbooks_dir"] = "runbooks",
+  -- Directory of the Lua library scripts require (tocsin/*.lua).
+  ["scripts.lib_dir"] = "lua",
+  -- Memory ceiling of one script state, in bytes.
+  ["scripts.memory_limit"] = 67108864,
+  -- Instructions one rule callback may run before it is stopped.
+  ["scripts.instruction_limit"] = 10000000,
+  -- Programs runbooks may run with exec (absolute paths or names on PATH).
+  ["scripts.exec_allow"] = {},
+  -- Default webhook that runbooks post notifications to (empty: none).
+  ["notify.webhook_url"] = "",
+  -- Deadline of one outbound HTTP call.
+  ["notify.timeout_ms"] = 10000,
+}
