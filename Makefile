@@ -15,7 +15,7 @@ DEB_PKGS := build-essential cmake pkg-config \
 FUZZ      ?= build-fuzz
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build build-asan fuzz test test-fast demo clean format help
+.PHONY: all deps build build-asan fuzz lint test test-fast demo clean format help
 
 all: build
 
@@ -50,11 +50,16 @@ build-asan: deps $(ASAN)/Makefile
 
 # Plain build first, then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 # then each libFuzzer target for FUZZ_SECONDS when clang is present.
-test: build build-asan
+test: build build-asan lint
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz
+
+# Lua scripts: luacheck; C sources: clang-format (config in .clang-format) must have nothing to change.
+lint: deps
+	luacheck --no-color --quiet rules runbooks $$(ls lua/*.lua lua/*/*.lua 2>/dev/null)
+	clang-format --dry-run -Werror src/*/*.c src/*/*.h tests/unit/*/*.c tests/fuzz/*.c
 
 fuzz: deps
 	@if command -v clang >/dev/null 2>&1; then \
@@ -71,7 +76,7 @@ demo: build
 	bash examples/demo/run.sh $(BUILD)/tocsin
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

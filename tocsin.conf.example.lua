@@ -55,6 +55,8 @@ return {
   ["scripts.instruction_limit"] = 10000000,
   -- Programs runbooks may run with exec (absolute paths or names on PATH).
   ["scripts.exec_allow"] = {},
+  -- URL that gets a JSON POST when a script fails to (re)load (empty: log only).
+  ["scripts.error_webhook"] = "",
   -- Default webhook that runbooks post notifications to (empty: none).
   ["notify.webhook_url"] = "",
   -- Deadline of one outbound HTTP call.

@@ -3,9 +3,9 @@
 #include "script/contract.h"
 #include "script/convert.h"
 #include "script/runtime.h"
+#include "script/scriptset.h"
 #include "script/task.h"
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -13,14 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    tn_lua_t *lua;
-    char *name;
-    char *path;
-    int level;
-    int table_ref; /* the runbook table */
-} runbook_t;
 
 typedef struct run {
     tn_automate_t *a;
@@ -37,8 +29,7 @@ typedef struct run {
 
 struct tn_automate {
     tn_automate_opts_t o;
-    runbook_t *books;
-    unsigned nbooks;
+    tn_scriptset_t *books;
     run_t *runs; /* running */
     unsigned nrunning;
     unsigned seq;
@@ -55,67 +46,50 @@ static const tn_field_spec_t g_runbook_spec[] = {
     {NULL, 0, 0, NULL},
 };
 
-static tn_lua_t *new_state(tn_automate_t *a, const tn_config_t *cfg, const char *path)
+static int setup_state(void *owner, tn_lua_t *lua)
 {
-    tn_lua_opts_t lo = {.name = path,
-                        .lib_dir = cfg->scripts.lib_dir,
-                        .memory_limit = (size_t)cfg->scripts.memory_limit,
-                        .instruction_limit = (uint64_t)cfg->scripts.instruction_limit,
-                        .owner = a};
-    tn_lua_t *lua = tn_lua_create(&lo);
-    if (!lua) return NULL;
+    tn_automate_t *a = owner;
     if (tn_lua_preload(lua, "tocsin.log", tn_bind_log, NULL) ||
         tn_lua_preload(lua, "tocsin.json", tn_bind_json, NULL) ||
-        tn_lua_preload(lua, "tocsin.config", tn_bind_config, (void *)cfg) ||
-        tn_lua_preload(lua, "tocsin.http", tn_bind_http, a ? a->o.httpc : NULL)) {
-        tn_lua_release(lua);
-        return NULL;
-    }
-    return lua;
+        tn_lua_preload(lua, "tocsin.config", tn_bind_config, a ? (void *)a->o.cfg : NULL) ||
+        tn_lua_preload(lua, "tocsin.http", tn_bind_http, a ? a->o.httpc : NULL))
+        return TN_ENOMEM;
+    return 0;
 }
 
-static int load_book(tn_automate_t *a, const tn_config_t *cfg, const char *path, runbook_t *b,
-                     tn_buf_t *err)
+static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *err)
 {
-    tn_lua_t *lua = new_state(a, cfg, path);
-    if (!lua) return TN_ENOMEM;
-    lua_State *L = tn_lua_state(lua);
-    int rc = tn_lua_dofile(lua, path, err);
-    if (rc == 0) {
-        rc = tn_contract_check(L, -1, g_runbook_spec, path, "runbook", err);
-        if (rc == 0) {
-            lua_getfield(L, -1, "level");
-            lua_Integer lv = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
-            lua_pop(L, 1);
-            if (lv < 1 || lv > 4) {
-                tn_buf_printf(err, "%s:%d: runbook field 'level' must be an integer from 1 to 4",
-                              path, tn_contract_line_of(path, "level"));
-                rc = TN_EINVAL;
-            }
-            if (rc == 0 && b) {
-                lua_getfield(L, -1, "name");
-                b->name = strdup(lua_tostring(L, -1));
-                lua_pop(L, 1);
-                b->path = strdup(path);
-                b->level = (int)lv;
-                lua_pushvalue(L, -1);
-                b->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-                b->lua = lua;
-                if (!b->name || !b->path) {
-                    free(b->name), free(b->path);
-                    rc = TN_ENOMEM;
-                }
-            }
-        }
-        lua_pop(L, 1);
+    (void)owner;
+    int rc = tn_contract_check(L, -1, g_runbook_spec, path, "runbook", err);
+    if (rc) return rc;
+    lua_getfield(L, -1, "level");
+    lua_Integer lv = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    if (lv < 1 || lv > 4) {
+        tn_buf_printf(err, "%s:%d: runbook field 'level' must be an integer from 1 to 4", path,
+                      tn_contract_line_of(path, "level"));
+        return TN_EINVAL;
     }
-    if (rc || !b) tn_lua_release(lua);
-    return rc;
+    return 0;
+}
+
+static void book_opts(tn_automate_t *a, const tn_config_t *cfg, tn_catalog_t *catalog,
+                      tn_scriptset_opts_t *o)
+{
+    *o = (tn_scriptset_opts_t){.kind = "runbook",
+                               .dir = cfg->scripts.runbooks_dir,
+                               .cfg = cfg,
+                               .catalog = catalog,
+                               .owner = a,
+                               .setup = setup_state,
+                               .validate = validate_book};
 }
 
 int tn_automate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err)
 {
-    return load_book(NULL, cfg, path, NULL, err);
+    tn_scriptset_opts_t o;
+    book_opts(NULL, cfg, NULL, &o);
+    return tn_scriptset_check_file(&o, path, err);
 }
 
 tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
@@ -123,6 +97,13 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
     tn_automate_t *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->o = *opts;
+    tn_scriptset_opts_t so;
+    book_opts(a, opts->cfg, opts->catalog, &so);
+    a->books = tn_scriptset_create(&so);
+    if (!a->books) {
+        free(a);
+        return NULL;
+    }
     a->m_started = tn_metrics_counter("tocsin_runbook_runs_started_total", NULL,
                                       "Runbook runs started.");
     a->m_ok = tn_metrics_counter("tocsin_runbook_runs_total", "result=\"ok\"",
@@ -132,67 +113,19 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
     return a;
 }
 
-static void free_books(tn_automate_t *a)
-{
-    for (unsigned i = 0; i < a->nbooks; i++) {
-        tn_lua_release(a->books[i].lua);
-        free(a->books[i].name);
-        free(a->books[i].path);
-    }
-    free(a->books);
-    a->books = NULL;
-    a->nbooks = 0;
-}
-
 int tn_automate_load(tn_automate_t *a)
 {
-    const tn_config_t *cfg = a->o.cfg;
-    char **files;
-    size_t n;
-    int rc = tn_fs_list(cfg->scripts.runbooks_dir, ".lua", &files, &n);
-    if (rc == TN_ENOTFOUND) {
-        tn_log_warn("automate", "runbooks directory %s not found: no runbooks loaded",
-                    cfg->scripts.runbooks_dir);
-        return 0;
-    }
-    if (rc) return rc;
-    runbook_t *books = calloc(n ? n : 1, sizeof *books);
-    if (!books) {
-        tn_fs_list_free(files, n);
-        return TN_ENOMEM;
-    }
-    unsigned nb = 0;
-    tn_buf_t err;
-    tn_buf_init(&err);
-    for (size_t i = 0; i < n; i++) {
-        tn_buf_reset(&err);
-        if (load_book(a, cfg, files[i], &books[nb], &err) == 0) {
-            int dup = 0;
-            for (unsigned j = 0; j < nb; j++) dup |= strcmp(books[j].name, books[nb].name) == 0;
-            if (dup) {
-                tn_log_error("automate", "%s: runbook name '%s' is already used; not loaded",
-                             files[i], books[nb].name);
-                tn_lua_release(books[nb].lua);
-                free(books[nb].name), free(books[nb].path);
-                continue;
-            }
-            tn_log_info("automate", "loaded runbook '%s' (level %d) from %s", books[nb].name,
-                        books[nb].level, files[i]);
-            nb++;
-        } else {
-            tn_log_error("automate", "runbook not loaded: %s", err.data ? err.data : files[i]);
-        }
-    }
-    tn_fs_list_free(files, n);
-    tn_buf_deinit(&err);
-    free_books(a);
-    a->books = books;
-    a->nbooks = nb;
-    return (int)nb;
+    int failed = tn_scriptset_reload_all(a->books);
+    return failed < 0 ? failed : (int)tn_scriptset_count(a->books);
 }
 
+tn_scriptset_t *tn_automate_runbooks(tn_automate_t *a) { return a->books; }
+
 unsigned tn_automate_running(const tn_automate_t *a) { return a->nrunning; }
-unsigned tn_automate_runbook_count(const tn_automate_t *a) { return a->nbooks; }
+unsigned tn_automate_runbook_count(const tn_automate_t *a)
+{
+    return (unsigned)tn_scriptset_count(a->books);
+}
 
 /* ---- audit ------------------------------------------------------------------------------ */
 
@@ -327,9 +260,7 @@ static int build_ctx(lua_State *L)
 int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
                       const json_t *incident, const char *origin, char *run_id)
 {
-    runbook_t *b = NULL;
-    for (unsigned i = 0; i < a->nbooks; i++)
-        if (strcmp(a->books[i].name, name) == 0) b = &a->books[i];
+    tn_script_t *b = tn_scriptset_find(a->books, name);
     if (!b) {
         tn_log_warn("automate", "no runbook named '%s' (asked for by %s)", name,
                     origin ? origin : "?");
@@ -344,15 +275,18 @@ int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
     r->origin = strdup(origin ? origin : "api");
     json_t *iid = incident ? json_object_get(incident, "id") : NULL;
     r->incident_id = strdup(json_is_string(iid) ? json_string_value(iid) : "");
-    r->level = b->level;
+    lua_State *L = tn_lua_state(b->lua);
+    tn_script_push(b);
+    lua_getfield(L, -1, "level");
+    r->level = (int)lua_tointeger(L, -1);
+    lua_pop(L, 2);
     if (!r->runbook || !r->origin || !r->incident_id) {
         run_free(r);
         return TN_ENOMEM;
     }
-    lua_State *L = tn_lua_state(b->lua);
     ctx_args_t ca = {r, json_is_object(params) ? params : NULL, incident};
     lua_pushcfunction(L, build_ctx);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, b->table_ref);
+    tn_script_push(b);
     lua_pushlightuserdata(L, &ca);
     if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
         tn_log_error("automate", "cannot start run of %s: %s", name, lua_tostring(L, -1));
@@ -395,6 +329,6 @@ void tn_automate_destroy(tn_automate_t *a)
         if (!t) break;
         tn_task_cancel(t); /* on_run_done unlinks and frees r */
     }
-    free_books(a);
+    tn_scriptset_destroy(a->books);
     free(a);
 }

@@ -17,6 +17,8 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "notify/httpc.h"
+#include "script/catalog.h"
+#include "script/scriptset.h"
 #include "store/streams.h"
 
 typedef struct tn_automate tn_automate_t;
@@ -25,15 +27,20 @@ typedef struct {
     const tn_config_t *cfg; /* borrowed */
     tn_streams_t *streams;  /* borrowed */
     tn_httpc_t *httpc;      /* borrowed */
+    tn_catalog_t *catalog;  /* borrowed, may be NULL */
 } tn_automate_opts_t;
 
 tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts);
 /* Cancels running runbooks (audited as "canceled") and frees everything. */
 void tn_automate_destroy(tn_automate_t *a);
 
-/* Loads every runbooks_dir/NAME.lua; a failing file is logged and skipped. Returns the number
- * loaded or TN_ENOMEM. */
+/* (Re)loads every runbooks_dir/NAME.lua; a failing file is logged and skipped (its previous
+ * version stays active). Returns the number active or TN_ENOMEM. Runs in progress finish on the
+ * version they started with. */
 int tn_automate_load(tn_automate_t *a);
+
+/* The runbooks, for per-file hot reload (tn_scriptset_reload_file). */
+tn_scriptset_t *tn_automate_runbooks(tn_automate_t *a);
 
 /* Starts a run of runbook `name`. params/incident borrowed (incident may be NULL). The run id is
  * written into run_id (size >= 40) when given. 0, TN_ENOTFOUND (no such runbook) or TN_ENOMEM. */

@@ -67,6 +67,8 @@ static const tn_conf_opt_t g_schema[] = {
      1e15, "Instructions one rule callback may run before it is stopped."},
     {"scripts.exec_allow", TN_CONF_LIST, OFF(scripts.exec_allow), "", UNCHECKED,
      "Programs runbooks may run with exec (absolute paths or names on PATH)."},
+    {"scripts.error_webhook", TN_CONF_STR, OFF(scripts.error_webhook), "", UNCHECKED,
+     "URL that gets a JSON POST when a script fails to (re)load (empty: log only)."},
     {"notify.webhook_url", TN_CONF_STR, OFF(notify.webhook_url), "", UNCHECKED,
      "Default webhook that runbooks post notifications to (empty: none)."},
     {"notify.timeout_ms", TN_CONF_INT, OFF(notify.timeout_ms), "10000", 10, 600000,

@@ -59,6 +59,7 @@ typedef struct tn_config {
         int64_t memory_limit;
         int64_t instruction_limit;
         tn_conf_list_t exec_allow;
+        char *error_webhook;
     } scripts;
     struct {
         char *webhook_url;

@@ -3,21 +3,14 @@
 #include "script/contract.h"
 #include "script/convert.h"
 #include "script/runtime.h"
+#include "script/scriptset.h"
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    tn_lua_t *lua;
-    char *name;
-    char *path;
-    int fn_ref; /* on_anomaly */
-} rule_t;
 
 /* Work caused by one anomaly: incident writes in flight and runbooks asked for. */
 typedef struct {
@@ -37,10 +30,9 @@ typedef struct {
 struct tn_correlate {
     tn_correlate_opts_t o;
     tn_incidents_t *incidents;
-    rule_t *rules;
-    unsigned nrules;
+    tn_scriptset_t *rules;
     dispatch_t *current; /* during a rule call */
-    const rule_t *current_rule;
+    const tn_script_t *current_rule;
     rb_request_t *reqs;
     size_t nreqs, capreqs;
     tn_metric_t *m_calls, *m_errors;
@@ -217,58 +209,41 @@ static int open_runbook(lua_State *L)
 
 /* ---- loading ----------------------------------------------------------------------------- */
 
-static tn_lua_t *new_state(tn_correlate_t *c, const tn_config_t *cfg, const char *path)
+static int setup_state(void *owner, tn_lua_t *lua)
 {
-    tn_lua_opts_t lo = {.name = path,
-                        .lib_dir = cfg->scripts.lib_dir,
-                        .memory_limit = (size_t)cfg->scripts.memory_limit,
-                        .instruction_limit = (uint64_t)cfg->scripts.instruction_limit,
-                        .owner = c};
-    tn_lua_t *lua = tn_lua_create(&lo);
-    if (!lua) return NULL;
+    tn_correlate_t *c = owner;
     if (tn_lua_preload(lua, "tocsin.log", tn_bind_log, NULL) ||
         tn_lua_preload(lua, "tocsin.json", tn_bind_json, NULL) ||
-        tn_lua_preload(lua, "tocsin.config", tn_bind_config, (void *)cfg) ||
+        tn_lua_preload(lua, "tocsin.config", tn_bind_config, c ? (void *)c->o.cfg : NULL) ||
         tn_lua_preload(lua, "tocsin.incident", open_incident, c) ||
-        tn_lua_preload(lua, "tocsin.runbook", open_runbook, c)) {
-        tn_lua_release(lua);
-        return NULL;
-    }
-    return lua;
+        tn_lua_preload(lua, "tocsin.runbook", open_runbook, c))
+        return TN_ENOMEM;
+    return 0;
 }
 
-/* Loads one file; on success fills *r (takes the state). */
-static int load_rule(tn_correlate_t *c, const tn_config_t *cfg, const char *path, rule_t *r,
-                     tn_buf_t *err)
+static int validate_rule(void *owner, lua_State *L, const char *path, tn_buf_t *err)
 {
-    tn_lua_t *lua = new_state(c, cfg, path);
-    if (!lua) return TN_ENOMEM;
-    lua_State *L = tn_lua_state(lua);
-    int rc = tn_lua_dofile(lua, path, err);
-    if (rc == 0) {
-        rc = tn_contract_check(L, -1, g_rule_spec, path, "rule", err);
-        if (rc == 0 && r) {
-            lua_getfield(L, -1, "name");
-            r->name = strdup(lua_tostring(L, -1));
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "on_anomaly");
-            r->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            r->path = strdup(path);
-            r->lua = lua;
-            if (!r->name || !r->path) {
-                free(r->name), free(r->path);
-                rc = TN_ENOMEM;
-            }
-        }
-        lua_pop(L, 1);
-    }
-    if (rc || !r) tn_lua_release(lua);
-    return rc;
+    (void)owner;
+    return tn_contract_check(L, -1, g_rule_spec, path, "rule", err);
+}
+
+static void rule_opts(tn_correlate_t *c, const tn_config_t *cfg, tn_catalog_t *catalog,
+                      tn_scriptset_opts_t *o)
+{
+    *o = (tn_scriptset_opts_t){.kind = "rule",
+                               .dir = cfg->scripts.rules_dir,
+                               .cfg = cfg,
+                               .catalog = catalog,
+                               .owner = c,
+                               .setup = setup_state,
+                               .validate = validate_rule};
 }
 
 int tn_correlate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err)
 {
-    return load_rule(NULL, cfg, path, NULL, err);
+    tn_scriptset_opts_t o;
+    rule_opts(NULL, cfg, NULL, &o);
+    return tn_scriptset_check_file(&o, path, err);
 }
 
 tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
@@ -277,7 +252,12 @@ tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
     if (!c) return NULL;
     c->o = *opts;
     c->incidents = tn_incidents_create(opts->streams);
-    if (!c->incidents) {
+    tn_scriptset_opts_t so;
+    rule_opts(c, opts->cfg, opts->catalog, &so);
+    c->rules = tn_scriptset_create(&so);
+    if (!c->incidents || !c->rules) {
+        tn_incidents_destroy(c->incidents);
+        tn_scriptset_destroy(c->rules);
         free(c);
         return NULL;
     }
@@ -287,74 +267,35 @@ tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
     return c;
 }
 
-static void free_rules(tn_correlate_t *c)
-{
-    for (unsigned i = 0; i < c->nrules; i++) {
-        tn_lua_release(c->rules[i].lua);
-        free(c->rules[i].name);
-        free(c->rules[i].path);
-    }
-    free(c->rules);
-    c->rules = NULL;
-    c->nrules = 0;
-}
-
 int tn_correlate_load(tn_correlate_t *c)
 {
-    const tn_config_t *cfg = c->o.cfg;
-    char **files;
-    size_t n;
-    int rc = tn_fs_list(cfg->scripts.rules_dir, ".lua", &files, &n);
-    if (rc == TN_ENOTFOUND) {
-        tn_log_warn("correlate", "rules directory %s not found: no rules loaded",
-                    cfg->scripts.rules_dir);
-        return 0;
-    }
-    if (rc) return rc;
-    rule_t *rules = calloc(n ? n : 1, sizeof *rules);
-    if (!rules) {
-        for (size_t i = 0; i < n; i++) free(files[i]);
-        free(files);
-        return TN_ENOMEM;
-    }
-    unsigned nr = 0;
-    tn_buf_t err;
-    tn_buf_init(&err);
-    for (size_t i = 0; i < n; i++) {
-        tn_buf_reset(&err);
-        if (load_rule(c, cfg, files[i], &rules[nr], &err) == 0) {
-            tn_log_info("correlate", "loaded rule '%s' from %s", rules[nr].name, files[i]);
-            nr++;
-        } else {
-            tn_log_error("correlate", "rule not loaded: %s", err.data ? err.data : files[i]);
-        }
-        free(files[i]);
-    }
-    free(files);
-    tn_buf_deinit(&err);
-    free_rules(c);
-    c->rules = rules;
-    c->nrules = nr;
-    return (int)nr;
+    int failed = tn_scriptset_reload_all(c->rules);
+    return failed < 0 ? failed : (int)tn_scriptset_count(c->rules);
 }
+
+tn_scriptset_t *tn_correlate_rules(tn_correlate_t *c) { return c->rules; }
 
 void tn_correlate_destroy(tn_correlate_t *c)
 {
     if (!c) return;
-    free_rules(c);
+    tn_scriptset_destroy(c->rules);
     tn_incidents_destroy(c->incidents);
     free(c->reqs);
     free(c);
 }
 
 tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c) { return c->incidents; }
-unsigned tn_correlate_rule_count(const tn_correlate_t *c) { return c->nrules; }
+unsigned tn_correlate_rule_count(const tn_correlate_t *c)
+{
+    return (unsigned)tn_scriptset_count(c->rules);
+}
 
-/* Protected trampoline: (fn, anomaly lightuserdata) -> fn(anomaly as a table). */
+/* Protected trampoline: (rule table, anomaly lightuserdata) -> rule.on_anomaly(anomaly). */
 static int call_rule(lua_State *L)
 {
     const json_t *a = lua_touserdata(L, 2);
-    lua_pop(L, 1);
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "on_anomaly");
     tn_lua_push_json(L, a);
     lua_call(L, 1, 0);
     return 0;
@@ -374,13 +315,14 @@ void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)
     d->pending = 1; /* guard */
     tn_buf_t err;
     tn_buf_init(&err);
-    for (unsigned i = 0; i < c->nrules; i++) {
-        rule_t *r = &c->rules[i];
+    size_t nrules = tn_scriptset_count(c->rules);
+    for (size_t i = 0; i < nrules; i++) {
+        tn_script_t *r = tn_scriptset_at(c->rules, i);
         lua_State *L = tn_lua_state(r->lua);
         c->current = d;
         c->current_rule = r;
         lua_pushcfunction(L, call_rule);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->fn_ref);
+        tn_script_push(r);
         lua_pushlightuserdata(L, (void *)anomaly);
         tn_buf_reset(&err);
         tn_metric_inc(c->m_calls);

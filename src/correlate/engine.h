@@ -15,6 +15,8 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "correlate/incidents.h"
+#include "script/catalog.h"
+#include "script/scriptset.h"
 #include "store/streams.h"
 
 typedef struct tn_correlate tn_correlate_t;
@@ -26,6 +28,7 @@ typedef void (*tn_correlate_runbook_fn)(void *arg, const char *runbook, const js
 typedef struct {
     const tn_config_t *cfg; /* borrowed: dirs and limits */
     tn_streams_t *streams;  /* borrowed */
+    tn_catalog_t *catalog;  /* borrowed, may be NULL */
     tn_correlate_runbook_fn start_runbook;
     void *start_arg;
 } tn_correlate_opts_t;
@@ -33,9 +36,12 @@ typedef struct {
 tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts);
 void tn_correlate_destroy(tn_correlate_t *c);
 
-/* Loads every rules_dir/NAME.lua. A file that fails is logged and skipped. Returns the number of
- * rules loaded (>= 0) or TN_ENOMEM. */
+/* (Re)loads every rules_dir/NAME.lua. A file that fails is logged and skipped (its previous
+ * version stays active). Returns the number of rules active (>= 0) or TN_ENOMEM. */
 int tn_correlate_load(tn_correlate_t *c);
+
+/* The rules, for per-file hot reload (tn_scriptset_reload_file). */
+tn_scriptset_t *tn_correlate_rules(tn_correlate_t *c);
 
 /* Offers one anomaly (borrowed) to the rules. done(err, arg) is called once all the incident
  * writes the rules caused are finished (possibly before this returns). */

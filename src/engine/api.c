@@ -116,6 +116,42 @@ static void h_runs_post(tn_http_req_t *req, void *data)
     json_decref(j);
 }
 
+static void h_scripts(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (!e->catalog || tn_catalog_json(e->catalog, &b)) {
+        tn_buf_deinit(&b);
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
+}
+
+/* POST /api/reload: reload every rule and runbook now; answers with the catalog. */
+static void h_reload(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    int failed = 0;
+    tn_log_info("reload", "POST /api/reload from %s", tn_http_req_peer(req));
+    tn_engine__reload_all(e, &failed);
+    tn_buf_t b;
+    tn_buf_init(&b);
+    tn_buf_printf(&b, "{\"failed\":%d,\"rules\":%u,\"runbooks\":%u,\"scripts\":", failed,
+                  e->correlate ? tn_correlate_rule_count(e->correlate) : 0,
+                  e->automate ? tn_automate_runbook_count(e->automate) : 0);
+    if (e->catalog) tn_catalog_json(e->catalog, &b);
+    tn_buf_puts(&b, "}");
+    if (!b.data) {
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, failed ? 422 : 200, NULL, tn_buf_steal(&b), len);
+}
+
 int tn_engine__routes(tn_engine_t *e)
 {
     int rc = 0;
@@ -124,6 +160,8 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "GET", "/metrics", h_metrics, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/v1/incidents", h_incidents, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/runs", h_runs_post, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
+    rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);
     rc |= tn_ingest_routes(e->ingest, e->http);
     return rc ? TN_ENOMEM : 0;
 }

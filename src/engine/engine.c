@@ -30,6 +30,8 @@ static void init_metrics(tn_engine_t *e)
     e->m.rules = tn_metrics_gauge("tocsin_rules_loaded", NULL, "Correlation rules loaded.");
     e->m.runbooks = tn_metrics_gauge("tocsin_runbooks_loaded", NULL, "Runbooks loaded.");
     e->m.uptime = tn_metrics_gauge("tocsin_uptime_seconds", NULL, "Seconds since start.");
+    e->m.reloads = tn_metrics_counter("tocsin_script_reloads_total", NULL,
+                                      "Reloads performed (file changes, SIGHUP, POST /api/reload).");
     e->m.ingest_inflight = tn_metrics_gauge("tocsin_ingest_inflight_samples", NULL,
                                             "Accepted samples not yet confirmed by Redis.");
 }
@@ -67,6 +69,37 @@ static void on_embedded_ready(tn_redis_server_t *s, int status, void *arg)
     start_core(e);
 }
 
+static void on_hook_sent(const tn_httpc_result_t *res, void *arg)
+{
+    (void)arg;
+    if (res->error || res->status >= 300)
+        tn_log_warn("reload", "script error notification not delivered (%s, HTTP %ld)",
+                    res->error ? res->error_text : "ok", res->status);
+}
+
+/* A script failed to (re)load: tell people through the configured hook. */
+static void on_script_error(void *arg, const char *path, const char *kind, const char *error)
+{
+    tn_engine_t *e = arg;
+    const char *url = e->cfg->scripts.error_webhook;
+    if (!*url || !e->httpc) return;
+    char text[1024];
+    snprintf(text, sizeof text, "tocsin: %s %s was not loaded; the previous version stays "
+                                "active.\n%.800s",
+             kind, path, error);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "text", text, "path", path, "kind", kind,
+                          "error", error);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body) return;
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    tn_httpc_req_t req = {.method = "POST", .url = url, .headers = hdrs, .body = body,
+                          .body_len = strlen(body), .timeout_ms = 5000};
+    if (tn_httpc_request(e->httpc, &req, on_hook_sent, NULL, NULL))
+        tn_log_warn("reload", "cannot notify %s about the script error", url);
+    free(body);
+}
+
 static void start_core(tn_engine_t *e)
 {
     const tn_config_t *cfg = e->cfg;
@@ -91,10 +124,15 @@ static void start_core(tn_engine_t *e)
     e->ingest = tn_ingest_create(e->streams, 1000000);
     if (!e->streams || !e->httpc || !e->detector || !e->ingest) goto fail;
 
-    tn_automate_opts_t ao = {.cfg = cfg, .streams = e->streams, .httpc = e->httpc};
+    e->catalog = tn_catalog_create();
+    if (!e->catalog) goto fail;
+    tn_catalog_on_error(e->catalog, on_script_error, e);
+    tn_automate_opts_t ao = {
+        .cfg = cfg, .streams = e->streams, .httpc = e->httpc, .catalog = e->catalog};
     e->automate = tn_automate_create(&ao);
     tn_correlate_opts_t co = {.cfg = cfg,
                               .streams = e->streams,
+                              .catalog = e->catalog,
                               .start_runbook = tn_engine__start_runbook,
                               .start_arg = e};
     e->correlate = tn_correlate_create(&co);
@@ -103,6 +141,7 @@ static void start_core(tn_engine_t *e)
     if (nb < 0 || nr < 0) goto fail;
     tn_metric_set(e->m.rules, nr);
     tn_metric_set(e->m.runbooks, nb);
+    if (tn_engine__reloader_start(e)) goto fail;
 
     tn_reader_opts_t rdo = {.stream = tn_streams_key(e->streams, TN_STREAM_SAMPLES),
                             .group = "tocsin-detect",
@@ -183,6 +222,7 @@ static void stop(tn_engine_t *e, int code)
         tn_http_server_close(e->http, closed_one, e);
         e->http = NULL;
     }
+    tn_engine__reloader_stop(e);
     tn_reader_destroy(e->reader);
     e->reader = NULL;
     tn_automate_destroy(e->automate); /* cancels runs in progress */
@@ -254,6 +294,7 @@ int tn_engine_run(const tn_config_t *cfg)
     uv_run(e.loop, UV_RUN_DEFAULT);
     free(e.redis_url);
     tn_ingest_destroy(e.ingest); /* after the HTTP server answered its last request */
+    tn_catalog_destroy(e.catalog);
     int rc = uv_loop_close(e.loop);
     if (rc) tn_log_warn("engine", "event loop closed with handles still open");
     tn_log_info("engine", "stopped");

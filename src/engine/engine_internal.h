@@ -10,12 +10,15 @@
 #include "correlate/engine.h"
 #include "detect/detector.h"
 #include "ingest/ingest.h"
+#include "script/catalog.h"
 #include "http/server.h"
 #include "notify/httpc.h"
 #include "store/reader.h"
 #include "store/redis.h"
 #include "store/redis_server.h"
 #include "store/streams.h"
+
+typedef struct tn_reloader tn_reloader_t;
 
 typedef struct tn_engine {
     const tn_config_t *cfg;
@@ -38,6 +41,8 @@ typedef struct tn_engine {
     tn_correlate_t *correlate;
     tn_automate_t *automate;
     tn_ingest_t *ingest;
+    tn_catalog_t *catalog;
+    tn_reloader_t *reloader;
 
     uv_signal_t sig_int, sig_term;
 
@@ -46,7 +51,7 @@ typedef struct tn_engine {
     struct {
         tn_metric_t *anomalies, *samples_scored,
             *redis_up, *runs_running, *incidents_open, *series, *rules, *runbooks, *uptime,
-            *redis_latency, *ingest_inflight;
+            *redis_latency, *ingest_inflight, *reloads;
     } m;
 } tn_engine_t;
 
@@ -55,6 +60,12 @@ void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, v
 /* correlate -> automate hand-off. */
 void tn_engine__start_runbook(void *arg, const char *runbook, const json_t *params,
                               const json_t *incident, const char *origin);
+
+/* reload.c: file watchers, SIGHUP. */
+int tn_engine__reloader_start(tn_engine_t *e);
+void tn_engine__reloader_stop(tn_engine_t *e);
+/* Reloads every rule and runbook; *failed (optional) counts files that failed. */
+void tn_engine__reload_all(tn_engine_t *e, int *failed);
 
 /* api.c: registers the HTTP routes. 0 or TN_ENOMEM. */
 int tn_engine__routes(tn_engine_t *e);

@@ -14,7 +14,10 @@
  * first request), the read deadline in READING (-> 408), the write timeout in WRITING
  * (keepalive_timeout_ms) and the linger bound in LINGER. It is stopped in HANDLER.
  * While a request is unanswered (HANDLER, WRITING) bytes are still read, to notice a client
- * that goes away, but only buffered (up to TN__HTTP_INBUF_MAX, then reading stops). */
+ * that goes away, but only buffered (up to TN__HTTP_INBUF_MAX, then reading stops).
+ * End of input: in HANDLER the client is gone (the request becomes gone, the connection
+ * closes); in WRITING it is taken as a half-close: the requests already buffered are still
+ * answered, then the connection closes. */
 #ifndef TN_HTTP_INTERNAL_H
 #define TN_HTTP_INTERNAL_H
 
@@ -22,10 +25,10 @@
 
 #include <uv.h>
 
-#define TN__HTTP_READ_SIZE 65536     /* one read; the buffer is shared by the server's conns */
-#define TN__HTTP_INBUF_MAX 65536     /* unparsed bytes buffered while a request is pending */
-#define TN__HTTP_LINGER_MS 2000      /* drain input this long after the last answer */
-#define TN__HTTP_LINGER_MAX 4194304  /* ... or this many bytes */
+#define TN__HTTP_READ_SIZE 65536    /* one read; the buffer is shared by the server's conns */
+#define TN__HTTP_INBUF_MAX 65536    /* unparsed bytes buffered while a request is pending */
+#define TN__HTTP_LINGER_MS 2000     /* drain input this long after the last answer */
+#define TN__HTTP_LINGER_MAX 4194304 /* ... or this many bytes */
 
 typedef struct {
     char *method; /* NULL: any method */
@@ -46,17 +49,18 @@ typedef enum {
 } tn__http_phase_t;
 
 typedef struct tn__http_conn {
-    uv_tcp_t tcp;            /* the handles are embedded: the conn is freed once both closed */
+    uv_tcp_t tcp; /* the handles are embedded: the conn is freed once both closed */
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
     tn_http_server_t *srv;
     tn__http_parser_t *parser; /* owned */
-    tn_buf_t in;             /* bytes read but not parsed yet (pipelined requests) */
-    size_t in_off;           /* parsed prefix of in */
-    tn_http_req_t *pending;  /* dispatched, unanswered; owned by the handler until answered */
+    tn_buf_t in;               /* bytes read but not parsed yet (pipelined requests) */
+    size_t in_off;             /* parsed prefix of in */
+    tn_http_req_t *pending;    /* dispatched, unanswered; owned by the handler until answered */
     tn__http_phase_t phase;
-    bool reading;            /* uv_read_start is in effect */
-    bool close_after_write;  /* the answer being written is the last one */
+    bool reading;           /* uv_read_start is in effect */
+    bool close_after_write; /* the answer being written is the last one */
+    bool eof;               /* the client has half-closed while an answer was being written */
     int open_handles;
     size_t lingered;
     char peer[64];
@@ -102,8 +106,7 @@ int tn__http_write(tn__http_conn_t *c, char *head, size_t hlen, char *body, size
                    bool final);
 /* Answers without a request (bad input, timeout) with a JSON error and Connection: close.
  * 0 or a negative TN_E*; on failure the caller closes the connection. */
-int tn__http_conn_send_error(tn__http_conn_t *c, int status, const char *code,
-                             const char *message);
+int tn__http_conn_send_error(tn__http_conn_t *c, int status, const char *code, const char *message);
 /* Appends {"error":"<code>","message":"<message>"} to b. 0 or TN_ENOMEM. */
 int tn__http_error_json(tn_buf_t *b, const char *code, const char *message);
 

@@ -25,10 +25,10 @@ struct tn__http_parser {
     size_t value_start;      /* offset of the current header value in req->headers */
     int hstate;              /* HS_*: what the last header callback was */
     bool started, headers_done, complete, want_continue;
-    bool final; /* the last request taken was the connection's last (no keep-alive) */
-    bool at_body;  /* paused right after the headers (see on_headers_complete) */
-    int err;    /* 0, TN_EPROTO or TN_ENOMEM; sticky */
-    int status; /* HTTP status to answer with after TN_EPROTO */
+    bool final;   /* the last request taken was the connection's last (no keep-alive) */
+    bool at_body; /* paused right after the headers (see on_headers_complete) */
+    int err;      /* 0, TN_EPROTO or TN_ENOMEM; sticky */
+    int status;   /* HTTP status to answer with after TN_EPROTO */
     const char *code;
     char message[160];
 };
@@ -63,9 +63,12 @@ void tn__http_req_free(tn_http_req_t *req)
 static const char *code_for(int status)
 {
     switch (status) {
-    case 413: return "body_too_large";
-    case 431: return "headers_too_large";
-    default: return "bad_request";
+    case 413:
+        return "body_too_large";
+    case 431:
+        return "headers_too_large";
+    default:
+        return "bad_request";
     }
 }
 
@@ -95,11 +98,15 @@ static int fail_nomem(tn__http_parser_t *p)
 static void fail_errno(tn__http_parser_t *p, enum http_errno e)
 {
     switch (e) {
-    case HPE_HEADER_OVERFLOW: fail(p, 431, "request headers too large"); break;
+    case HPE_HEADER_OVERFLOW:
+        fail(p, 431, "request headers too large");
+        break;
     case HPE_CLOSED_CONNECTION:
         fail(p, 400, "data after the last request of the connection");
         break;
-    default: fail(p, 400, "malformed request: %s", http_errno_description(e)); break;
+    default:
+        fail(p, 400, "malformed request: %s", http_errno_description(e));
+        break;
     }
 }
 
@@ -232,8 +239,8 @@ static int on_headers_complete(http_parser *hp)
     tn__http_parser_t *p = hp->data;
     tn_http_req_t *r = p->req;
 
-    if (p->hstate == HS_FIELD && (tn_buf_append(&r->headers, "", 1) ||
-                                  tn_buf_append(&r->headers, "", 1)))
+    if (p->hstate == HS_FIELD &&
+        (tn_buf_append(&r->headers, "", 1) || tn_buf_append(&r->headers, "", 1)))
         return fail_nomem(p);
     if (p->hstate == HS_VALUE && end_value(p)) return fail_nomem(p);
     p->hstate = HS_NONE;
@@ -258,7 +265,9 @@ static int on_headers_complete(http_parser *hp)
         if (tn_buf_reserve(&r->body, first)) return fail_nomem(p);
     }
     const char *expect = tn_http_req_header(r, "Expect");
-    if (has_body && expect && strcasecmp(expect, "100-continue") == 0) p->want_continue = true;
+    bool http11 = r->http_major > 1 || (r->http_major == 1 && r->http_minor >= 1);
+    if (has_body && http11 && expect && strcasecmp(expect, "100-continue") == 0)
+        p->want_continue = true;
     /* pause, so that feed() knows exactly which bytes were headers and which body framing,
      * however the input is split; feed() resumes at once */
     p->at_body = true;
@@ -411,7 +420,10 @@ tn_http_req_t *tn__http_parser_take(tn__http_parser_t *p)
     return r;
 }
 
-bool tn__http_parser_started(const tn__http_parser_t *p) { return p->started; }
+bool tn__http_parser_started(const tn__http_parser_t *p)
+{
+    return p->started;
+}
 
 bool tn__http_parser_want_continue(tn__http_parser_t *p)
 {
@@ -430,7 +442,10 @@ int tn__http_parser_error(const tn__http_parser_t *p, const char **code, const c
 
 /* ---- request accessors (public, server.h) ------------------------------------------------ */
 
-const char *tn_http_req_method(const tn_http_req_t *req) { return req->method ? req->method : ""; }
+const char *tn_http_req_method(const tn_http_req_t *req)
+{
+    return req->method ? req->method : "";
+}
 
 const char *tn_http_req_path(const tn_http_req_t *req)
 {
@@ -459,7 +474,10 @@ const char *tn_http_req_body(const tn_http_req_t *req, size_t *len)
     return req->body.data ? req->body.data : "";
 }
 
-const char *tn_http_req_peer(const tn_http_req_t *req) { return req->peer; }
+const char *tn_http_req_peer(const tn_http_req_t *req)
+{
+    return req->peer;
+}
 
 static int hexval(char c)
 {

@@ -26,7 +26,8 @@ struct tn_http_req {
     tn_buf_t url;       /* raw request target as received */
     tn_buf_t target;    /* "path\0query\0": path at data, query at data + path_len + 1 */
     size_t path_len;
-    tn_buf_t headers; /* nheaders x "name\0value\0" (names are tokens, values have no control bytes but tab) */
+    tn_buf_t headers; /* nheaders x "name\0value\0" (names are tokens, values have no control bytes
+                         but tab) */
     size_t nheaders;
     tn_buf_t body; /* de-chunked */
     unsigned short http_major, http_minor;
@@ -34,8 +35,8 @@ struct tn_http_req {
     bool is_head;
 
     /* Filled by the server (server.c / response.c). */
-    tn_http_server_t *srv;        /* set when dispatched; keeps the server alive until answered */
-    struct tn__http_conn *conn;   /* NULL when the client has gone */
+    tn_http_server_t *srv;      /* set when dispatched; keeps the server alive until answered */
+    struct tn__http_conn *conn; /* NULL when the client has gone */
     bool gone;
     void (*on_gone)(tn_http_req_t *req, void *arg);
     void *on_gone_arg;

@@ -38,8 +38,7 @@ static void on_write(uv_write_t *w, int status)
         tn__http_conn_close(c);
 }
 
-int tn__http_write(tn__http_conn_t *c, char *head, size_t hlen, char *body, size_t blen,
-                   bool final)
+int tn__http_write(tn__http_conn_t *c, char *head, size_t hlen, char *body, size_t blen, bool final)
 {
     int err = hlen > UINT_MAX || blen > UINT_MAX ? TN_ETOOBIG : 0;
     write_t *wr = err ? NULL : malloc(sizeof *wr);
@@ -105,8 +104,7 @@ static bool is_token(const char *s)
 static int build_head(tn_buf_t *h, int status, const char *ctype, size_t len, bool keep_alive,
                       const tn_buf_t *extra)
 {
-    if (tn_buf_printf(h, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status, reason(status),
-                      ctype))
+    if (tn_buf_printf(h, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status, reason(status), ctype))
         return TN_ENOMEM;
     if (status != 204 && status != 304 && tn_buf_printf(h, "Content-Length: %zu\r\n", len))
         return TN_ENOMEM;
@@ -125,8 +123,7 @@ int tn__http_error_json(tn_buf_t *b, const char *code, const char *message)
     return 0;
 }
 
-int tn__http_conn_send_error(tn__http_conn_t *c, int status, const char *code,
-                             const char *message)
+int tn__http_conn_send_error(tn__http_conn_t *c, int status, const char *code, const char *message)
 {
     tn_buf_t body, head;
     tn_buf_init(&body);
@@ -189,8 +186,8 @@ int tn_http_respond_owned(tn_http_req_t *req, int status, const char *content_ty
     }
     tn_require(c->pending == req);
     if (status < 200 || status > 599) {
-        tn_log_error(COMP, "invalid response status %d for %s %s; sending 500", status,
-                     req->method, tn_http_req_path(req));
+        tn_log_error(COMP, "invalid response status %d for %s %s; sending 500", status, req->method,
+                     tn_http_req_path(req));
         status = 500;
     }
     if (!content_type) content_type = "application/json";
@@ -213,6 +210,7 @@ int tn_http_respond_owned(tn_http_req_t *req, int status, const char *content_ty
         len = 0;
     }
     count_response(status);
+    tn_log_debug(COMP, "%s %s %s -> %d", c->peer, req->method, tn_http_req_path(req), status);
     c->pending = NULL;
     req->conn = NULL;
     tn__http_conn_answering(c, req->keep_alive);

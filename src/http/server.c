@@ -103,6 +103,7 @@ void tn_http_server_close(tn_http_server_t *srv, void (*done)(void *arg), void *
 int tn_http_server_route(tn_http_server_t *srv, const char *method, const char *path,
                          tn_http_handler_fn fn, void *data)
 {
+    if (!path || !fn) return TN_EINVAL;
     if (srv->nroutes == srv->routes_cap) {
         size_t cap = srv->routes_cap ? srv->routes_cap * 2 : 8;
         tn__http_route_t *r = realloc(srv->routes, cap * sizeof *r);
@@ -198,7 +199,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_update_reading(tn__http_conn_t *c)
 {
     if (c->phase == TN__CONN_CLOSED) return;
-    bool want = c->in.len - c->in_off < TN__HTTP_INBUF_MAX;
+    bool want = !c->eof && c->in.len - c->in_off < TN__HTTP_INBUF_MAX;
     if (want && !c->reading) {
         int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc) {
@@ -224,6 +225,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
  * input does not reset the connection before the client has read our answer. */
 static void conn_linger(tn__http_conn_t *c)
 {
+    if (c->eof) { /* nothing more will come */
+        tn__http_conn_close(c);
+        return;
+    }
     c->phase = TN__CONN_LINGER;
     tn_buf_reset(&c->in);
     c->in_off = 0;
@@ -258,6 +263,8 @@ void tn__http_conn_written(tn__http_conn_t *c, int status)
     c->phase = TN__CONN_IDLE;
     conn_arm(c, c->srv->limits.keepalive_timeout_ms);
     conn_process(c); /* the next pipelined request, if buffered */
+    if (c->eof && (c->phase == TN__CONN_IDLE || c->phase == TN__CONN_READING))
+        tn__http_conn_close(c); /* half-closed and every complete request answered */
 }
 
 /* Answers bad input or a timeout and ends the connection. */
@@ -284,9 +291,12 @@ static void on_timer(uv_timer_t *t)
         tn__http_conn_close(c);
         break;
     case TN__CONN_IDLE: /* keep-alive idle: close quietly */
-    case TN__CONN_LINGER: tn__http_conn_close(c); break;
+    case TN__CONN_LINGER:
+        tn__http_conn_close(c);
+        break;
     case TN__CONN_HANDLER:
-    case TN__CONN_CLOSED: break;
+    case TN__CONN_CLOSED:
+        break;
     }
 }
 
@@ -391,7 +401,8 @@ static size_t conn_feed(tn__http_conn_t *c, const char *data, size_t len)
 /* Parses what is buffered, then adjusts reading. */
 static void conn_process(tn__http_conn_t *c)
 {
-    if (c->in_off < c->in.len) c->in_off += conn_feed(c, c->in.data + c->in_off, c->in.len - c->in_off);
+    if (c->in_off < c->in.len)
+        c->in_off += conn_feed(c, c->in.data + c->in_off, c->in.len - c->in_off);
     if (c->phase == TN__CONN_CLOSED) return;
     if (c->in_off == c->in.len) {
         tn_buf_reset(&c->in);
@@ -405,6 +416,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     tn__http_conn_t *c = s->data;
     if (nread == 0 || c->phase == TN__CONN_CLOSED) return;
     if (nread < 0) {
+        if (nread == UV_EOF && c->phase == TN__CONN_WRITING && !c->close_after_write) {
+            c->eof = true; /* half-close: answer what was sent (internal.h) */
+            conn_update_reading(c);
+            return;
+        }
         if (nread != UV_EOF) tn_log_debug(COMP, "%s: read: %s", c->peer, uv_strerror((int)nread));
         tn__http_conn_close(c);
         return;
@@ -460,7 +476,10 @@ static void format_peer(uv_tcp_t *t, char *out, size_t size)
     }
 }
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
 
 /* Accepts and closes at once (over the connection cap, or out of memory). */
 static void reject_connection(tn_http_server_t *srv, const char *why)
@@ -496,8 +515,7 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     tn__http_conn_t *c = calloc(1, sizeof *c);
     tn__http_parser_t *p =
-        c ? tn__http_parser_create(srv->limits.max_header_bytes, srv->limits.max_body_bytes)
-          : NULL;
+        c ? tn__http_parser_create(srv->limits.max_header_bytes, srv->limits.max_body_bytes) : NULL;
     if (!p || uv_tcp_init(srv->loop, &c->tcp) != 0) {
         tn__http_parser_destroy(p);
         free(c);
@@ -554,11 +572,17 @@ int tn_http_server_listen(tn_http_server_t *srv, const char *host, int port)
     return 0;
 }
 
-int tn_http_server_port(const tn_http_server_t *srv) { return srv->listening ? srv->port : -1; }
+int tn_http_server_port(const tn_http_server_t *srv)
+{
+    return srv->listening ? srv->port : -1;
+}
 
 /* ---- request state (public) -------------------------------------------------------------- */
 
-bool tn_http_req_gone(const tn_http_req_t *req) { return req->gone; }
+bool tn_http_req_gone(const tn_http_req_t *req)
+{
+    return req->gone;
+}
 
 void tn_http_req_on_gone(tn_http_req_t *req, void (*cb)(tn_http_req_t *req, void *arg), void *arg)
 {

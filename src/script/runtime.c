@@ -324,6 +324,9 @@ tn_lua_t *tn_lua_create(const tn_lua_opts_t *opts)
     lua->ctx = TN_CTX_LOAD;
     lua->L = lua_newstate(counting_alloc, lua);
     if (!lua->L) goto fail;
+    /* Lua leaves the main thread's extra space uninitialized and copies it into every new
+     * thread; task.c keeps the running task there, so it must start out NULL */
+    memset(lua_getextraspace(lua->L), 0, LUA_EXTRASPACE);
     lua_atpanic(lua->L, NULL);
     lua_pushcfunction(lua->L, sandbox_init);
     if (lua_pcall(lua->L, 0, 0, 0) != LUA_OK) {

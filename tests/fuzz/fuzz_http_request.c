@@ -2,13 +2,13 @@
  *
  * Build and run from the repository root (not wired into CMake yet):
  *
- *   mkdir -p build-fuzz
+ *   mkdir -p build-http-fuzz
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I src \
  *       tests/fuzz/fuzz_http_request.c src/http/request.c src/core/buf.c src/core/error.c \
- *       -lhttp_parser -o build-fuzz/fuzz_http_request
- *   build-fuzz/fuzz_http_request -max_total_time=60 -max_len=8192 build-fuzz/corpus-http
+ *       -lhttp_parser -o build-http-fuzz/fuzz_http_request
+ *   build-http-fuzz/fuzz_http_request -max_total_time=60 -max_len=8192 build-http-fuzz/corpus-http
  *
- * (create build-fuzz/corpus-http first, optionally seeded with a few raw requests).
+ * (create build-http-fuzz/corpus-http first, optionally seeded with a few raw requests).
  *
  * Input layout: byte 0 picks the limits (small ones reach the 413/431 paths often), bytes 1-2
  * pick a split point, the rest is the byte stream of a connection. The stream is parsed three
@@ -31,7 +31,8 @@ typedef struct {
 static void mix(uint64_t *h, const void *data, size_t len)
 {
     const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) *h = (*h ^ p[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < len; i++)
+        *h = (*h ^ p[i]) * 1099511628211ULL;
     *h = (*h ^ 0xff) * 1099511628211ULL; /* separator */
 }
 
@@ -105,8 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     outcome_t whole = run(data, size, hdr, body, 0, SIZE_MAX);
     outcome_t two = run(data, size, hdr, body, split, SIZE_MAX);
-    if (whole.requests != two.requests || whole.digest != two.digest ||
-        whole.status != two.status)
+    if (whole.requests != two.requests || whole.digest != two.digest || whole.status != two.status)
         abort();
     if (size <= 1024) {
         outcome_t bytes = run(data, size, hdr, body, 0, 1);

@@ -13,6 +13,8 @@ check "no command exits 2" test "$rc" = 2
 check "version prints the version" bash -c "'$TOCSIN' version | grep -Eq '^tocsin [0-9]+\.[0-9]+\.[0-9]+'"
 check "the example configuration is what 'tocsin config' prints" \
     bash -c "'$TOCSIN' config | diff -u '$SRC/tocsin.conf.example.lua' -"
+python3 "$SRC/tests/tools/gen_config_doc.py" "$TOCSIN" "$T/configuration.md"
+check "docs/configuration.md is up to date with the schema" diff -q "$SRC/docs/configuration.md" "$T/configuration.md"
 "$TOCSIN" config --http.port=9999 --set detect.zscore.threshold=5.5 --scripts.exec_allow=/bin/true,/bin/echo >"$T/dump.lua"
 check "command-line overrides show in the dump" bash -c "grep -q '\"http.port\"\] = 9999' '$T/dump.lua' && grep -q 'threshold\"\] = 5.5' '$T/dump.lua' && grep -q '\"/bin/true\", \"/bin/echo\"' '$T/dump.lua'"
 check "the dump loads back as a configuration" bash -c "'$TOCSIN' config -c '$T/dump.lua' | diff -q '$T/dump.lua' - >/dev/null"

@@ -463,13 +463,20 @@ static void test_expect_continue(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_get),     cmocka_unit_test(test_target_forms),
-        cmocka_unit_test(test_post_body),      cmocka_unit_test(test_chunked_body),
-        cmocka_unit_test(test_pipelined),      cmocka_unit_test(test_header_limit),
-        cmocka_unit_test(test_content_length_limit), cmocka_unit_test(test_chunked_limit),
-        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_byte_by_byte),   cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_keep_alive),     cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_simple_get),
+        cmocka_unit_test(test_target_forms),
+        cmocka_unit_test(test_post_body),
+        cmocka_unit_test(test_chunked_body),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_header_limit),
+        cmocka_unit_test(test_content_length_limit),
+        cmocka_unit_test(test_chunked_limit),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_expect_continue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,7 +104,10 @@ static void h_err(tn_http_req_t *req, void *data)
     tn_http_respond_error(req, 503, "unavailable", "say \"%s\"\nnow", "hi");
 }
 
-static void later_closed(uv_handle_t *h) { free(h->data); }
+static void later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
 
 static void async_answer(uv_timer_t *t)
 {
@@ -123,7 +126,10 @@ static void answer_later(tn_http_req_t *req, fx_t *f, uint64_t ms, uv_timer_cb c
     uv_timer_start(&l->timer, cb, ms, 0);
 }
 
-static void h_async(tn_http_req_t *req, void *data) { answer_later(req, data, 50, async_answer); }
+static void h_async(tn_http_req_t *req, void *data)
+{
+    answer_later(req, data, 50, async_answer);
+}
 
 static void hold_gone(tn_http_req_t *req, void *arg)
 {
@@ -252,7 +258,10 @@ static int cl_send(cl_t *c, const char *s, size_t len)
     return 0;
 }
 
-static int cl_sends(cl_t *c, const char *s) { return cl_send(c, s, strlen(s)); }
+static int cl_sends(cl_t *c, const char *s)
+{
+    return cl_send(c, s, strlen(s));
+}
 
 /* Reads more bytes; -1 on EOF, error or timeout. */
 static int cl_fill(cl_t *c)
@@ -273,7 +282,8 @@ static const char *resp_header(const resp_t *r, const char *name, char *out, siz
         const char *h = l + 2;
         if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
             h += nl + 1;
-            while (*h == ' ') h++;
+            while (*h == ' ')
+                h++;
             size_t vl = strcspn(h, "\r");
             snprintf(out, size, "%.*s", (int)vl, h);
             return out;
@@ -357,8 +367,9 @@ static void client_routing(fx_t *f)
     CHECK(f, r.status == 200 && r.body_len == 0);
     CHECK(f, strcmp(resp_header(&r, "Content-Length", hv, sizeof hv), "5") == 0);
 
-    CHECK(f, cl_do(c, "POST /echo HTTP/1.1\r\nContent-Type: text/x\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    CHECK(f, cl_do(c,
+                   "POST /echo HTTP/1.1\r\nContent-Type: text/x\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
                    &r) == 0);
     CHECK(f, r.status == 200 && strcmp(r.body, "abc") == 0);
     CHECK(f, strcmp(resp_header(&r, "Content-Type", hv, sizeof hv), "text/x") == 0);
@@ -366,8 +377,8 @@ static void client_routing(fx_t *f)
     CHECK(f, cl_do(c, "GET /err HTTP/1.1\r\n\r\n", &r) == 0);
     CHECK(f, r.status == 503);
     CHECK(f, strcmp(resp_header(&r, "Retry-After", hv, sizeof hv), "1") == 0);
-    CHECK(f, strcmp(r.body, "{\"error\":\"unavailable\",\"message\":\"say \\\"hi\\\"\\nnow\"}") ==
-                 0);
+    CHECK(f,
+          strcmp(r.body, "{\"error\":\"unavailable\",\"message\":\"say \\\"hi\\\"\\nnow\"}") == 0);
 
     CHECK(f, cl_do(c, "GET /no\"pe HTTP/1.1\r\n\r\n", &r) == 0); /* escaped in the JSON */
     CHECK(f, r.status == 404);
@@ -379,7 +390,8 @@ static void test_routing(void **state)
 {
     fx_t f;
     fx_run(NULL, client_routing, &f);
-    double ok = tn_metric_value(tn_metrics_counter("tocsin_http_requests_total", "code=\"2xx\"", ""));
+    double ok =
+        tn_metric_value(tn_metrics_counter("tocsin_http_requests_total", "code=\"2xx\"", ""));
     assert_true(ok >= 4);
 }
 
@@ -408,6 +420,17 @@ static void client_keepalive(fx_t *f)
     CHECK(f, strcmp(resp_header(&r, "Connection", hv, sizeof hv), "keep-alive") == 0);
     CHECK(f, cl_do(c, "GET /hello HTTP/1.0\r\n\r\n", &r) == 0 && r.status == 200);
     CHECK(f, strcmp(resp_header(&r, "Connection", hv, sizeof hv), "close") == 0);
+    CHECK(f, cl_closed(c));
+    cl_close(c);
+
+    /* pipelined then half-closed: every request is still answered */
+    c = cl_open(f);
+    CHECK(f, cl_sends(c, "GET /hello HTTP/1.1\r\n\r\nGET /api/2 HTTP/1.1\r\n\r\n"
+                         "GET /api/3 HTTP/1.1\r\n\r\n") == 0);
+    shutdown(c->fd, SHUT_WR);
+    CHECK(f, cl_response(c, &r, false) == 0 && strcmp(r.body, "hello") == 0);
+    CHECK(f, cl_response(c, &r, false) == 0 && strcmp(r.body, "/api/2") == 0);
+    CHECK(f, cl_response(c, &r, false) == 0 && strcmp(r.body, "/api/3") == 0);
     CHECK(f, cl_closed(c));
     cl_close(c);
 
@@ -450,9 +473,11 @@ static void client_gone(fx_t *f)
 {
     cl_t *c = cl_open(f);
     CHECK(f, cl_sends(c, "GET /hold HTTP/1.1\r\n\r\n") == 0);
-    for (int i = 0; i < 200 && atomic_load(&f->held) == 0; i++) usleep(10000);
+    for (int i = 0; i < 200 && atomic_load(&f->held) == 0; i++)
+        usleep(10000);
     cl_close(c); /* before the answer */
-    for (int i = 0; i < 200 && atomic_load(&f->gone_calls) == 0; i++) usleep(10000);
+    for (int i = 0; i < 200 && atomic_load(&f->gone_calls) == 0; i++)
+        usleep(10000);
     CHECK(f, atomic_load(&f->gone_calls) == 1);
     /* the server keeps serving */
     static resp_t r;
@@ -474,7 +499,8 @@ static void client_close_pending(fx_t *f)
 {
     cl_t *c = cl_open(f);
     CHECK(f, cl_sends(c, "GET /hold HTTP/1.1\r\n\r\n") == 0);
-    for (int i = 0; i < 200 && atomic_load(&f->held) == 0; i++) usleep(10000);
+    for (int i = 0; i < 200 && atomic_load(&f->held) == 0; i++)
+        usleep(10000);
     CHECK(f, atomic_load(&f->held) == 1);
     /* close the server while /hold is unanswered: the connection is closed */
     fx_close_server(f);
