@@ -104,8 +104,8 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
         free(a);
         return NULL;
     }
-    a->m_started = tn_metrics_counter("tocsin_runbook_runs_started_total", NULL,
-                                      "Runbook runs started.");
+    a->m_started =
+        tn_metrics_counter("tocsin_runbook_runs_started_total", NULL, "Runbook runs started.");
     a->m_ok = tn_metrics_counter("tocsin_runbook_runs_total", "result=\"ok\"",
                                  "Runbook runs finished, by result.");
     a->m_failed = tn_metrics_counter("tocsin_runbook_runs_total", "result=\"failed\"",
@@ -119,9 +119,15 @@ int tn_automate_load(tn_automate_t *a)
     return failed < 0 ? failed : (int)tn_scriptset_count(a->books);
 }
 
-tn_scriptset_t *tn_automate_runbooks(tn_automate_t *a) { return a->books; }
+tn_scriptset_t *tn_automate_runbooks(tn_automate_t *a)
+{
+    return a->books;
+}
 
-unsigned tn_automate_running(const tn_automate_t *a) { return a->nrunning; }
+unsigned tn_automate_running(const tn_automate_t *a)
+{
+    return a->nrunning;
+}
 unsigned tn_automate_runbook_count(const tn_automate_t *a)
 {
     return (unsigned)tn_scriptset_count(a->books);
@@ -142,15 +148,15 @@ static void audit(tn_automate_t *a, const run_t *r, const char *event, const cha
     snprintf(level, sizeof level, "%d", r->level);
     snprintf(dur, sizeof dur, "%.3f", ms);
     snprintf(ts, sizeof ts, "%lld", (long long)tn_now_ms());
-    const char *fields[] = {"run",      r->id,         "runbook", r->runbook,
-                            "event",    event,         "status",  status,
-                            "level",    level,         "incident", r->incident_id,
-                            "origin",   r->origin,     "detail",  detail ? detail : "{}",
-                            "ms",       dur,           "ts",      ts};
+    const char *fields[] = {"run",    r->id,     "runbook",  r->runbook,
+                            "event",  event,     "status",   status,
+                            "level",  level,     "incident", r->incident_id,
+                            "origin", r->origin, "detail",   detail ? detail : "{}",
+                            "ms",     dur,       "ts",       ts};
     int rc = tn_streams_xadd(a->o.streams, tn_streams_key(a->o.streams, TN_STREAM_AUDIT), fields,
                              10, audit_written, NULL);
-    if (rc) tn_log_warn("automate", "audit entry for run %s not written: %s", r->id,
-                        tn_strerror(rc));
+    if (rc)
+        tn_log_warn("automate", "audit entry for run %s not written: %s", r->id, tn_strerror(rc));
 }
 
 static void on_step(tn_task_t *t, const char *action, int ok, double ms, const char *detail,
@@ -162,8 +168,8 @@ static void on_step(tn_task_t *t, const char *action, int ok, double ms, const c
     tn_log_info("automate", "run %s (%s): %s %s in %.1f ms %s", r->id, r->runbook, action,
                 ok ? "ok" : "failed", ms, detail);
     char buf[768];
-    snprintf(buf, sizeof buf, "{\"action\":\"%s\",\"step\":%u,\"result\":%.600s}", action,
-             r->steps, detail ? detail : "{}");
+    snprintf(buf, sizeof buf, "{\"action\":\"%s\",\"step\":%u,\"result\":%.600s}", action, r->steps,
+             detail ? detail : "{}");
     audit(r->a, r, "step", ok ? "ok" : "failed", buf, ms);
 }
 
@@ -183,8 +189,8 @@ static void on_run_done(tn_task_t *t, int status, const char *err, int nres, voi
     double ms = (double)(tn_now_ms() - r->start_ms);
     if (status == 0) {
         tn_metric_inc(a->m_ok);
-        tn_log_info("automate", "run %s (%s) finished ok in %.0f ms, %u step(s)", r->id,
-                    r->runbook, ms, r->steps);
+        tn_log_info("automate", "run %s (%s) finished ok in %.0f ms, %u step(s)", r->id, r->runbook,
+                    ms, r->steps);
         audit(a, r, "run.finished", "ok", NULL, ms);
     } else {
         tn_metric_inc(a->m_failed);
@@ -200,8 +206,10 @@ static void on_run_done(tn_task_t *t, int status, const char *err, int nres, voi
         tn_buf_deinit(&d);
     }
     /* unlink */
-    if (r->prev) r->prev->next = r->next;
-    else a->runs = r->next;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        a->runs = r->next;
     if (r->next) r->next->prev = r->prev;
     a->nrunning--;
     run_free(r);
@@ -309,8 +317,10 @@ int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
     int rc = tn_task_spawn_observed(b->lua, 1, on_run_done, on_step, r, &t);
     if (rc == 0 && t) r->task = t; /* still running (else r is already freed) */
     if (rc) {
-        if (r->prev) r->prev->next = r->next;
-        else a->runs = r->next;
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            a->runs = r->next;
         if (r->next) r->next->prev = r->prev;
         a->nrunning--;
         run_free(r);

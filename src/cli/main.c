@@ -160,7 +160,8 @@ static int check_file(const char *path, const tn_config_t *cfg, int *nfiles)
     tn_buf_t err;
     tn_buf_init(&err);
     int rb = is_runbook(path);
-    int rc = rb ? tn_automate_check_file(path, cfg, &err) : tn_correlate_check_file(path, cfg, &err);
+    int rc =
+        rb ? tn_automate_check_file(path, cfg, &err) : tn_correlate_check_file(path, cfg, &err);
     (*nfiles)++;
     if (rc) fprintf(stderr, "%s\n", err.data ? err.data : path);
     tn_buf_deinit(&err);
@@ -182,7 +183,8 @@ static int check_path(const char *path, const tn_config_t *cfg, int *nfiles)
         return 1;
     }
     int bad = 0;
-    for (size_t i = 0; i < n; i++) bad += check_file(files[i], cfg, nfiles);
+    for (size_t i = 0; i < n; i++)
+        bad += check_file(files[i], cfg, nfiles);
     tn_fs_list_free(files, n);
     return bad;
 }
@@ -214,9 +216,12 @@ static int cmd_check(int argc, char **argv)
         bad += check_path(cfg.scripts.rules_dir, &cfg, &nfiles);
         bad += check_path(cfg.scripts.runbooks_dir, &cfg, &nfiles);
     }
-    for (int i = 0; i < npos; i++) bad += check_path(pos[i], &cfg, &nfiles);
-    if (bad) fprintf(stderr, "check: %d of %d file(s) have errors\n", bad, nfiles);
-    else printf("check: %d file(s) ok\n", nfiles);
+    for (int i = 0; i < npos; i++)
+        bad += check_path(pos[i], &cfg, &nfiles);
+    if (bad)
+        fprintf(stderr, "check: %d of %d file(s) have errors\n", bad, nfiles);
+    else
+        printf("check: %d file(s) ok\n", nfiles);
     free(pos);
     tn_config_deinit(&cfg);
     tn_metrics_shutdown();
@@ -265,7 +270,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"serve", cmd_serve}, {"check", cmd_check}, {"config", cmd_config},
+    } cmds[] = {{"serve", cmd_serve},
+                {"check", cmd_check},
+                {"config", cmd_config},
                 {"version", cmd_version}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

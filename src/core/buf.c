@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tn_buf_init(tn_buf_t *b) { b->data = NULL, b->len = 0, b->cap = 0; }
+void tn_buf_init(tn_buf_t *b)
+{
+    b->data = NULL, b->len = 0, b->cap = 0;
+}
 
 void tn_buf_deinit(tn_buf_t *b)
 {
@@ -26,7 +29,8 @@ int tn_buf_reserve(tn_buf_t *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) return TN_ENOMEM;
     b->data = p;
@@ -44,7 +48,10 @@ int tn_buf_append(tn_buf_t *b, const void *data, size_t len)
     return 0;
 }
 
-int tn_buf_puts(tn_buf_t *b, const char *s) { return tn_buf_append(b, s, strlen(s)); }
+int tn_buf_puts(tn_buf_t *b, const char *s)
+{
+    return tn_buf_append(b, s, strlen(s));
+}
 
 int tn_buf_printf(tn_buf_t *b, const char *fmt, ...)
 {
@@ -72,11 +79,21 @@ int tn_buf_json_str(tn_buf_t *b, const char *s, size_t len)
         char esc[8];
         const char *e = NULL;
         switch (c) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
+        case '"':
+            e = "\\\"";
+            break;
+        case '\\':
+            e = "\\\\";
+            break;
+        case '\n':
+            e = "\\n";
+            break;
+        case '\r':
+            e = "\\r";
+            break;
+        case '\t':
+            e = "\\t";
+            break;
         default:
             if (c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);

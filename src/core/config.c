@@ -28,8 +28,8 @@ static const tn_conf_opt_t g_schema[] = {
      "Largest accepted request line plus headers; more gets 431."},
     {"http.read_timeout_ms", TN_CONF_INT, OFF(http.read_timeout_ms), "10000", 10, 3600000,
      "Time allowed from the first byte of a request to its last; slower clients get 408."},
-    {"http.keepalive_timeout_ms", TN_CONF_INT, OFF(http.keepalive_timeout_ms), "30000", 10,
-     3600000, "Idle keep-alive connections are closed after this long."},
+    {"http.keepalive_timeout_ms", TN_CONF_INT, OFF(http.keepalive_timeout_ms), "30000", 10, 3600000,
+     "Idle keep-alive connections are closed after this long."},
     {"http.max_connections", TN_CONF_INT, OFF(http.max_connections), "1024", 1, 1000000,
      "Most simultaneous client connections."},
     {"redis.url", TN_CONF_STR, OFF(redis.url), "", UNCHECKED,
@@ -76,7 +76,10 @@ static const tn_conf_opt_t g_schema[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };
 
-const tn_conf_opt_t *tn_config_schema(void) { return g_schema; }
+const tn_conf_opt_t *tn_config_schema(void)
+{
+    return g_schema;
+}
 
 const tn_conf_opt_t *tn_config_find(const char *key)
 {
@@ -85,7 +88,10 @@ const tn_conf_opt_t *tn_config_find(const char *key)
     return NULL;
 }
 
-static void *field(tn_config_t *cfg, const tn_conf_opt_t *o) { return (char *)cfg + o->offset; }
+static void *field(tn_config_t *cfg, const tn_conf_opt_t *o)
+{
+    return (char *)cfg + o->offset;
+}
 static const void *cfield(const tn_config_t *cfg, const tn_conf_opt_t *o)
 {
     return (const char *)cfg + o->offset;
@@ -93,7 +99,8 @@ static const void *cfield(const tn_config_t *cfg, const tn_conf_opt_t *o)
 
 static void list_free(tn_conf_list_t *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
     free(l->items);
     l->items = NULL;
     l->n = 0;
@@ -116,8 +123,9 @@ int tn_config_set_num(tn_config_t *cfg, const tn_conf_opt_t *o, double v, tn_buf
         return TN_EINVAL;
     }
     if (o->min <= o->max && (v < o->min || v > o->max)) {
-        if (err) tn_buf_printf(err, "key '%s' must be between %.15g and %.15g, got %.15g", o->key,
-                               o->min, o->max, v);
+        if (err)
+            tn_buf_printf(err, "key '%s' must be between %.15g and %.15g, got %.15g", o->key,
+                          o->min, o->max, v);
         return TN_EINVAL;
     }
     if (o->type == TN_CONF_INT) {
@@ -160,11 +168,16 @@ int tn_config_set_list(tn_config_t *cfg, const tn_conf_opt_t *o, const char *con
 static const char *type_name(tn_conf_type_t t)
 {
     switch (t) {
-    case TN_CONF_STR: return "a string";
-    case TN_CONF_INT: return "an integer";
-    case TN_CONF_NUM: return "a number";
-    case TN_CONF_BOOL: return "a boolean";
-    case TN_CONF_LIST: return "a list of strings";
+    case TN_CONF_STR:
+        return "a string";
+    case TN_CONF_INT:
+        return "an integer";
+    case TN_CONF_NUM:
+        return "a number";
+    case TN_CONF_BOOL:
+        return "a boolean";
+    case TN_CONF_LIST:
+        return "a list of strings";
     }
     return "?";
 }
@@ -172,15 +185,17 @@ static const char *type_name(tn_conf_type_t t)
 static int set_text(tn_config_t *cfg, const tn_conf_opt_t *o, const char *value, tn_buf_t *err)
 {
     switch (o->type) {
-    case TN_CONF_STR: return tn_config_set_str(cfg, o, value);
+    case TN_CONF_STR:
+        return tn_config_set_str(cfg, o, value);
     case TN_CONF_INT:
     case TN_CONF_NUM: {
         char *end;
         errno = 0;
         double v = strtod(value, &end);
         if (errno || end == value || *end) {
-            if (err) tn_buf_printf(err, "key '%s' must be %s, got '%s'", o->key, type_name(o->type),
-                                   value);
+            if (err)
+                tn_buf_printf(err, "key '%s' must be %s, got '%s'", o->key, type_name(o->type),
+                              value);
             return TN_EINVAL;
         }
         return tn_config_set_num(cfg, o, v, err);
@@ -197,7 +212,8 @@ static int set_text(tn_config_t *cfg, const tn_conf_opt_t *o, const char *value,
         char *copy = strdup(value);
         if (!copy) return TN_ENOMEM;
         size_t cap = 1;
-        for (const char *p = value; *p; p++) cap += *p == ',';
+        for (const char *p = value; *p; p++)
+            cap += *p == ',';
         const char **items = calloc(cap, sizeof *items);
         if (!items) {
             free(copy);
@@ -269,8 +285,9 @@ int tn_config_validate(const tn_config_t *cfg, tn_buf_t *err)
         return TN_EINVAL;
     }
     if (cfg->zscore.min_samples > cfg->zscore.window) {
-        tn_buf_printf(err, "key 'detect.zscore.min_samples' (%lld) must not exceed "
-                           "'detect.zscore.window' (%lld)",
+        tn_buf_printf(err,
+                      "key 'detect.zscore.min_samples' (%lld) must not exceed "
+                      "'detect.zscore.window' (%lld)",
                       (long long)cfg->zscore.min_samples, (long long)cfg->zscore.window);
         return TN_EINVAL;
     }
@@ -281,10 +298,14 @@ int tn_config_get_text(const tn_config_t *cfg, const tn_conf_opt_t *o, tn_buf_t 
 {
     const void *f = cfield(cfg, o);
     switch (o->type) {
-    case TN_CONF_STR: return tn_buf_puts(out, *(char *const *)f);
-    case TN_CONF_INT: return tn_buf_printf(out, "%lld", (long long)*(const int64_t *)f);
-    case TN_CONF_NUM: return tn_buf_printf(out, "%.15g", *(const double *)f);
-    case TN_CONF_BOOL: return tn_buf_puts(out, *(const bool *)f ? "true" : "false");
+    case TN_CONF_STR:
+        return tn_buf_puts(out, *(char *const *)f);
+    case TN_CONF_INT:
+        return tn_buf_printf(out, "%lld", (long long)*(const int64_t *)f);
+    case TN_CONF_NUM:
+        return tn_buf_printf(out, "%.15g", *(const double *)f);
+    case TN_CONF_BOOL:
+        return tn_buf_puts(out, *(const bool *)f ? "true" : "false");
     case TN_CONF_LIST: {
         const tn_conf_list_t *l = f;
         for (size_t i = 0; i < l->n; i++) {
@@ -301,9 +322,12 @@ static int dump_lua_string(tn_buf_t *out, const char *s)
 {
     int rc = tn_buf_puts(out, "\"");
     for (; !rc && *s; s++) {
-        if (*s == '"' || *s == '\\') rc = tn_buf_printf(out, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) rc = tn_buf_printf(out, "\\%03d", (unsigned char)*s);
-        else rc = tn_buf_append(out, s, 1);
+        if (*s == '"' || *s == '\\')
+            rc = tn_buf_printf(out, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            rc = tn_buf_printf(out, "\\%03d", (unsigned char)*s);
+        else
+            rc = tn_buf_append(out, s, 1);
     }
     return rc ? rc : tn_buf_puts(out, "\"");
 }
@@ -318,7 +342,9 @@ int tn_config_dump_lua(const tn_config_t *cfg, tn_buf_t *out)
         const void *f = cfield(cfg, o);
         if (rc) break;
         switch (o->type) {
-        case TN_CONF_STR: rc = dump_lua_string(out, *(char *const *)f); break;
+        case TN_CONF_STR:
+            rc = dump_lua_string(out, *(char *const *)f);
+            break;
         case TN_CONF_LIST: {
             const tn_conf_list_t *l = f;
             rc = tn_buf_puts(out, "{");
@@ -338,7 +364,9 @@ int tn_config_dump_lua(const tn_config_t *cfg, tn_buf_t *out)
             rc = tn_buf_puts(out, num);
             break;
         }
-        default: rc = tn_config_get_text(cfg, o, out); break;
+        default:
+            rc = tn_config_get_text(cfg, o, out);
+            break;
         }
         if (!rc) rc = tn_buf_puts(out, ",\n");
     }

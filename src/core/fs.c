@@ -15,7 +15,8 @@ static int cmp_str(const void *a, const void *b)
 
 void tn_fs_list_free(char **list, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(list[i]);
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
     free(list);
 }
 

@@ -18,7 +18,10 @@ uint64_t tn_hash64(const void *data, size_t len)
     return h;
 }
 
-void tn_hmap_init(tn_hmap_t *m) { memset(m, 0, sizeof *m); }
+void tn_hmap_init(tn_hmap_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
 
 void tn_hmap_deinit(tn_hmap_t *m)
 {
@@ -55,7 +58,8 @@ static int grow(tn_hmap_t *m)
         tn_hmap_slot_t *s = &m->slots[i];
         if (!s->key || s->key == TOMB) continue;
         size_t j = s->hash & (cap - 1);
-        while (slots[j].key) j = (j + 1) & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
         slots[j] = *s;
     }
     free(m->slots);
@@ -81,7 +85,8 @@ int tn_hmap_put(tn_hmap_t *m, const char *key, void *value, void **old)
     char *k = strdup(key);
     if (!k) return TN_ENOMEM;
     size_t mask = m->cap - 1, i = h & mask;
-    while (m->slots[i].key && m->slots[i].key != TOMB) i = (i + 1) & mask;
+    while (m->slots[i].key && m->slots[i].key != TOMB)
+        i = (i + 1) & mask;
     if (!m->slots[i].key) m->used++;
     m->slots[i] = (tn_hmap_slot_t){k, h, value};
     m->len++;

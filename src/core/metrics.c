@@ -32,7 +32,8 @@ tn_metric_t *tn_metrics_get(tn_metric_type_t type, const char *name, const char 
                             const char *help)
 {
     family_t *f = g_families;
-    while (f && strcmp(f->name, name) != 0) f = f->next;
+    while (f && strcmp(f->name, name) != 0)
+        f = f->next;
     if (!f) {
         f = calloc(1, sizeof *f);
         if (!f) return NULL;
@@ -69,13 +70,17 @@ void tn_metric_set(tn_metric_t *m, double v)
     if (m) m->value = v;
 }
 
-double tn_metric_value(const tn_metric_t *m) { return m ? m->value : 0.0; }
+double tn_metric_value(const tn_metric_t *m)
+{
+    return m ? m->value : 0.0;
+}
 
 static int render_value(tn_buf_t *out, double v)
 {
     if (isnan(v)) return tn_buf_puts(out, "NaN");
     if (isinf(v)) return tn_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
-    if (v == (double)(long long)v && fabs(v) < 1e15) return tn_buf_printf(out, "%lld", (long long)v);
+    if (v == (double)(long long)v && fabs(v) < 1e15)
+        return tn_buf_printf(out, "%lld", (long long)v);
     return tn_buf_printf(out, "%.17g", v);
 }
 

@@ -32,7 +32,10 @@ static inline tn_metric_t *tn_metrics_gauge(const char *name, const char *labels
 void tn_metric_add(tn_metric_t *m, double v);
 void tn_metric_set(tn_metric_t *m, double v);
 double tn_metric_value(const tn_metric_t *m);
-static inline void tn_metric_inc(tn_metric_t *m) { tn_metric_add(m, 1.0); }
+static inline void tn_metric_inc(tn_metric_t *m)
+{
+    tn_metric_add(m, 1.0);
+}
 
 /* Appends all metrics in the text exposition format (0.0.4). 0 or TN_ENOMEM. */
 int tn_metrics_render(tn_buf_t *out);

@@ -45,7 +45,8 @@ int tn_sample_finish(tn_sample_t *s, tn_buf_t *err)
     }
 #undef MIX
     static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) s->sid[i] = hex[(h >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 16; i++)
+        s->sid[i] = hex[(h >> (60 - 4 * i)) & 15];
     s->sid[16] = '\0';
     return 0;
 }
@@ -62,8 +63,14 @@ int tn_sample_labels_json(const tn_sample_t *s, tn_buf_t *out)
     return rc ? rc : tn_buf_puts(out, "}");
 }
 
-static int is_alpha_(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha_(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 int tn_metric_name_valid(const char *name)
 {
@@ -92,11 +99,15 @@ int64_t tn_now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-void tn_samples_init(tn_samples_t *v) { memset(v, 0, sizeof *v); }
+void tn_samples_init(tn_samples_t *v)
+{
+    memset(v, 0, sizeof *v);
+}
 
 void tn_samples_deinit(tn_samples_t *v)
 {
-    for (size_t i = 0; i < v->n; i++) tn_sample_deinit(&v->items[i]);
+    for (size_t i = 0; i < v->n; i++)
+        tn_sample_deinit(&v->items[i]);
     free(v->items);
     tn_samples_init(v);
 }

@@ -139,7 +139,8 @@ static int l_incident_get(lua_State *L)
 
 static int open_incident(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"open", l_incident_open}, {"get", l_incident_get}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"open", l_incident_open}, {"get", l_incident_get}, {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, fns, 1);
@@ -273,7 +274,10 @@ int tn_correlate_load(tn_correlate_t *c)
     return failed < 0 ? failed : (int)tn_scriptset_count(c->rules);
 }
 
-tn_scriptset_t *tn_correlate_rules(tn_correlate_t *c) { return c->rules; }
+tn_scriptset_t *tn_correlate_rules(tn_correlate_t *c)
+{
+    return c->rules;
+}
 
 void tn_correlate_destroy(tn_correlate_t *c)
 {
@@ -284,7 +288,10 @@ void tn_correlate_destroy(tn_correlate_t *c)
     free(c);
 }
 
-tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c) { return c->incidents; }
+tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c)
+{
+    return c->incidents;
+}
 unsigned tn_correlate_rule_count(const tn_correlate_t *c)
 {
     return (unsigned)tn_scriptset_count(c->rules);

@@ -50,13 +50,17 @@ void tn_incidents_destroy(tn_incidents_t *in)
     if (!in) return;
     size_t it = 0;
     void *v;
-    while (tn_hmap_next(&in->by_id, &it, NULL, &v)) incident_free(v);
+    while (tn_hmap_next(&in->by_id, &it, NULL, &v))
+        incident_free(v);
     tn_hmap_deinit(&in->by_id);
     tn_hmap_deinit(&in->by_fp);
     free(in);
 }
 
-size_t tn_incidents_open_count(const tn_incidents_t *in) { return in->by_fp.len; }
+size_t tn_incidents_open_count(const tn_incidents_t *in)
+{
+    return in->by_fp.len;
+}
 
 tn_incident_t *tn_incidents_get(tn_incidents_t *in, const char *id)
 {
@@ -65,11 +69,10 @@ tn_incident_t *tn_incidents_get(tn_incidents_t *in, const char *id)
 
 json_t *tn_incident_to_json(const tn_incident_t *inc)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "id", inc->id,
-                     "fingerprint", inc->fingerprint, "title", inc->title, "service", inc->service,
-                     "severity", inc->severity, "state", inc->state, "opened_ms",
-                     (json_int_t)inc->opened_ms, "updated_ms", (json_int_t)inc->updated_ms,
-                     "alerts", (int)inc->alerts);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "id", inc->id, "fingerprint",
+                     inc->fingerprint, "title", inc->title, "service", inc->service, "severity",
+                     inc->severity, "state", inc->state, "opened_ms", (json_int_t)inc->opened_ms,
+                     "updated_ms", (json_int_t)inc->updated_ms, "alerts", (int)inc->alerts);
 }
 
 int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out)
@@ -78,7 +81,8 @@ int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out)
     if (!arr) return TN_ENOMEM;
     size_t it = 0;
     void *v;
-    while (tn_hmap_next(&in->by_id, &it, NULL, &v)) json_array_append_new(arr, tn_incident_to_json(v));
+    while (tn_hmap_next(&in->by_id, &it, NULL, &v))
+        json_array_append_new(arr, tn_incident_to_json(v));
     char *s = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!s) return TN_ENOMEM;
@@ -111,10 +115,14 @@ static int write_change(tn_incidents_t *in, tn_incident_t *inc, const char *even
     snprintf(ts, sizeof ts, "%lld", (long long)inc->updated_ms);
     snprintf(alerts, sizeof alerts, "%u", inc->alerts);
     char *alert_text = alert ? json_dumps(alert, JSON_COMPACT) : NULL;
-    const char *fields[] = {"event",    event,          "incident", inc->id,
-                            "title",    inc->title,     "service",  inc->service,
-                            "severity", inc->severity,  "state",    inc->state,
-                            "alerts",   alerts,         "ts",       ts,
+    const char *fields[] = {"event",    event,
+                            "incident", inc->id,
+                            "title",    inc->title,
+                            "service",  inc->service,
+                            "severity", inc->severity,
+                            "state",    inc->state,
+                            "alerts",   alerts,
+                            "ts",       ts,
                             "alert",    alert_text ? alert_text : "{}"};
     w->pending++;
     if (tn_streams_xadd(in->streams, tn_streams_key(in->streams, TN_STREAM_INCIDENTS), fields, 9,
@@ -125,11 +133,10 @@ static int write_change(tn_incidents_t *in, tn_incident_t *inc, const char *even
     char key[128], opened[24];
     snprintf(key, sizeof key, "%s:incident:%s", tn_streams_prefix(in->streams), inc->id);
     snprintf(opened, sizeof opened, "%lld", (long long)inc->opened_ms);
-    const char *argv[] = {"HSET",     key,           "id",        inc->id,
-                          "title",    inc->title,    "service",   inc->service,
-                          "severity", inc->severity, "state",     inc->state,
-                          "alerts",   alerts,        "opened_ms", opened,
-                          "updated_ms", ts,          "fingerprint", inc->fingerprint};
+    const char *argv[] = {"HSET",     key,          "id",         inc->id,       "title",
+                          inc->title, "service",    inc->service, "severity",    inc->severity,
+                          "state",    inc->state,   "alerts",     alerts,        "opened_ms",
+                          opened,     "updated_ms", ts,           "fingerprint", inc->fingerprint};
     w->pending++;
     if (tn_streams_cmd(in->streams, (int)(sizeof argv / sizeof argv[0]), argv, on_written, w))
         w->pending--, w->err = TN_ECLOSED;

@@ -45,8 +45,14 @@ void tn_detector_destroy(tn_detector_t *d)
     free(d);
 }
 
-size_t tn_detector_series_count(const tn_detector_t *d) { return d->series.len; }
-uint64_t tn_detector_skipped(const tn_detector_t *d) { return d->skipped; }
+size_t tn_detector_series_count(const tn_detector_t *d)
+{
+    return d->series.len;
+}
+uint64_t tn_detector_skipped(const tn_detector_t *d)
+{
+    return d->skipped;
+}
 
 int tn_detector_score(tn_detector_t *d, const char *sid, double value, int64_t ts_ms,
                       tn_verdict_t *out)

@@ -21,7 +21,10 @@ void tn_zscore_deinit(tn_zscore_t *zs)
     zs->ring = NULL;
 }
 
-double tn_zscore_score(double z) { return erf(fabs(z) / M_SQRT2); }
+double tn_zscore_score(double z)
+{
+    return erf(fabs(z) / M_SQRT2);
+}
 
 static void recompute(tn_zscore_t *zs)
 {
@@ -48,9 +51,12 @@ void tn_zscore_update(tn_zscore_t *zs, double x, tn_zscore_result_t *out)
     out->stddev = zs->count > 1 ? sqrt(fmax(zs->m2, 0) / (zs->count - 1)) : 0;
     double dev = x - zs->mean;
     double eps = 1e-12 * fmax(1.0, fabs(zs->mean));
-    if (zs->count < 2) out->z = 0;
-    else if (out->stddev > eps) out->z = dev / out->stddev;
-    else out->z = fabs(dev) <= eps ? 0 : copysign(1e9, dev);
+    if (zs->count < 2)
+        out->z = 0;
+    else if (out->stddev > eps)
+        out->z = dev / out->stddev;
+    else
+        out->z = fabs(dev) <= eps ? 0 : copysign(1e9, dev);
     out->score = tn_zscore_score(out->z);
 
     if (zs->count < zs->window) {

@@ -16,13 +16,14 @@ static void h_healthz(tn_http_req_t *req, void *data)
     tn_buf_printf(&b,
                   "{\"status\":\"ok\",\"version\":\"%s\",\"redis\":\"%s\",\"uptime_s\":%lld,"
                   "\"rules\":%u,\"runbooks\":%u,\"runs_in_progress\":%u}",
-                  TN_VERSION, up ? "up" : "down",
-                  (long long)((tn_now_ms() - e->started_ms) / 1000),
+                  TN_VERSION, up ? "up" : "down", (long long)((tn_now_ms() - e->started_ms) / 1000),
                   e->correlate ? tn_correlate_rule_count(e->correlate) : 0,
                   e->automate ? tn_automate_runbook_count(e->automate) : 0,
                   e->automate ? tn_automate_running(e->automate) : 0);
-    if (b.data) tn_http_respond(req, 200, NULL, b.data, b.len);
-    else tn_http_respond_error(req, 500, "internal", "out of memory");
+    if (b.data)
+        tn_http_respond(req, 200, NULL, b.data, b.len);
+    else
+        tn_http_respond_error(req, 500, "internal", "out of memory");
     tn_buf_deinit(&b);
 }
 

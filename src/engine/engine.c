@@ -23,15 +23,16 @@ static void init_metrics(tn_engine_t *e)
                                      "1 when the command connection to Redis is up.");
     e->m.redis_latency = tn_metrics_gauge("tocsin_redis_last_latency_ms", NULL,
                                           "Round trip of the latest Redis reply.");
-    e->m.runs_running = tn_metrics_gauge("tocsin_runbook_runs_running", NULL,
-                                         "Runbook runs in progress.");
+    e->m.runs_running =
+        tn_metrics_gauge("tocsin_runbook_runs_running", NULL, "Runbook runs in progress.");
     e->m.incidents_open = tn_metrics_gauge("tocsin_incidents_open", NULL, "Open incidents.");
     e->m.series = tn_metrics_gauge("tocsin_detect_series", NULL, "Series tracked by detect.");
     e->m.rules = tn_metrics_gauge("tocsin_rules_loaded", NULL, "Correlation rules loaded.");
     e->m.runbooks = tn_metrics_gauge("tocsin_runbooks_loaded", NULL, "Runbooks loaded.");
     e->m.uptime = tn_metrics_gauge("tocsin_uptime_seconds", NULL, "Seconds since start.");
-    e->m.reloads = tn_metrics_counter("tocsin_script_reloads_total", NULL,
-                                      "Reloads performed (file changes, SIGHUP, POST /api/reload).");
+    e->m.reloads =
+        tn_metrics_counter("tocsin_script_reloads_total", NULL,
+                           "Reloads performed (file changes, SIGHUP, POST /api/reload).");
     e->m.ingest_inflight = tn_metrics_gauge("tocsin_ingest_inflight_samples", NULL,
                                             "Accepted samples not yet confirmed by Redis.");
 }
@@ -84,17 +85,22 @@ static void on_script_error(void *arg, const char *path, const char *kind, const
     const char *url = e->cfg->scripts.error_webhook;
     if (!*url || !e->httpc) return;
     char text[1024];
-    snprintf(text, sizeof text, "tocsin: %s %s was not loaded; the previous version stays "
-                                "active.\n%.800s",
+    snprintf(text, sizeof text,
+             "tocsin: %s %s was not loaded; the previous version stays "
+             "active.\n%.800s",
              kind, path, error);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "text", text, "path", path, "kind", kind,
-                          "error", error);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s}", "text", text, "path", path, "kind", kind, "error", error);
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!body) return;
     const char *hdrs[] = {"Content-Type: application/json", NULL};
-    tn_httpc_req_t req = {.method = "POST", .url = url, .headers = hdrs, .body = body,
-                          .body_len = strlen(body), .timeout_ms = 5000};
+    tn_httpc_req_t req = {.method = "POST",
+                          .url = url,
+                          .headers = hdrs,
+                          .body = body,
+                          .body_len = strlen(body),
+                          .timeout_ms = 5000};
     if (tn_httpc_request(e->httpc, &req, on_hook_sent, NULL, NULL))
         tn_log_warn("reload", "cannot notify %s about the script error", url);
     free(body);
@@ -192,7 +198,10 @@ static void closed_one(void *arg)
     e->closing--;
 }
 
-static void on_signal_closed(uv_handle_t *h) { (void)h; }
+static void on_signal_closed(uv_handle_t *h)
+{
+    (void)h;
+}
 
 static void on_embedded_stopped(void *arg)
 {

@@ -31,8 +31,8 @@ typedef struct tn_engine {
 
     tn_redis_server_t *embedded;
     char *redis_url;
-    tn_redis_t *redis;  /* commands */
-    tn_redis_t *rconn;  /* the reader's blocking connection */
+    tn_redis_t *redis; /* commands */
+    tn_redis_t *rconn; /* the reader's blocking connection */
     tn_streams_t *streams;
     tn_reader_t *reader;
     tn_http_server_t *http;
@@ -49,9 +49,8 @@ typedef struct tn_engine {
     unsigned batch_pending; /* writes caused by the batch in hand (pipeline.c) */
 
     struct {
-        tn_metric_t *anomalies, *samples_scored,
-            *redis_up, *runs_running, *incidents_open, *series, *rules, *runbooks, *uptime,
-            *redis_latency, *ingest_inflight, *reloads;
+        tn_metric_t *anomalies, *samples_scored, *redis_up, *runs_running, *incidents_open, *series,
+            *rules, *runbooks, *uptime, *redis_latency, *ingest_inflight, *reloads;
     } m;
 } tn_engine_t;
 

@@ -27,8 +27,7 @@ static void write_anomaly(tn_engine_t *e, batch_t *b, const json_t *a)
 {
     char value[32], expected[32], lower[32], upper[32], z[32], score[32], ts[24];
     snprintf(value, sizeof value, "%.17g", json_number_value(json_object_get(a, "value")));
-    snprintf(expected, sizeof expected, "%.17g",
-             json_number_value(json_object_get(a, "expected")));
+    snprintf(expected, sizeof expected, "%.17g", json_number_value(json_object_get(a, "expected")));
     snprintf(lower, sizeof lower, "%.17g", json_number_value(json_object_get(a, "lower")));
     snprintf(upper, sizeof upper, "%.17g", json_number_value(json_object_get(a, "upper")));
     snprintf(z, sizeof z, "%.6g", json_number_value(json_object_get(a, "z")));
@@ -86,17 +85,18 @@ static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
     json_t *svc = json_object_get(lab, "service");
     json_t *a = json_pack("{s:s, s:s, s:O, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:I, s:s}",
                           "sid", sid, "metric", name, "labels", lab, "service",
-                          json_is_string(svc) ? json_string_value(svc) : "", "value", v,
-                          "expected", vd.expected, "stddev", vd.stddev, "lower", vd.lower,
-                          "upper", vd.upper, "z", vd.z, "score", vd.score, "detector",
-                          vd.detector, "ts", (json_int_t)t, "sample", en->id);
+                          json_is_string(svc) ? json_string_value(svc) : "", "value", v, "expected",
+                          vd.expected, "stddev", vd.stddev, "lower", vd.lower, "upper", vd.upper,
+                          "z", vd.z, "score", vd.score, "detector", vd.detector, "ts",
+                          (json_int_t)t, "sample", en->id);
     json_decref(lab);
     if (!a) {
         tn_log_error("pipeline", "out of memory building an anomaly");
         return;
     }
-    tn_log_info("detect", "anomaly on %s%s: value %.6g, expected %.6g (band %.6g..%.6g), z=%+.1f, "
-                          "score %.4f",
+    tn_log_info("detect",
+                "anomaly on %s%s: value %.6g, expected %.6g (band %.6g..%.6g), z=%+.1f, "
+                "score %.4f",
                 name, labels ? labels : "", v, vd.expected, vd.lower, vd.upper, vd.z, vd.score);
     write_anomaly(e, b, a);
     b->batch_pending++;
@@ -109,7 +109,8 @@ void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, v
     (void)rd;
     tn_engine_t *e = arg;
     e->batch_pending = 1; /* guard */
-    for (size_t i = 0; i < n; i++) handle_entry(e, e, &entries[i]);
+    for (size_t i = 0; i < n; i++)
+        handle_entry(e, e, &entries[i]);
     batch_step(0, e);
 }
 

@@ -75,7 +75,8 @@ static void on_debounced(uv_timer_t *t)
         if (e->automate) tn_metric_set(e->m.runbooks, tn_automate_runbook_count(e->automate));
         tn_metric_inc(e->m.reloads);
     }
-    for (size_t i = 0; i < r->npending; i++) free(r->pending[i]);
+    for (size_t i = 0; i < r->npending; i++)
+        free(r->pending[i]);
     r->npending = 0;
     r->all = 0;
 }
@@ -140,7 +141,8 @@ static void on_hup(uv_signal_t *h, int signum)
     tn_log_info("reload", "SIGHUP: reloading every rule and runbook");
     int failed;
     tn_engine__reload_all(e, &failed);
-    if (failed) tn_log_warn("reload", "%d file(s) failed; their previous versions stay active", failed);
+    if (failed)
+        tn_log_warn("reload", "%d file(s) failed; their previous versions stay active", failed);
 }
 
 static void free_handle(uv_handle_t *h);
@@ -219,7 +221,8 @@ void tn_engine__reloader_stop(tn_engine_t *e)
     }
     if (r->timer) uv_close((uv_handle_t *)r->timer, free_handle);
     if (r->hup) uv_close((uv_handle_t *)r->hup, free_handle);
-    for (size_t i = 0; i < r->npending; i++) free(r->pending[i]);
+    for (size_t i = 0; i < r->npending; i++)
+        free(r->pending[i]);
     free(r->pending);
     free(r->pending_kind);
     free(r);

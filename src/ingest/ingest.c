@@ -41,9 +41,15 @@ tn_ingest_t *tn_ingest_create(tn_streams_t *streams, size_t max_inflight)
     return in;
 }
 
-void tn_ingest_destroy(tn_ingest_t *in) { free(in); }
+void tn_ingest_destroy(tn_ingest_t *in)
+{
+    free(in);
+}
 
-size_t tn_ingest_inflight(const tn_ingest_t *in) { return in->inflight; }
+size_t tn_ingest_inflight(const tn_ingest_t *in)
+{
+    return in->inflight;
+}
 
 static void on_written(int err, void *arg)
 {
@@ -65,8 +71,10 @@ static void on_written(int err, void *arg)
         tn_buf_printf(&b, "{\"accepted\":%zu,\"rejected\":%zu", p->n, p->rejected);
         if (p->errors) tn_buf_printf(&b, ",\"errors\":%s", p->errors);
         tn_buf_puts(&b, "}");
-        if (b.data) tn_http_respond(p->req, 202, NULL, b.data, b.len);
-        else tn_http_respond_error(p->req, 500, "internal", "out of memory");
+        if (b.data)
+            tn_http_respond(p->req, 202, NULL, b.data, b.len);
+        else
+            tn_http_respond_error(p->req, 500, "internal", "out of memory");
         tn_buf_deinit(&b);
     }
     free(p->errors);
@@ -98,12 +106,13 @@ static void h_samples(tn_http_req_t *req, void *data)
     tn_ingest_report_init(&rep);
     tn_buf_t fatal;
     tn_buf_init(&fatal);
-    int rc = tn_ingest_json_samples(body, len, MAX_SAMPLES_PER_REQUEST, tn_now_ms(), &samples,
-                                    &rep, &fatal);
+    int rc = tn_ingest_json_samples(body, len, MAX_SAMPLES_PER_REQUEST, tn_now_ms(), &samples, &rep,
+                                    &fatal);
     if (rc || samples.n == 0) {
         tn_metric_inc(in->bad_requests);
         tn_metric_add(in->rejected, (double)rep.rejected);
-        if (rc == TN_ENOMEM) tn_http_respond_error(req, 500, "internal", "out of memory");
+        if (rc == TN_ENOMEM)
+            tn_http_respond_error(req, 500, "internal", "out of memory");
         else if (rc == TN_ETOOBIG)
             tn_http_respond_error(req, 413, "too_many_samples", "%s", fatal.data);
         else if (rc)

@@ -5,7 +5,8 @@
  * exceed max_inflight, requests get 429 with Retry-After; when Redis is unreachable, 503 with
  * Retry-After. Bad input gets 400 with a JSON body naming the problem.
  *
- *   POST /api/v1/samples   tocsin JSON samples (ingest/json_samples.h)   -> 202 / 400 / 413 / 429 / 503 */
+ *   POST /api/v1/samples   tocsin JSON samples (ingest/json_samples.h)   -> 202 / 400 / 413 / 429 /
+ * 503 */
 #ifndef TN_INGEST_INGEST_H
 #define TN_INGEST_INGEST_H
 

@@ -15,7 +15,10 @@ void tn_ingest_report_init(tn_ingest_report_t *r)
     tn_buf_init(&r->errors);
 }
 
-void tn_ingest_report_deinit(tn_ingest_report_t *r) { tn_buf_deinit(&r->errors); }
+void tn_ingest_report_deinit(tn_ingest_report_t *r)
+{
+    tn_buf_deinit(&r->errors);
+}
 
 static void report_reject(tn_ingest_report_t *r, size_t index, const char *msg)
 {
@@ -135,8 +138,7 @@ int tn_ingest_json_samples(const char *body, size_t len, size_t max_samples, int
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        tn_buf_printf(fatal, "invalid JSON at line %d, column %d: %s", je.line, je.column,
-                      je.text);
+        tn_buf_printf(fatal, "invalid JSON at line %d, column %d: %s", je.line, je.column, je.text);
         return TN_EINVAL;
     }
     json_t *arr = root;

@@ -70,17 +70,29 @@ int tn_norm_ts_number(double v, tn_ts_unit_t unit, int64_t *ms, tn_buf_t *err)
         return TN_EINVAL;
     }
     if (unit == TN_TS_AUTO) {
-        if (v < 1e11) unit = TN_TS_S;
-        else if (v < 1e14) unit = TN_TS_MS;
-        else if (v < 1e17) unit = TN_TS_US;
-        else unit = TN_TS_NS;
+        if (v < 1e11)
+            unit = TN_TS_S;
+        else if (v < 1e14)
+            unit = TN_TS_MS;
+        else if (v < 1e17)
+            unit = TN_TS_US;
+        else
+            unit = TN_TS_NS;
     }
     double m;
     switch (unit) {
-    case TN_TS_S: m = v * 1e3; break;
-    case TN_TS_MS: m = v; break;
-    case TN_TS_US: m = v / 1e3; break;
-    default: m = v / 1e6; break;
+    case TN_TS_S:
+        m = v * 1e3;
+        break;
+    case TN_TS_MS:
+        m = v;
+        break;
+    case TN_TS_US:
+        m = v / 1e3;
+        break;
+    default:
+        m = v / 1e6;
+        break;
     }
     if (m > 253402300799999.0) { /* after 9999-12-31 */
         tn_buf_puts(err, "timestamp is too far in the future");
@@ -117,8 +129,8 @@ int tn_norm_ts_rfc3339(const char *s, int64_t *ms, tn_buf_t *err)
 {
     const char *p = s;
     int Y, M, D, h, mi, sec, frac_ms = 0;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
+    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D) ||
+        (*p != 'T' && *p != 't' && *p != ' '))
         goto bad;
     p++;
     if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
@@ -132,7 +144,8 @@ int tn_norm_ts_rfc3339(const char *s, int64_t *ms, tn_buf_t *err)
             nd++, p++;
         }
         if (nd == 0) goto bad;
-        for (int k = nd; k < 3; k++) frac_ms *= 10;
+        for (int k = nd; k < 3; k++)
+            frac_ms *= 10;
     }
     int off_min = 0;
     if (*p == 'Z' || *p == 'z') {

@@ -13,21 +13,21 @@
 typedef struct tn_httpc tn_httpc_t;
 
 typedef struct {
-    const char *method;              /* "GET", "POST", ...; NULL = GET, or POST when body set */
-    const char *url;                 /* http:// or https:// only */
-    const char *const *headers;      /* NULL-terminated "Name: value" lines, or NULL */
-    const char *body;                /* may be NULL */
+    const char *method;         /* "GET", "POST", ...; NULL = GET, or POST when body set */
+    const char *url;            /* http:// or https:// only */
+    const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+    const char *body;           /* may be NULL */
     size_t body_len;
-    uint64_t timeout_ms;             /* whole transfer; 0 = 10000 */
-    uint64_t connect_timeout_ms;     /* 0 = 5000 */
-    size_t max_response_bytes;       /* response body cap; 0 = 4 MiB; larger -> TN_ETOOBIG */
+    uint64_t timeout_ms;         /* whole transfer; 0 = 10000 */
+    uint64_t connect_timeout_ms; /* 0 = 5000 */
+    size_t max_response_bytes;   /* response body cap; 0 = 4 MiB; larger -> TN_ETOOBIG */
 } tn_httpc_req_t;
 
 typedef struct {
-    int error;                /* 0, or TN_ETIMEDOUT, TN_ECLOSED (connect failed), TN_ETOOBIG, TN_EIO */
-    const char *error_text;   /* curl's message when error != 0, else "" */
-    long status;              /* HTTP status, 0 when no response */
-    const char *body;         /* response body, NUL-terminated, borrowed for the callback only */
+    int error; /* 0, or TN_ETIMEDOUT, TN_ECLOSED (connect failed), TN_ETOOBIG, TN_EIO */
+    const char *error_text; /* curl's message when error != 0, else "" */
+    long status;            /* HTTP status, 0 when no response */
+    const char *body;       /* response body, NUL-terminated, borrowed for the callback only */
     size_t body_len;
     const char *content_type; /* borrowed, may be NULL */
     double total_ms;          /* wall time of the transfer */

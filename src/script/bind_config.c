@@ -12,10 +12,18 @@ static int l_get(lua_State *L)
     if (!o) return luaL_error(L, "config.get: unknown key '%s'", key);
     const void *f = (const char *)cfg + o->offset;
     switch (o->type) {
-    case TN_CONF_STR: lua_pushstring(L, *(char *const *)f); break;
-    case TN_CONF_INT: lua_pushinteger(L, (lua_Integer) * (const int64_t *)f); break;
-    case TN_CONF_NUM: lua_pushnumber(L, *(const double *)f); break;
-    case TN_CONF_BOOL: lua_pushboolean(L, *(const bool *)f); break;
+    case TN_CONF_STR:
+        lua_pushstring(L, *(char *const *)f);
+        break;
+    case TN_CONF_INT:
+        lua_pushinteger(L, (lua_Integer) * (const int64_t *)f);
+        break;
+    case TN_CONF_NUM:
+        lua_pushnumber(L, *(const double *)f);
+        break;
+    case TN_CONF_BOOL:
+        lua_pushboolean(L, *(const bool *)f);
+        break;
     case TN_CONF_LIST: {
         const tn_conf_list_t *l = f;
         lua_createtable(L, (int)l->n, 0);

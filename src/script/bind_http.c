@@ -42,10 +42,17 @@ static int push_result(lua_State *L)
     if (res->error) {
         lua_pushnil(L);
         switch (res->error) {
-        case TN_ETIMEDOUT: lua_pushliteral(L, "timeout"); break;
-        case TN_ECLOSED: lua_pushliteral(L, "closed"); break;
-        case TN_ETOOBIG: lua_pushliteral(L, "too_big"); break;
-        default: lua_pushfstring(L, "error: %s", res->error_text ? res->error_text : "?");
+        case TN_ETIMEDOUT:
+            lua_pushliteral(L, "timeout");
+            break;
+        case TN_ECLOSED:
+            lua_pushliteral(L, "closed");
+            break;
+        case TN_ETOOBIG:
+            lua_pushliteral(L, "too_big");
+            break;
+        default:
+            lua_pushfstring(L, "error: %s", res->error_text ? res->error_text : "?");
         }
         return 2;
     }
@@ -162,8 +169,7 @@ static int l_request(lua_State *L)
             if (nh >= MAX_HEADERS) return luaL_error(L, "http.request: too many headers");
             const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
             if (strpbrk(k, ":\r\n") || strpbrk(v, "\r\n"))
-                return luaL_error(L, "http.request: header '%s' contains a forbidden character",
-                                  k);
+                return luaL_error(L, "http.request: header '%s' contains a forbidden character", k);
             lua_pushfstring(L, "%s: %s", k, v);
             hdrs[nh++] = lua_tostring(L, -1);
             lua_rawseti(L, 6, nh);
@@ -204,8 +210,10 @@ static int l_request(lua_State *L)
 static int with_method(lua_State *L, const char *method)
 {
     const char *url = luaL_checkstring(L, 1);
-    if (lua_isnoneornil(L, 2)) lua_newtable(L);
-    else luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_isnoneornil(L, 2))
+        lua_newtable(L);
+    else
+        luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     lua_pushstring(L, url);
     lua_setfield(L, 2, "url");
@@ -215,8 +223,14 @@ static int with_method(lua_State *L, const char *method)
     return l_request(L);
 }
 
-static int l_get(lua_State *L) { return with_method(L, "GET"); }
-static int l_post(lua_State *L) { return with_method(L, "POST"); }
+static int l_get(lua_State *L)
+{
+    return with_method(L, "GET");
+}
+static int l_post(lua_State *L)
+{
+    return with_method(L, "POST");
+}
 
 int tn_bind_http(lua_State *L)
 {

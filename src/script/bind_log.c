@@ -24,10 +24,22 @@ static int do_log(lua_State *L, tn_log_level_t level)
     return 0;
 }
 
-static int l_debug(lua_State *L) { return do_log(L, TN_LOG_DEBUG); }
-static int l_info(lua_State *L) { return do_log(L, TN_LOG_INFO); }
-static int l_warn(lua_State *L) { return do_log(L, TN_LOG_WARN); }
-static int l_error(lua_State *L) { return do_log(L, TN_LOG_ERROR); }
+static int l_debug(lua_State *L)
+{
+    return do_log(L, TN_LOG_DEBUG);
+}
+static int l_info(lua_State *L)
+{
+    return do_log(L, TN_LOG_INFO);
+}
+static int l_warn(lua_State *L)
+{
+    return do_log(L, TN_LOG_WARN);
+}
+static int l_error(lua_State *L)
+{
+    return do_log(L, TN_LOG_ERROR);
+}
 
 int tn_bind_log(lua_State *L)
 {

@@ -10,7 +10,7 @@
 
 typedef struct {
     char *kind;
-    char *name;  /* of the active version, or NULL */
+    char *name; /* of the active version, or NULL */
     unsigned version;
     int64_t loaded_ms;
     char *error; /* of the latest failed attempt, or NULL */
@@ -50,7 +50,8 @@ void tn_catalog_destroy(tn_catalog_t *c)
     if (!c) return;
     size_t it = 0;
     void *v;
-    while (tn_hmap_next(&c->files, &it, NULL, &v)) entry_free(v);
+    while (tn_hmap_next(&c->files, &it, NULL, &v))
+        entry_free(v);
     tn_hmap_deinit(&c->files);
     free(c);
 }
@@ -117,7 +118,10 @@ unsigned tn_catalog_version(const tn_catalog_t *c, const char *path)
     return e ? e->version : 0;
 }
 
-uint64_t tn_catalog_failures(const tn_catalog_t *c) { return c->failures; }
+uint64_t tn_catalog_failures(const tn_catalog_t *c)
+{
+    return c->failures;
+}
 
 static int cmp_key(const void *a, const void *b)
 {
@@ -130,7 +134,8 @@ int tn_catalog_json(const tn_catalog_t *c, tn_buf_t *out)
     const char **keys = calloc(n ? n : 1, sizeof *keys);
     if (!keys) return TN_ENOMEM;
     const char *key;
-    while (tn_hmap_next(&c->files, &it, &key, NULL)) keys[k++] = key;
+    while (tn_hmap_next(&c->files, &it, &key, NULL))
+        keys[k++] = key;
     qsort(keys, k, sizeof *keys, cmp_key);
     int rc = tn_buf_puts(out, "[");
     for (size_t i = 0; i < k && !rc; i++) {
@@ -140,12 +145,16 @@ int tn_catalog_json(const tn_catalog_t *c, tn_buf_t *out)
         rc |= tn_buf_puts(out, ",\"kind\":");
         rc |= tn_buf_json_str(out, e->kind, strlen(e->kind));
         rc |= tn_buf_puts(out, ",\"name\":");
-        if (e->name) rc |= tn_buf_json_str(out, e->name, strlen(e->name));
-        else rc |= tn_buf_puts(out, "null");
+        if (e->name)
+            rc |= tn_buf_json_str(out, e->name, strlen(e->name));
+        else
+            rc |= tn_buf_puts(out, "null");
         rc |= tn_buf_printf(out, ",\"version\":%u,\"active\":%s,\"loaded_ms\":%lld,\"error\":",
                             e->version, e->name ? "true" : "false", (long long)e->loaded_ms);
-        if (e->error) rc |= tn_buf_json_str(out, e->error, strlen(e->error));
-        else rc |= tn_buf_puts(out, "null");
+        if (e->error)
+            rc |= tn_buf_json_str(out, e->error, strlen(e->error));
+        else
+            rc |= tn_buf_puts(out, "null");
         rc |= tn_buf_printf(out, ",\"error_ms\":%lld}", (long long)e->error_ms);
     }
     free(keys);

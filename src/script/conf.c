@@ -76,8 +76,7 @@ static int set_value(tn_config_t *cfg, lua_State *L, const tn_conf_opt_t *o, con
 }
 
 /* Walks the table at the top of the stack; prefix "" for the root. */
-static int walk(tn_config_t *cfg, lua_State *L, const char *prefix, const char *path,
-                tn_buf_t *err)
+static int walk(tn_config_t *cfg, lua_State *L, const char *prefix, const char *path, tn_buf_t *err)
 {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
@@ -88,8 +87,8 @@ static int walk(tn_config_t *cfg, lua_State *L, const char *prefix, const char *
             return TN_EINVAL;
         }
         char key[256];
-        int n = snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "",
-                         lua_tostring(L, -2));
+        int n =
+            snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", lua_tostring(L, -2));
         if (n < 0 || (size_t)n >= sizeof key) {
             tn_buf_printf(err, "%s: key too long", path);
             lua_pop(L, 2);
@@ -97,7 +96,8 @@ static int walk(tn_config_t *cfg, lua_State *L, const char *prefix, const char *
         }
         const tn_conf_opt_t *o = tn_config_find(key);
         int rc;
-        if (o) rc = set_value(cfg, L, o, path, err);
+        if (o)
+            rc = set_value(cfg, L, o, path, err);
         else if (lua_type(L, -1) == LUA_TTABLE && has_section(key))
             rc = walk(cfg, L, key, path, err);
         else {
@@ -116,8 +116,10 @@ static int walk(tn_config_t *cfg, lua_State *L, const char *prefix, const char *
 static int l_getenv(lua_State *L)
 {
     const char *v = getenv(luaL_checkstring(L, 1));
-    if (v) lua_pushstring(L, v);
-    else lua_pushnil(L);
+    if (v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
     return 1;
 }
 

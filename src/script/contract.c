@@ -18,7 +18,8 @@ int tn_contract_line_of(const char *path, const char *key)
         for (char *p = strstr(line, key); p; p = strstr(p + 1, key)) {
             int before_ok = p == line || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
             const char *q = p + klen;
-            while (*q == ' ' || *q == '\t') q++;
+            while (*q == ' ' || *q == '\t')
+                q++;
             if (before_ok && *q == '=' && q[1] != '=') {
                 found = n;
                 goto done;
@@ -33,11 +34,16 @@ done:
 static const char *type_word(int t)
 {
     switch (t) {
-    case LUA_TSTRING: return "a string";
-    case LUA_TNUMBER: return "a number";
-    case LUA_TFUNCTION: return "a function";
-    case LUA_TTABLE: return "a table";
-    case LUA_TBOOLEAN: return "a boolean";
+    case LUA_TSTRING:
+        return "a string";
+    case LUA_TNUMBER:
+        return "a number";
+    case LUA_TFUNCTION:
+        return "a function";
+    case LUA_TTABLE:
+        return "a table";
+    case LUA_TBOOLEAN:
+        return "a boolean";
     }
     return "?";
 }
@@ -61,11 +67,13 @@ int tn_contract_check(lua_State *L, int idx, const tn_field_spec_t *spec, const 
         }
         const char *k = lua_tostring(L, -2);
         const tn_field_spec_t *f = spec;
-        while (f->key && strcmp(f->key, k) != 0) f++;
+        while (f->key && strcmp(f->key, k) != 0)
+            f++;
         if (!f->key) {
             tn_buf_printf(err, "%s:%d: unknown %s field '%s' (allowed:", path,
                           tn_contract_line_of(path, k), what, k);
-            for (f = spec; f->key; f++) tn_buf_printf(err, " %s", f->key);
+            for (f = spec; f->key; f++)
+                tn_buf_printf(err, " %s", f->key);
             tn_buf_puts(err, ")");
             lua_pop(L, 2);
             return TN_EINVAL;

@@ -5,7 +5,10 @@
 
 static char g_null;
 
-void tn_lua_push_null(lua_State *L) { lua_pushlightuserdata(L, &g_null); }
+void tn_lua_push_null(lua_State *L)
+{
+    lua_pushlightuserdata(L, &g_null);
+}
 
 static void push(lua_State *L, const json_t *v, int depth)
 {
@@ -28,22 +31,39 @@ static void push(lua_State *L, const json_t *v, int depth)
         lua_createtable(L, (int)n, 0);
         for (size_t i = 0; i < n; i++) {
             json_t *x = json_array_get(v, i);
-            if (json_is_null(x)) tn_lua_push_null(L);
-            else push(L, x, depth + 1);
+            if (json_is_null(x))
+                tn_lua_push_null(L);
+            else
+                push(L, x, depth + 1);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
     }
-    case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
-    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    case JSON_NULL: lua_pushnil(L); break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    case JSON_NULL:
+        lua_pushnil(L);
+        break;
     }
 }
 
-void tn_lua_push_json(lua_State *L, const json_t *v) { push(L, v, 0); }
+void tn_lua_push_json(lua_State *L, const json_t *v)
+{
+    push(L, v, 0);
+}
 
 static json_t *to_json(lua_State *L, int idx, tn_buf_t *err, int depth)
 {
@@ -53,10 +73,13 @@ static json_t *to_json(lua_State *L, int idx, tn_buf_t *err, int depth)
         return NULL;
     }
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: return json_null();
-    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNIL:
+        return json_null();
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
+        if (lua_isinteger(L, idx))
+            return json_integer((json_int_t)lua_tointeger(L, idx));
         else {
             double d = lua_tonumber(L, idx);
             if (isnan(d) || isinf(d)) {
@@ -122,10 +145,14 @@ static json_t *to_json(lua_State *L, int idx, tn_buf_t *err, int depth)
         }
         return o;
     }
-    default: break;
+    default:
+        break;
     }
     tn_buf_printf(err, "a %s value cannot be encoded as JSON", luaL_typename(L, idx));
     return NULL;
 }
 
-json_t *tn_lua_to_json(lua_State *L, int idx, tn_buf_t *err) { return to_json(L, idx, err, 0); }
+json_t *tn_lua_to_json(lua_State *L, int idx, tn_buf_t *err)
+{
+    return to_json(L, idx, err, 0);
+}

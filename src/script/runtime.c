@@ -25,8 +25,8 @@ struct tn_lua {
     int refs;
 };
 
-static char g_preload_key;  /* registry[&g_preload_key] = { name = {open, ud} } */
-static char g_loaded_key;   /* registry[&g_loaded_key] = { name = module } */
+static char g_preload_key; /* registry[&g_preload_key] = { name = {open, ud} } */
+static char g_loaded_key;  /* registry[&g_loaded_key] = { name = module } */
 
 static struct {
     tn_metric_t *mem_hits, *instr_hits, *errors;
@@ -87,22 +87,40 @@ tn_lua_t *tn_lua_from(lua_State *L)
     return ud;
 }
 
-lua_State *tn_lua_state(const tn_lua_t *lua) { return lua->L; }
-const char *tn_lua_name(const tn_lua_t *lua) { return lua->name; }
-void *tn_lua_owner(const tn_lua_t *lua) { return lua->owner; }
-size_t tn_lua_memory(const tn_lua_t *lua) { return lua->mem_used; }
+lua_State *tn_lua_state(const tn_lua_t *lua)
+{
+    return lua->L;
+}
+const char *tn_lua_name(const tn_lua_t *lua)
+{
+    return lua->name;
+}
+void *tn_lua_owner(const tn_lua_t *lua)
+{
+    return lua->owner;
+}
+size_t tn_lua_memory(const tn_lua_t *lua)
+{
+    return lua->mem_used;
+}
 
 const char *tn_lua_context_name(tn_lua_ctx_t ctx)
 {
     switch (ctx) {
-    case TN_CTX_LOAD: return "load";
-    case TN_CTX_RULE: return "rule";
-    case TN_CTX_TASK: return "task";
+    case TN_CTX_LOAD:
+        return "load";
+    case TN_CTX_RULE:
+        return "rule";
+    case TN_CTX_TASK:
+        return "task";
     }
     return "unknown";
 }
 
-tn_lua_ctx_t tn_lua_context(lua_State *L) { return tn_lua_from(L)->ctx; }
+tn_lua_ctx_t tn_lua_context(lua_State *L)
+{
+    return tn_lua_from(L)->ctx;
+}
 
 void tn_lua_check_context(lua_State *L, int allowed, const char *what)
 {
@@ -118,7 +136,10 @@ void tn_lua__enter(tn_lua_t *lua, tn_lua_ctx_t ctx)
     lua->mem_hit = 0;
 }
 
-void tn_lua__leave(tn_lua_t *lua, tn_lua_ctx_t prev) { lua->ctx = prev; }
+void tn_lua__leave(tn_lua_t *lua, tn_lua_ctx_t prev)
+{
+    lua->ctx = prev;
+}
 
 int tn_lua_traceback(lua_State *L)
 {
@@ -199,7 +220,8 @@ static int file_loader_load(lua_State *L, tn_lua_t *lua, const char *modname)
     luaL_buffinit(L, &b);
     luaL_addstring(&b, lua->lib_dir);
     luaL_addchar(&b, '/');
-    for (const char *p = modname; *p; p++) luaL_addchar(&b, *p == '.' ? '/' : *p);
+    for (const char *p = modname; *p; p++)
+        luaL_addchar(&b, *p == '.' ? '/' : *p);
     luaL_addstring(&b, ".lua");
     luaL_pushresult(&b);
     const char *path = lua_tostring(L, -1);
@@ -252,9 +274,12 @@ static int l_require(lua_State *L)
 
 static void open_sandbox(lua_State *L)
 {
-    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},     {LUA_TABLIBNAME, luaopen_table},
-                                    {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
-                                    {LUA_UTF8LIBNAME, luaopen_utf8},  {LUA_OSLIBNAME, luaopen_os},
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8},
+                                    {LUA_OSLIBNAME, luaopen_os},
                                     {NULL, NULL}};
     for (const luaL_Reg *l = libs; l->func; l++) {
         luaL_requiref(L, l->name, l->func, 1);
@@ -346,7 +371,10 @@ fail:
     return NULL;
 }
 
-void tn_lua_retain(tn_lua_t *lua) { lua->refs++; }
+void tn_lua_retain(tn_lua_t *lua)
+{
+    lua->refs++;
+}
 
 void tn_lua_release(tn_lua_t *lua)
 {
@@ -458,8 +486,8 @@ static int ro_newindex(lua_State *L)
 
 void tn_lua_readonly(lua_State *L)
 {
-    lua_newtable(L);              /* proxy */
-    lua_createtable(L, 0, 3);     /* mt */
+    lua_newtable(L);          /* proxy */
+    lua_createtable(L, 0, 3); /* mt */
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ro_newindex);

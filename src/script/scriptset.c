@@ -47,16 +47,26 @@ static void script_release(tn_script_t *sc)
 void tn_scriptset_destroy(tn_scriptset_t *s)
 {
     if (!s) return;
-    for (size_t i = 0; i < s->n; i++) script_release(&s->items[i]);
+    for (size_t i = 0; i < s->n; i++)
+        script_release(&s->items[i]);
     free(s->items);
     free(s->dir);
     free(s->kind);
     free(s);
 }
 
-size_t tn_scriptset_count(const tn_scriptset_t *s) { return s->n; }
-tn_script_t *tn_scriptset_at(tn_scriptset_t *s, size_t i) { return i < s->n ? &s->items[i] : NULL; }
-const char *tn_scriptset_dir(const tn_scriptset_t *s) { return s->dir; }
+size_t tn_scriptset_count(const tn_scriptset_t *s)
+{
+    return s->n;
+}
+tn_script_t *tn_scriptset_at(tn_scriptset_t *s, size_t i)
+{
+    return i < s->n ? &s->items[i] : NULL;
+}
+const char *tn_scriptset_dir(const tn_scriptset_t *s)
+{
+    return s->dir;
+}
 
 tn_script_t *tn_scriptset_find(tn_scriptset_t *s, const char *name)
 {
@@ -124,8 +134,10 @@ static size_t find_path(const tn_scriptset_t *s, const char *path, int *found)
         size_t mid = (lo + hi) / 2;
         int c = strcmp(s->items[mid].path, path);
         if (c == 0) return *found = 1, mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *found = 0;
     return lo;
@@ -207,8 +219,8 @@ int tn_scriptset_reload_file(tn_scriptset_t *s, const char *path, tn_buf_t *err)
         tn_log_info("script", "%s '%s' %s from %s (version %u)", s->kind, sc.name,
                     found ? "reloaded" : "loaded", path, tn_catalog_version(s->o.catalog, path));
     } else {
-        tn_log_info("script", "%s '%s' %s from %s", s->kind, sc.name,
-                    found ? "reloaded" : "loaded", path);
+        tn_log_info("script", "%s '%s' %s from %s", s->kind, sc.name, found ? "reloaded" : "loaded",
+                    path);
     }
     return 0;
 }
@@ -219,8 +231,7 @@ int tn_scriptset_reload_all(tn_scriptset_t *s)
     size_t n;
     int rc = tn_fs_list(s->dir, ".lua", &files, &n);
     if (rc == TN_ENOTFOUND) {
-        tn_log_warn("script", "%s directory %s not found: no %ss loaded", s->kind, s->dir,
-                    s->kind);
+        tn_log_warn("script", "%s directory %s not found: no %ss loaded", s->kind, s->dir, s->kind);
         files = NULL, n = 0;
     } else if (rc) {
         return rc;
@@ -228,7 +239,8 @@ int tn_scriptset_reload_all(tn_scriptset_t *s)
     /* drop scripts whose files are gone */
     for (size_t i = s->n; i-- > 0;) {
         int keep = 0;
-        for (size_t j = 0; j < n && !keep; j++) keep = strcmp(files[j], s->items[i].path) == 0;
+        for (size_t j = 0; j < n && !keep; j++)
+            keep = strcmp(files[j], s->items[i].path) == 0;
         if (!keep) remove_at(s, i);
     }
     int failed = 0;

@@ -11,8 +11,10 @@ static int open_state(lua_State *L)
     const json_t *carried = lua_touserdata(L, lua_upvalueindex(1));
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &g_state_key) == LUA_TTABLE) return 1;
     lua_pop(L, 1);
-    if (json_is_object(carried) || json_is_array(carried)) tn_lua_push_json(L, carried);
-    else lua_newtable(L);
+    if (json_is_object(carried) || json_is_array(carried))
+        tn_lua_push_json(L, carried);
+    else
+        lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &g_state_key);
     return 1;

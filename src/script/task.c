@@ -15,8 +15,8 @@ struct tn_task {
     tn_task_done_cb done;
     void *arg;
     tn_task_observe_cb observe;
-    int waiting;  /* engine yield in progress */
-    int running;  /* inside lua_resume */
+    int waiting; /* engine yield in progress */
+    int running; /* inside lua_resume */
     int finished;
     void (*cancel)(void *op);
     void *op;
@@ -26,12 +26,27 @@ struct tn_task {
 static uint64_t g_next_id = 1;
 static unsigned g_count;
 
-unsigned tn_task_count(void) { return g_count; }
+unsigned tn_task_count(void)
+{
+    return g_count;
+}
 
-lua_State *tn_task_thread(const tn_task_t *t) { return t->co; }
-tn_lua_t *tn_task_lua(const tn_task_t *t) { return t->lua; }
-void *tn_task_arg(const tn_task_t *t) { return t->arg; }
-uint64_t tn_task_id(const tn_task_t *t) { return t->id; }
+lua_State *tn_task_thread(const tn_task_t *t)
+{
+    return t->co;
+}
+tn_lua_t *tn_task_lua(const tn_task_t *t)
+{
+    return t->lua;
+}
+void *tn_task_arg(const tn_task_t *t)
+{
+    return t->arg;
+}
+uint64_t tn_task_id(const tn_task_t *t)
+{
+    return t->id;
+}
 
 tn_task_t *tn_task_current(lua_State *L)
 {
@@ -42,8 +57,9 @@ tn_task_t *tn_task_current(lua_State *L)
 tn_task_t *tn_task_check(lua_State *L, const char *what)
 {
     tn_task_t *t = tn_task_current(L);
-    if (!t) luaL_error(L, "%s must be called from a runbook task (not from %s context)", what,
-                       tn_lua_context_name(tn_lua_context(L)));
+    if (!t)
+        luaL_error(L, "%s must be called from a runbook task (not from %s context)", what,
+                   tn_lua_context_name(tn_lua_context(L)));
     return t;
 }
 
@@ -80,8 +96,8 @@ static void run(tn_task_t *t, int nargs)
     if (status == LUA_YIELD) {
         if (t->waiting) return;
         lua_pop(t->co, nres);
-        finish(t, TN_ESCRIPT, "coroutine.yield outside of an engine action is not allowed in a task",
-               0);
+        finish(t, TN_ESCRIPT,
+               "coroutine.yield outside of an engine action is not allowed in a task", 0);
         return;
     }
     if (status == LUA_OK) {
@@ -185,7 +201,10 @@ void tn_task_cancel(tn_task_t *t)
     finish(t, TN_ECANCELED, "canceled", 0);
 }
 
-void tn_task_set_observer(tn_task_t *t, tn_task_observe_cb cb) { t->observe = cb; }
+void tn_task_set_observer(tn_task_t *t, tn_task_observe_cb cb)
+{
+    t->observe = cb;
+}
 
 void tn_task_observe(tn_task_t *t, const char *action, int ok, double ms, const char *detail)
 {

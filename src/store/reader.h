@@ -31,8 +31,7 @@ typedef struct {
 /* Returns the value of field name, or NULL. */
 const char *tn_entry_get(const tn_entry_t *e, const char *name);
 
-typedef void (*tn_reader_batch_cb)(tn_reader_t *rd, const tn_entry_t *entries, size_t n,
-                                   void *arg);
+typedef void (*tn_reader_batch_cb)(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg);
 
 typedef struct {
     const char *stream;   /* key; copied */

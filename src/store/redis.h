@@ -38,12 +38,12 @@ typedef void (*tn_redis_cb)(tn_redis_t *r, const tn_redis_reply_t *reply, int er
 typedef void (*tn_redis_state_cb)(tn_redis_t *r, bool up, void *arg);
 
 typedef struct {
-    const char *url;               /* "redis://host:port[/db]" or "unix:/path/to.sock[?db=N]" */
-    const char *name;              /* for log lines, e.g. "main", "reader" */
-    uint64_t connect_timeout_ms;   /* default 2000 */
-    uint64_t command_timeout_ms;   /* default deadline per command; default 5000 */
-    uint64_t backoff_min_ms;       /* default 100 */
-    uint64_t backoff_max_ms;       /* default 5000 */
+    const char *url;             /* "redis://host:port[/db]" or "unix:/path/to.sock[?db=N]" */
+    const char *name;            /* for log lines, e.g. "main", "reader" */
+    uint64_t connect_timeout_ms; /* default 2000 */
+    uint64_t command_timeout_ms; /* default deadline per command; default 5000 */
+    uint64_t backoff_min_ms;     /* default 100 */
+    uint64_t backoff_max_ms;     /* default 5000 */
 } tn_redis_opts_t;
 
 /* Creates a connection object (not yet connected). opts strings are copied; loop borrowed.

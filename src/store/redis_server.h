@@ -24,9 +24,9 @@ int tn_redis_server_start(uv_loop_t *loop, const char *data_dir, const char *red
 const char *tn_redis_server_url(const tn_redis_server_t *s);
 
 /* Called if the child exits on its own (crash) after it was ready: the engine decides. */
-void tn_redis_server_on_exit(tn_redis_server_t *s, void (*cb)(tn_redis_server_t *s,
-                                                               int64_t exit_status, int term_signal,
-                                                               void *arg),
+void tn_redis_server_on_exit(tn_redis_server_t *s,
+                             void (*cb)(tn_redis_server_t *s, int64_t exit_status, int term_signal,
+                                        void *arg),
                              void *arg);
 
 /* SIGTERM, wait up to 5 s, then SIGKILL; frees s and calls done(arg) once the child has exited

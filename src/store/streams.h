@@ -40,8 +40,8 @@ const char *tn_streams_prefix(const tn_streams_t *s);
 
 /* XADDs each sample to the samples stream in one pipeline. The samples are formatted before
  * the call returns (caller keeps ownership). 0, or TN_ECLOSED/TN_ENOMEM (cb not called). */
-int tn_streams_add_samples(tn_streams_t *s, const tn_sample_t *samples, size_t n,
-                           tn_streams_cb cb, void *arg);
+int tn_streams_add_samples(tn_streams_t *s, const tn_sample_t *samples, size_t n, tn_streams_cb cb,
+                           void *arg);
 
 /* XADD key * field value ... (nfields pairs; strings copied by hiredis). Same contract. */
 int tn_streams_xadd(tn_streams_t *s, const char *key, const char *const *fields, size_t npairs,

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tn_ingest_report_init(&rep);
     tn_buf_t fatal;
     tn_buf_init(&fatal);
-    int rc = tn_ingest_json_samples((const char *)data, size, 1000, 1700000000000LL, &out, &rep,
-                                    &fatal);
+    int rc =
+        tn_ingest_json_samples((const char *)data, size, 1000, 1700000000000LL, &out, &rep, &fatal);
     /* invariants: accepted samples are canonical */
     if (rc == 0) {
         if (rep.accepted != out.n) __builtin_trap();
