@@ -46,17 +46,6 @@ static const tn_field_spec_t g_runbook_spec[] = {
     {NULL, 0, 0, NULL},
 };
 
-static int setup_state(void *owner, tn_lua_t *lua)
-{
-    tn_automate_t *a = owner;
-    if (tn_lua_preload(lua, "tocsin.log", tn_bind_log, NULL) ||
-        tn_lua_preload(lua, "tocsin.json", tn_bind_json, NULL) ||
-        tn_lua_preload(lua, "tocsin.config", tn_bind_config, a ? (void *)a->o.cfg : NULL) ||
-        tn_lua_preload(lua, "tocsin.http", tn_bind_http, a ? a->o.httpc : NULL))
-        return TN_ENOMEM;
-    return 0;
-}
-
 static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *err)
 {
     (void)owner;
@@ -74,21 +63,22 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
 }
 
 static void book_opts(tn_automate_t *a, const tn_config_t *cfg, tn_catalog_t *catalog,
-                      tn_scriptset_opts_t *o)
+                      const tn_script_services_t *svc, tn_scriptset_opts_t *o)
 {
     *o = (tn_scriptset_opts_t){.kind = "runbook",
                                .dir = cfg->scripts.runbooks_dir,
                                .cfg = cfg,
                                .catalog = catalog,
                                .owner = a,
-                               .setup = setup_state,
+                               .svc = svc,
                                .validate = validate_book};
 }
 
 int tn_automate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err)
 {
+    tn_script_services_t svc = {.cfg = cfg};
     tn_scriptset_opts_t o;
-    book_opts(NULL, cfg, NULL, &o);
+    book_opts(NULL, cfg, NULL, &svc, &o);
     return tn_scriptset_check_file(&o, path, err);
 }
 
@@ -98,7 +88,7 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
     if (!a) return NULL;
     a->o = *opts;
     tn_scriptset_opts_t so;
-    book_opts(a, opts->cfg, opts->catalog, &so);
+    book_opts(a, opts->cfg, opts->catalog, opts->svc, &so);
     a->books = tn_scriptset_create(&so);
     if (!a->books) {
         free(a);

@@ -19,15 +19,17 @@
 #include "notify/httpc.h"
 #include "script/catalog.h"
 #include "script/scriptset.h"
+#include "script/services.h"
 #include "store/streams.h"
 
 typedef struct tn_automate tn_automate_t;
 
 typedef struct {
-    const tn_config_t *cfg; /* borrowed */
-    tn_streams_t *streams;  /* borrowed */
-    tn_httpc_t *httpc;      /* borrowed */
-    tn_catalog_t *catalog;  /* borrowed, may be NULL */
+    const tn_config_t *cfg;          /* borrowed */
+    tn_streams_t *streams;           /* borrowed */
+    tn_httpc_t *httpc;               /* borrowed */
+    tn_catalog_t *catalog;           /* borrowed, may be NULL */
+    const tn_script_services_t *svc; /* borrowed: what bindings may use */
 } tn_automate_opts_t;
 
 tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts);

@@ -213,10 +213,7 @@ static int open_runbook(lua_State *L)
 static int setup_state(void *owner, tn_lua_t *lua)
 {
     tn_correlate_t *c = owner;
-    if (tn_lua_preload(lua, "tocsin.log", tn_bind_log, NULL) ||
-        tn_lua_preload(lua, "tocsin.json", tn_bind_json, NULL) ||
-        tn_lua_preload(lua, "tocsin.config", tn_bind_config, c ? (void *)c->o.cfg : NULL) ||
-        tn_lua_preload(lua, "tocsin.incident", open_incident, c) ||
+    if (tn_lua_preload(lua, "tocsin.incident", open_incident, c) ||
         tn_lua_preload(lua, "tocsin.runbook", open_runbook, c))
         return TN_ENOMEM;
     return 0;
@@ -229,21 +226,23 @@ static int validate_rule(void *owner, lua_State *L, const char *path, tn_buf_t *
 }
 
 static void rule_opts(tn_correlate_t *c, const tn_config_t *cfg, tn_catalog_t *catalog,
-                      tn_scriptset_opts_t *o)
+                      const tn_script_services_t *svc, tn_scriptset_opts_t *o)
 {
     *o = (tn_scriptset_opts_t){.kind = "rule",
                                .dir = cfg->scripts.rules_dir,
                                .cfg = cfg,
                                .catalog = catalog,
                                .owner = c,
+                               .svc = svc,
                                .setup = setup_state,
                                .validate = validate_rule};
 }
 
 int tn_correlate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err)
 {
+    tn_script_services_t svc = {.cfg = cfg};
     tn_scriptset_opts_t o;
-    rule_opts(NULL, cfg, NULL, &o);
+    rule_opts(NULL, cfg, NULL, &svc, &o);
     return tn_scriptset_check_file(&o, path, err);
 }
 
@@ -254,7 +253,7 @@ tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
     c->o = *opts;
     c->incidents = tn_incidents_create(opts->streams);
     tn_scriptset_opts_t so;
-    rule_opts(c, opts->cfg, opts->catalog, &so);
+    rule_opts(c, opts->cfg, opts->catalog, opts->svc, &so);
     c->rules = tn_scriptset_create(&so);
     if (!c->incidents || !c->rules) {
         tn_incidents_destroy(c->incidents);

@@ -17,6 +17,7 @@
 #include "correlate/incidents.h"
 #include "script/catalog.h"
 #include "script/scriptset.h"
+#include "script/services.h"
 #include "store/streams.h"
 
 typedef struct tn_correlate tn_correlate_t;
@@ -26,9 +27,10 @@ typedef void (*tn_correlate_runbook_fn)(void *arg, const char *runbook, const js
                                         const json_t *incident, const char *origin);
 
 typedef struct {
-    const tn_config_t *cfg; /* borrowed: dirs and limits */
-    tn_streams_t *streams;  /* borrowed */
-    tn_catalog_t *catalog;  /* borrowed, may be NULL */
+    const tn_config_t *cfg;          /* borrowed: dirs and limits */
+    tn_streams_t *streams;           /* borrowed */
+    tn_catalog_t *catalog;           /* borrowed, may be NULL */
+    const tn_script_services_t *svc; /* borrowed: what bindings may use */
     tn_correlate_runbook_fn start_runbook;
     void *start_arg;
 } tn_correlate_opts_t;

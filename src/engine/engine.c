@@ -130,15 +130,21 @@ static void start_core(tn_engine_t *e)
     e->ingest = tn_ingest_create(e->streams, 1000000);
     if (!e->streams || !e->httpc || !e->detector || !e->ingest) goto fail;
 
+    e->svc = (tn_script_services_t){
+        .loop = e->loop, .cfg = cfg, .httpc = e->httpc, .redis = e->redis, .streams = e->streams};
     e->catalog = tn_catalog_create();
     if (!e->catalog) goto fail;
     tn_catalog_on_error(e->catalog, on_script_error, e);
-    tn_automate_opts_t ao = {
-        .cfg = cfg, .streams = e->streams, .httpc = e->httpc, .catalog = e->catalog};
+    tn_automate_opts_t ao = {.cfg = cfg,
+                             .streams = e->streams,
+                             .httpc = e->httpc,
+                             .catalog = e->catalog,
+                             .svc = &e->svc};
     e->automate = tn_automate_create(&ao);
     tn_correlate_opts_t co = {.cfg = cfg,
                               .streams = e->streams,
                               .catalog = e->catalog,
+                              .svc = &e->svc,
                               .start_runbook = tn_engine__start_runbook,
                               .start_arg = e};
     e->correlate = tn_correlate_create(&co);

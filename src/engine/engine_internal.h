@@ -11,6 +11,7 @@
 #include "detect/detector.h"
 #include "ingest/ingest.h"
 #include "script/catalog.h"
+#include "script/services.h"
 #include "http/server.h"
 #include "notify/httpc.h"
 #include "store/reader.h"
@@ -42,6 +43,7 @@ typedef struct tn_engine {
     tn_automate_t *automate;
     tn_ingest_t *ingest;
     tn_catalog_t *catalog;
+    tn_script_services_t svc; /* lent to script bindings */
     tn_reloader_t *reloader;
 
     uv_signal_t sig_int, sig_term;

@@ -7,6 +7,7 @@
  */
 #include "script/bindings.h"
 #include "script/convert.h"
+#include "script/services.h"
 #include "script/task.h"
 #include "notify/httpc.h"
 #include "core/error.h"
@@ -115,7 +116,7 @@ static double opt_timeout(lua_State *L, int idx)
 /* http.request(opts) */
 static int l_request(lua_State *L)
 {
-    tn_httpc_t *httpc = lua_touserdata(L, lua_upvalueindex(1));
+    const tn_script_services_t *svc = lua_touserdata(L, lua_upvalueindex(1));
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
 
@@ -181,6 +182,8 @@ static int l_request(lua_State *L)
     double timeout = opt_timeout(L, 1);
 
     tn_task_t *t = tn_task_check(L, "http.request");
+    tn_httpc_t *httpc = svc ? svc->httpc : NULL;
+    if (!httpc) return luaL_error(L, "http.request: no HTTP client");
     http_op_t *op = calloc(1, sizeof *op);
     if (!op || !(op->url = strdup(url))) {
         free(op);

@@ -1,4 +1,5 @@
 #include "script/scriptset.h"
+#include "script/bindings.h"
 #include "script/state.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -92,7 +93,8 @@ static int build(const tn_scriptset_opts_t *o, const char *path, const json_t *c
                         .owner = o->owner};
     tn_lua_t *lua = tn_lua_create(&lo);
     if (!lua) return TN_ENOMEM;
-    if ((o->setup && o->setup(o->owner, lua)) || tn_state_preload(lua, carried)) {
+    if (tn_bind_all(lua, o->svc) || (o->setup && o->setup(o->owner, lua)) ||
+        tn_state_preload(lua, carried)) {
         tn_lua_release(lua);
         return TN_ENOMEM;
     }

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "script/catalog.h"
 #include "script/runtime.h"
+#include "script/services.h"
 
 typedef struct tn_scriptset tn_scriptset_t;
 
@@ -28,12 +29,13 @@ typedef struct {
 } tn_script_t;
 
 typedef struct {
-    const char *kind;       /* "rule", "runbook": for messages and the catalog */
-    const char *dir;        /* copied */
-    const tn_config_t *cfg; /* borrowed: lib_dir and limits */
-    tn_catalog_t *catalog;  /* borrowed, may be NULL */
-    void *owner;            /* given to the callbacks and as tn_lua_owner() */
-    /* Registers the modules scripts of this kind may require. 0 or TN_ENOMEM. */
+    const char *kind;                /* "rule", "runbook": for messages and the catalog */
+    const char *dir;                 /* copied */
+    const tn_config_t *cfg;          /* borrowed: lib_dir and limits */
+    tn_catalog_t *catalog;           /* borrowed, may be NULL */
+    void *owner;                     /* given to the callbacks and as tn_lua_owner() */
+    const tn_script_services_t *svc; /* for the generic modules (tn_bind_all); may be NULL */
+    /* Registers the modules of this kind beyond the generic ones. 0 or TN_ENOMEM. */
     int (*setup)(void *owner, tn_lua_t *lua);
     /* Checks the returned table at the top of L's stack (leave the stack as it was).
      * 0, or TN_EINVAL with "file:line: message" in err. */

@@ -30,7 +30,7 @@ tn_streams_t *tn_streams_create(tn_redis_t *r, const char *prefix, int64_t maxle
     s->r = r;
     snprintf(s->maxlen, sizeof s->maxlen, "%lld", (long long)maxlen);
     static const char *fmt[TN_STREAM__COUNT] = {"%s:samples:{0}", "%s:anomalies", "%s:incidents",
-                                                "%s:audit"};
+                                                "%s:audit", "%s:events"};
     s->prefix = strdup(prefix);
     if (!s->prefix) goto fail;
     for (int i = 0; i < TN_STREAM__COUNT; i++) {

@@ -6,6 +6,7 @@
  *   <prefix>:incidents       incident lifecycle events
  *   <prefix>:incident:<id>   hash: the incident's current state
  *   <prefix>:audit           runbook runs and steps
+ *   <prefix>:events          events emitted by scripts (deploys, notes, ...)
  * Every XADD carries MAXLEN ~ <maxlen>. */
 #ifndef TN_STORE_STREAMS_H
 #define TN_STORE_STREAMS_H
@@ -23,6 +24,7 @@ typedef enum {
     TN_STREAM_ANOMALIES,
     TN_STREAM_INCIDENTS,
     TN_STREAM_AUDIT,
+    TN_STREAM_EVENTS,
     TN_STREAM__COUNT
 } tn_stream_kind_t;
 
