@@ -21,6 +21,7 @@ struct tn_lua {
     int mem_hit; /* the allocator refused since the last check */
     uint64_t instr_used;
     uint64_t instr_limit;
+    int instr_tripped; /* the budget ran out since the last tn_lua__enter */
     tn_lua_ctx_t ctx;
     int refs;
 };
@@ -67,17 +68,23 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     tn_lua_t *lua = tn_lua_from(L);
-    lua->instr_used += HOOK_EVERY;
-    if (lua->instr_limit && lua->instr_used > lua->instr_limit) {
+    if (!lua->instr_tripped) {
+        int every = lua_gethookcount(L);
+        lua->instr_used += (uint64_t)every;
+        if (every != HOOK_EVERY) lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+        if (!lua->instr_limit || lua->instr_used <= lua->instr_limit) return;
         tn_metric_inc(g_m.instr_hits);
-        lua->instr_used = 0; /* the error handler needs a little room */
-        /* level 0: a hook runs on the interrupted function's frame, so this gives its
-         * "file:line:"; lua_pushfstring knows %I (lua_Integer), not %llu */
-        luaL_where(L, 0);
-        lua_pushfstring(L, "%sinstruction limit exceeded (%I instructions)", lua_tostring(L, -1),
-                        (lua_Integer)lua->instr_limit);
-        lua_error(L);
+        /* From now on every instruction of this thread raises again, so a pcall in the
+         * script cannot catch the error and carry on; tn_lua__enter re-arms the budget. */
+        lua->instr_tripped = 1;
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     }
+    /* level 0: a hook runs on the interrupted function's frame, so this gives its
+     * "file:line:"; lua_pushfstring knows %I (lua_Integer), not %llu */
+    luaL_where(L, 0);
+    lua_pushfstring(L, "%sinstruction limit exceeded (%I instructions)", lua_tostring(L, -1),
+                    (lua_Integer)lua->instr_limit);
+    lua_error(L);
 }
 
 tn_lua_t *tn_lua_from(lua_State *L)
@@ -134,6 +141,10 @@ void tn_lua__enter(tn_lua_t *lua, tn_lua_ctx_t ctx)
     lua->ctx = ctx;
     lua->instr_used = 0;
     lua->mem_hit = 0;
+    if (lua->instr_tripped) {
+        lua->instr_tripped = 0;
+        lua_sethook(lua->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    }
 }
 
 void tn_lua__leave(tn_lua_t *lua, tn_lua_ctx_t prev)
@@ -250,7 +261,7 @@ static int l_require(lua_State *L)
         lua_rawgeti(L, -2, 2); /* ud */
         lua_CFunction open = lua_tocfunction(L, -2);
         void *ud = lua_touserdata(L, -1);
-        lua_pop(L, 2);
+        lua_pop(L, 3); /* open, ud and the entry: the stack is now as in the file branch */
         lua_pushlightuserdata(L, ud);
         lua_pushcclosure(L, open, 1);
         lua_pushstring(L, name);
@@ -258,8 +269,9 @@ static int l_require(lua_State *L)
     } else {
         lua_pop(L, 1);
         if (!file_loader_load(L, lua, name))
-            return luaL_error(L, "module '%s' not found (engine modules and %s/)", name,
-                              lua->lib_dir ? lua->lib_dir : "no library directory");
+            return luaL_error(L, "module '%s' not found (engine modules and %s%s)", name,
+                              lua->lib_dir ? lua->lib_dir : "no library directory",
+                              lua->lib_dir ? "/" : "");
         lua_pushstring(L, name);
         lua_call(L, 1, 1);
     }

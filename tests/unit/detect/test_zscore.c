@@ -39,15 +39,19 @@ static ref_t naive(const double *v, size_t n, double x)
     ref_t r = {0, 0, 0};
     if (n == 0) return r;
     long double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += v[i];
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
     long double mean = sum / n, ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
+    for (size_t i = 0; i < n; i++)
+        ss += (v[i] - mean) * (v[i] - mean);
     r.mean = (double)mean;
     r.stddev = n > 1 ? (double)sqrtl(ss / (n - 1)) : 0;
     if (n < 2) return r;
     double eps = 1e-12 * fmax(1.0, fabs(r.mean));
-    if (r.stddev > eps) r.z = (double)(((long double)x - mean) / sqrtl(ss / (n - 1)));
-    else r.z = fabs(x - r.mean) <= eps ? 0 : copysign(1e9, x - r.mean);
+    if (r.stddev > eps)
+        r.z = (double)(((long double)x - mean) / sqrtl(ss / (n - 1)));
+    else
+        r.z = fabs(x - r.mean) <= eps ? 0 : copysign(1e9, x - r.mean);
     return r;
 }
 
@@ -59,9 +63,9 @@ static int close_rel(double got, double want, double tol, double floor_)
 #define ASSERT_REL(got, want, tol, floor_, what, step)                                             \
     do {                                                                                           \
         if (!close_rel((got), (want), (tol), (floor_)))                                            \
-            fail_msg("%s at step %zu: got %.17g, want %.17g (rel err %.3g)", (what),              \
+            fail_msg("%s at step %zu: got %.17g, want %.17g (rel err %.3g)", (what),               \
                      (size_t)(step), (got), (want),                                                \
-                     fabs((got) - (want)) / fmax(fabs(want), (floor_)));                          \
+                     fabs((got) - (want)) / fmax(fabs(want), (floor_)));                           \
     } while (0)
 
 /* ---- tn_zscore -------------------------------------------------------------------------- */
@@ -108,10 +112,22 @@ static void check_against_naive(uint32_t window, size_t steps, uint64_t seed)
     tn_zscore_deinit(&zs);
 }
 
-static void test_naive_w2(void **state) { (void)state, check_against_naive(2, 5000, 1); }
-static void test_naive_w5(void **state) { (void)state, check_against_naive(5, 5000, 2); }
-static void test_naive_w60(void **state) { (void)state, check_against_naive(60, 5000, 3); }
-static void test_naive_w1000(void **state) { (void)state, check_against_naive(1000, 5000, 4); }
+static void test_naive_w2(void **state)
+{
+    (void)state, check_against_naive(2, 5000, 1);
+}
+static void test_naive_w5(void **state)
+{
+    (void)state, check_against_naive(5, 5000, 2);
+}
+static void test_naive_w60(void **state)
+{
+    (void)state, check_against_naive(60, 5000, 3);
+}
+static void test_naive_w1000(void **state)
+{
+    (void)state, check_against_naive(1000, 5000, 4);
+}
 
 static void test_first_values(void **state)
 {
@@ -152,7 +168,8 @@ static void test_constant_series(void **state)
     tn_zscore_deinit(&zs);
 
     assert_int_equal(tn_zscore_init(&zs, 10), 0);
-    for (int i = 0; i < 25; i++) tn_zscore_update(&zs, 5.0, &r);
+    for (int i = 0; i < 25; i++)
+        tn_zscore_update(&zs, 5.0, &r);
     tn_zscore_update(&zs, 6.0, &r);
     assert_true(r.z == 1e9);
     assert_true(r.score == 1.0);
@@ -161,7 +178,8 @@ static void test_constant_series(void **state)
     tn_zscore_deinit(&zs);
 
     assert_int_equal(tn_zscore_init(&zs, 3), 0);
-    for (int i = 0; i < 5; i++) tn_zscore_update(&zs, -2.5, &r);
+    for (int i = 0; i < 5; i++)
+        tn_zscore_update(&zs, -2.5, &r);
     tn_zscore_update(&zs, -3.0, &r);
     assert_true(r.z == -1e9);
     assert_true(r.score == 1.0);
@@ -191,7 +209,8 @@ static void test_no_drift(void **state)
         double x = 1e6 + 100 * (rnd01() - 0.5);
         if (i == steps || (i >= W && i % 1000 == 999)) {
             /* x is scored against exactly the last W values */
-            for (size_t k = 0; k < W; k++) ordered[k] = last[(i + k) % W];
+            for (size_t k = 0; k < W; k++)
+                ordered[k] = last[(i + k) % W];
             ref_t want = naive(ordered, W, x);
             tn_zscore_update(&zs, x, &r);
             assert_int_equal(r.n, W);
@@ -251,7 +270,8 @@ static tn_verdict_t score(tn_detector_t *d, const char *sid, double v, int64_t t
 /* Feeds 10, 11, 10, 11, ... */
 static void baseline(tn_detector_t *d, const char *sid, int n, int64_t *ts)
 {
-    for (int i = 0; i < n; i++, (*ts)++) score(d, sid, 10 + (double)(*ts % 2), *ts);
+    for (int i = 0; i < n; i++, (*ts)++)
+        score(d, sid, 10 + (double)(*ts % 2), *ts);
 }
 
 static void test_detector_warmup(void **state)
@@ -432,7 +452,8 @@ static void test_detector_skips(void **state)
     assert_int_equal(v.kind, TN_VERDICT_SKIPPED);
     assert_int_equal(tn_detector_series_count(d), 0);
     assert_int_equal(tn_detector_skipped(d), 1);
-    for (int i = 0; i < 5; i++) score(d, "a", 10 + i % 2, 100 + i);
+    for (int i = 0; i < 5; i++)
+        score(d, "a", 10 + i % 2, 100 + i);
     v = score(d, "a", INFINITY, 200);
     assert_int_equal(v.kind, TN_VERDICT_SKIPPED);
     assert_int_equal(v.opened + v.closed, 0);

@@ -55,8 +55,10 @@ static int64_t ts_num(double v, tn_ts_unit_t unit, int *rc)
     tn_buf_init(&err);
     int64_t ms = -12345;
     *rc = tn_norm_ts_number(v, unit, &ms, &err);
-    if (*rc == 0) assert_int_equal(err.len, 0);
-    else assert_string_equal(err.data, "timestamp must be a finite, non-negative number");
+    if (*rc == 0)
+        assert_int_equal(err.len, 0);
+    else
+        assert_string_equal(err.data, "timestamp must be a finite, non-negative number");
     tn_buf_deinit(&err);
     return ms;
 }
@@ -72,8 +74,12 @@ static int64_t ts_ok(double v, tn_ts_unit_t unit)
 /* Reference: UTC civil time to ms with glibc's timegm. */
 static int64_t civil_ms(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return (int64_t)timegm(&tm) * 1000;
 }
 
@@ -119,7 +125,10 @@ static void parse_len(parse_t *p, const char *body, size_t len, size_t max)
     p->rc = tn_ingest_json_samples(body, len, max, NOW, &p->out, &p->rep, &p->fatal);
 }
 
-static void parse(parse_t *p, const char *body) { parse_len(p, body, strlen(body), 1000); }
+static void parse(parse_t *p, const char *body)
+{
+    parse_len(p, body, strlen(body), 1000);
+}
 
 static void parse_done(parse_t *p)
 {
@@ -246,15 +255,15 @@ static void test_ts_magnitude(void **state)
 {
     (void)state;
     const int64_t want = 1764000000000LL;
-    assert_int_equal(ts_ok(1764000000.0, TN_TS_AUTO), want);            /* s */
-    assert_int_equal(ts_ok(1764000000000.0, TN_TS_AUTO), want);         /* ms */
-    assert_int_equal(ts_ok(1764000000000000.0, TN_TS_AUTO), want);      /* us */
-    assert_int_equal(ts_ok(1764000000000000000.0, TN_TS_AUTO), want);   /* ns */
-    assert_int_equal(ts_ok(1764000000123.0, TN_TS_AUTO), want + 123);    /* ms */
-    assert_int_equal(ts_ok(1764000000123000.0, TN_TS_AUTO), want + 123); /* us */
-    assert_int_equal(ts_ok(1764000000123456.0, TN_TS_AUTO), want + 123); /* us, truncated */
+    assert_int_equal(ts_ok(1764000000.0, TN_TS_AUTO), want);                /* s */
+    assert_int_equal(ts_ok(1764000000000.0, TN_TS_AUTO), want);             /* ms */
+    assert_int_equal(ts_ok(1764000000000000.0, TN_TS_AUTO), want);          /* us */
+    assert_int_equal(ts_ok(1764000000000000000.0, TN_TS_AUTO), want);       /* ns */
+    assert_int_equal(ts_ok(1764000000123.0, TN_TS_AUTO), want + 123);       /* ms */
+    assert_int_equal(ts_ok(1764000000123000.0, TN_TS_AUTO), want + 123);    /* us */
+    assert_int_equal(ts_ok(1764000000123456.0, TN_TS_AUTO), want + 123);    /* us, truncated */
     assert_int_equal(ts_ok(1764000000123000000.0, TN_TS_AUTO), want + 123); /* ns */
-    assert_int_equal(ts_ok(1764000000.5, TN_TS_AUTO), want + 500);         /* fractional s */
+    assert_int_equal(ts_ok(1764000000.5, TN_TS_AUTO), want + 500);          /* fractional s */
     /* the boundaries between units */
     assert_int_equal(ts_ok(99999999999.0, TN_TS_AUTO), 99999999999000LL); /* last s */
     assert_int_equal(ts_ok(1e11, TN_TS_AUTO), 100000000000LL);            /* first ms */
@@ -356,20 +365,13 @@ static void test_rfc3339_fraction(void **state)
         const char *s;
         int64_t ms;
     } cases[] = {
-        {"2026-11-24T11:30:00.1Z", 100},
-        {"2026-11-24T11:30:00.12Z", 120},
-        {"2026-11-24T11:30:00.123Z", 123},
-        {"2026-11-24T11:30:00.1234Z", 123},
-        {"2026-11-24T11:30:00.12345Z", 123},
-        {"2026-11-24T11:30:00.123456Z", 123},
-        {"2026-11-24T11:30:00.1234567Z", 123},
-        {"2026-11-24T11:30:00.12345678Z", 123},
-        {"2026-11-24T11:30:00.123456789Z", 123},
-        {"2026-11-24T11:30:00.999999999Z", 999},
-        {"2026-11-24T11:30:00.000000001Z", 0},
-        {"2026-11-24T11:30:00.05Z", 50},
-        {"2026-11-24T11:30:00.007Z", 7},
-        {"2026-11-24T13:30:00.123456+02:00", 123},
+        {"2026-11-24T11:30:00.1Z", 100},         {"2026-11-24T11:30:00.12Z", 120},
+        {"2026-11-24T11:30:00.123Z", 123},       {"2026-11-24T11:30:00.1234Z", 123},
+        {"2026-11-24T11:30:00.12345Z", 123},     {"2026-11-24T11:30:00.123456Z", 123},
+        {"2026-11-24T11:30:00.1234567Z", 123},   {"2026-11-24T11:30:00.12345678Z", 123},
+        {"2026-11-24T11:30:00.123456789Z", 123}, {"2026-11-24T11:30:00.999999999Z", 999},
+        {"2026-11-24T11:30:00.000000001Z", 0},   {"2026-11-24T11:30:00.05Z", 50},
+        {"2026-11-24T11:30:00.007Z", 7},         {"2026-11-24T13:30:00.123456+02:00", 123},
         {"2026-11-24T06:30:00.1-0500", 100},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -383,34 +385,34 @@ static void test_rfc3339_fraction(void **state)
 static void test_rfc3339_invalid(void **state)
 {
     (void)state;
-    rfc_bad("2026-13-01T00:00:00Z");           /* month 13 */
-    rfc_bad("2026-00-01T00:00:00Z");           /* month 0 */
-    rfc_bad("2026-02-30T00:00:00Z");           /* Feb 30 */
-    rfc_bad("2026-02-29T00:00:00Z");           /* not a leap year */
-    rfc_bad("1900-02-29T00:00:00Z");           /* century, not a leap year */
-    rfc_bad("2026-04-31T00:00:00Z");           /* April has 30 days */
-    rfc_bad("2026-11-00T00:00:00Z");           /* day 0 */
-    rfc_bad("2026-11-24T24:00:00Z");           /* hour 24 */
-    rfc_bad("2026-11-24T11:60:00Z");           /* minute 60 */
-    rfc_bad("2026-11-24T11:30:61Z");           /* second 61 */
+    rfc_bad("2026-13-01T00:00:00Z"); /* month 13 */
+    rfc_bad("2026-00-01T00:00:00Z"); /* month 0 */
+    rfc_bad("2026-02-30T00:00:00Z"); /* Feb 30 */
+    rfc_bad("2026-02-29T00:00:00Z"); /* not a leap year */
+    rfc_bad("1900-02-29T00:00:00Z"); /* century, not a leap year */
+    rfc_bad("2026-04-31T00:00:00Z"); /* April has 30 days */
+    rfc_bad("2026-11-00T00:00:00Z"); /* day 0 */
+    rfc_bad("2026-11-24T24:00:00Z"); /* hour 24 */
+    rfc_bad("2026-11-24T11:60:00Z"); /* minute 60 */
+    rfc_bad("2026-11-24T11:30:61Z"); /* second 61 */
     rfc_bad("garbage");
     rfc_bad("");
-    rfc_bad("2026-11-2");                      /* truncated */
+    rfc_bad("2026-11-2"); /* truncated */
     rfc_bad("2026-11");
-    rfc_bad("2026-11-24");                     /* date only */
+    rfc_bad("2026-11-24"); /* date only */
     rfc_bad("2026-11-24T");
     rfc_bad("2026-11-24T11:30");
-    rfc_bad("2026-11-24T11:30:00");            /* no offset */
-    rfc_bad("2026-11-24T11:30:00.Z");          /* empty fraction */
-    rfc_bad("2026-11-24T11:30:00.123");        /* fraction, no offset */
-    rfc_bad("2026-11-24T11:30:00Zjunk");       /* trailing text */
+    rfc_bad("2026-11-24T11:30:00");      /* no offset */
+    rfc_bad("2026-11-24T11:30:00.Z");    /* empty fraction */
+    rfc_bad("2026-11-24T11:30:00.123");  /* fraction, no offset */
+    rfc_bad("2026-11-24T11:30:00Zjunk"); /* trailing text */
     rfc_bad("2026-11-24T11:30:00Z ");
-    rfc_bad("2026-11-24T11:30:00+2:00");       /* one-digit hour offset */
+    rfc_bad("2026-11-24T11:30:00+2:00"); /* one-digit hour offset */
     rfc_bad("2026-11-24T11:30:00+02:0");
     rfc_bad("2026-11-24T11:30:00+02:");
     rfc_bad("2026-11-24T11:30:00+");
-    rfc_bad("2026-11-24T11:30:00+24:00");      /* offset hour */
-    rfc_bad("2026-11-24T11:30:00+02:60");      /* offset minute */
+    rfc_bad("2026-11-24T11:30:00+24:00"); /* offset hour */
+    rfc_bad("2026-11-24T11:30:00+02:60"); /* offset minute */
     rfc_bad("2026/11/24T11:30:00Z");
     rfc_bad("2026-11-24X11:30:00Z");
     rfc_bad("26-11-24T11:30:00Z");
@@ -507,11 +509,11 @@ static void test_json_appends(void **state)
         tn_buf_init(&body);
         tn_buf_puts(&body, "[");
         for (int i = 0; i < 20; i++)
-            tn_buf_printf(&body, "%s{\"name\":\"m%d\",\"value\":%d}", i ? "," : "",
-                          round * 20 + i, i);
+            tn_buf_printf(&body, "%s{\"name\":\"m%d\",\"value\":%d}", i ? "," : "", round * 20 + i,
+                          i);
         tn_buf_puts(&body, "]");
-        assert_int_equal(
-            tn_ingest_json_samples(body.data, body.len, 20, NOW, &out, &rep, &fatal), 0);
+        assert_int_equal(tn_ingest_json_samples(body.data, body.len, 20, NOW, &out, &rep, &fatal),
+                         0);
         tn_buf_deinit(&body);
     }
     assert_int_equal(out.n, 40);
@@ -686,8 +688,8 @@ static void test_json_malformed(void **state)
     assert_fatal("nope", 4, "invalid JSON at line 1, column 4: '[' or '{' expected near 'nope'");
     assert_fatal("{\"name\":\"m\",\"value\":1}{}", 24, "invalid JSON at line 1, column 23: ");
     /* truncated */
-    static const char *truncs[] = {"[{\"name\":\"m\",\"value\":1}", "[{\"name\":\"m\",\"value\":",
-                                   "{\"name\":\"m", "[", "{"};
+    static const char *truncs[] = {"[{\"name\":\"m\",\"value\":1}",
+                                   "[{\"name\":\"m\",\"value\":", "{\"name\":\"m", "[", "{"};
     for (size_t i = 0; i < sizeof truncs / sizeof truncs[0]; i++)
         assert_fatal(truncs[i], strlen(truncs[i]), "invalid JSON at line 1, column ");
     /* a valid body cut short by len: only len bytes are read */
@@ -735,7 +737,8 @@ static void test_json_too_many(void **state)
     assert_int_equal(p.rc, 0);
     assert_int_equal(p.rep.accepted, 3);
     parse_done(&p);
-    const char *wrapped = "{\"samples\":[{\"name\":\"a\",\"value\":1},{\"name\":\"b\",\"value\":1}]}";
+    const char *wrapped =
+        "{\"samples\":[{\"name\":\"a\",\"value\":1},{\"name\":\"b\",\"value\":1}]}";
     parse_len(&p, wrapped, strlen(wrapped), 1);
     assert_int_equal(p.rc, TN_ETOOBIG);
     assert_string_equal(p.fatal.data, "too many samples in one request (2, limit 1)");
@@ -750,7 +753,8 @@ static void test_hostile_big_label_value(void **state)
     tn_buf_t body;
     tn_buf_init(&body);
     tn_buf_puts(&body, "{\"name\":\"m\",\"value\":1,\"labels\":{\"big\":\"");
-    for (int i = 0; i < 1024 * 1024; i++) tn_buf_append(&body, "x", 1);
+    for (int i = 0; i < 1024 * 1024; i++)
+        tn_buf_append(&body, "x", 1);
     tn_buf_puts(&body, "\"}}");
     assert_rejected(body.data, "label 'big' value is longer than 4096 bytes");
     tn_buf_deinit(&body);
@@ -758,7 +762,8 @@ static void test_hostile_big_label_value(void **state)
     /* exactly 4096 bytes is accepted */
     tn_buf_init(&body);
     tn_buf_puts(&body, "{\"name\":\"m\",\"value\":1,\"labels\":{\"big\":\"");
-    for (int i = 0; i < 4096; i++) tn_buf_append(&body, "y", 1);
+    for (int i = 0; i < 4096; i++)
+        tn_buf_append(&body, "y", 1);
     tn_buf_puts(&body, "\"}}");
     parse_t p;
     parse(&p, body.data);
@@ -770,7 +775,8 @@ static void test_hostile_big_label_value(void **state)
     /* a 100 KB label name */
     tn_buf_init(&body);
     tn_buf_puts(&body, "{\"name\":\"m\",\"value\":1,\"labels\":{\"");
-    for (int i = 0; i < 100000; i++) tn_buf_append(&body, "n", 1);
+    for (int i = 0; i < 100000; i++)
+        tn_buf_append(&body, "n", 1);
     tn_buf_puts(&body, "\":\"v\"}}");
     assert_rejected(body.data, "label name 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is "
                                "longer than 256 bytes");
@@ -784,7 +790,8 @@ static void test_hostile_many_labels(void **state)
         tn_buf_t body;
         tn_buf_init(&body);
         tn_buf_puts(&body, "{\"name\":\"m\",\"value\":1,\"labels\":{");
-        for (int i = 0; i < n; i++) tn_buf_printf(&body, "%s\"l%03d\":\"v\"", i ? "," : "", i);
+        for (int i = 0; i < n; i++)
+            tn_buf_printf(&body, "%s\"l%03d\":\"v\"", i ? "," : "", i);
         tn_buf_puts(&body, "}}");
         if (n == 100) {
             assert_rejected(body.data, "too many labels (100, limit 64)");
@@ -817,9 +824,11 @@ static void test_hostile_deep_nesting(void **state)
     tn_buf_t b;
     tn_buf_init(&b);
     tn_buf_puts(&b, "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":");
-    for (int i = 0; i < 10000; i++) tn_buf_puts(&b, "{\"a\":");
+    for (int i = 0; i < 10000; i++)
+        tn_buf_puts(&b, "{\"a\":");
     tn_buf_puts(&b, "1");
-    for (int i = 0; i < 10000; i++) tn_buf_puts(&b, "}");
+    for (int i = 0; i < 10000; i++)
+        tn_buf_puts(&b, "}");
     tn_buf_puts(&b, "}}");
     assert_fatal(b.data, b.len, "invalid JSON at line 1, column ");
     tn_buf_deinit(&b);
