@@ -15,7 +15,7 @@ DEB_PKGS := build-essential cmake pkg-config \
 FUZZ      ?= build-fuzz
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build build-asan fuzz lint test test-fast demo clean format help
+.PHONY: all deps build build-asan fuzz lint bench test test-fast demo clean format help
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make test    install what is missing, build (plain + ASan/UBSan), run every test"
 	@echo "make deps    install missing Debian packages"
 	@echo "make build   build ./$(BUILD)/tocsin"
+	@echo "make bench   run the benchmarks (figures beside their references)"
 	@echo "make format  clang-format the C sources"
 
 deps:
@@ -71,6 +72,12 @@ fuzz: deps
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Benchmarks print their figures beside a reference measured in the same run.
+bench: build
+	$(BUILD)/tests/bench_rules
+	python3 tests/bench/bench_reload.py --tocsin $(BUILD)/tocsin
+	python3 tests/bench/bench_first_path.py --tocsin $(BUILD)/tocsin
 
 demo: build
 	bash examples/demo/run.sh $(BUILD)/tocsin
