@@ -8,6 +8,8 @@ start_redis
 start_receiver
 mkdir -p "$T/rules" "$T/runbooks"
 cp "$SRC"/tests/integration/scripts/runbooks/*.lua "$T/runbooks/"
+versioned() { sed "s/@VERSION@/$1/g" "$SRC/tests/integration/scripts/runbooks/versioned.lua.in" >"$T/runbooks/.v.tmp" && mv "$T/runbooks/.v.tmp" "$T/runbooks/versioned.lua"; }
+versioned 1
 version_rule() { # version_rule N [broken-kind] -> writes rules/counter.lua atomically
     local f="$T/rules/.counter.tmp"
     sed "s/@VERSION@/$1/g" "$SRC/tests/integration/scripts/rules/counter.lua.in" >"$f"
@@ -126,6 +128,19 @@ import json
 print(' '.join(str(json.loads(json.loads(l)['body'])['i']) for l in open('$T/received.jsonl')))")
 check "they finished in sleep order, not start order ($order)" test "$order" = "$(seq 20 -1 1 | tr '\n' ' ' | sed 's/ $//')"
 check "in about the longest sleep (2 s), not the sum (21 s): $ms ms" test "$ms" -lt 5000
+
+# --- a run in flight finishes on the code it started with; new runs get the new code ----------
+: >"$T/received.jsonl"
+old=$(run versioned "{\"url\":\"$RECEIVER_URL\",\"delay\":1.0}")
+sleep 0.2
+versioned 2
+check "the new runbook version becomes active" wait_for 5 grep -q "runbook 'versioned' reloaded" "$T/engine.log"
+new=$(run versioned "{\"url\":\"$RECEIVER_URL\",\"delay\":0}")
+wait_finished "$old" >/dev/null
+got=$(python3 -c "
+import json
+print(' '.join(str(json.loads(json.loads(l)['body'])['version']) for l in open('$T/received.jsonl')))")
+check "new run used version 2 at once, the run in flight finished on version 1 ($got)" test "$got" = "2 1"
 
 # --- hot reload under load -----------------------------------------------------------------------
 # 400 series: 3 quiet samples then a spike each -> exactly 400 anomalies, one rule call each,
