@@ -37,6 +37,16 @@ return {
   ["streams.read_batch"] = 512,
   -- How long one XREADGROUP waits for new entries.
   ["streams.read_block_ms"] = 1000,
+  -- Partitions of the sample, log and span streams (each a Redis Cluster hash tag {p}).
+  ["streams.partitions"] = 4,
+  -- Samples packed into one stream entry (1: one entry per sample).
+  ["streams.batch_max"] = 256,
+  -- Age of raw samples, logs and spans kept (default 15 days).
+  ["retention.hot_s"] = 1296000,
+  -- Age of 5-minute rollups kept (default 90 days).
+  ["retention.warm_s"] = 7776000,
+  -- Age of 1-hour rollups kept (default 1 year).
+  ["retention.cold_s"] = 31536000,
   -- Rolling z-score: samples in the window.
   ["detect.zscore.window"] = 60,
   -- Rolling z-score: |z| at or above this is an anomaly.

@@ -88,7 +88,11 @@ PY
 
 SOCK="$D/data/redis.sock"
 say "9. The streams in Redis (embedded redis-server at unix:$SOCK)"
-for k in 'tocsin:samples:{0}' tocsin:anomalies tocsin:incidents tocsin:audit; do
+printf '  %-22s %s samples in %s entries over %s partitions\n' 'tocsin:samples:{0..3}' \
+    "$(python3 "$ROOT/tests/tools/samples.py" --count -- -s "$SOCK")" \
+    "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | xargs -n1 redis-cli -s "$SOCK" XLEN | awk '{s+=$1} END {print s}')" \
+    "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | wc -l)"
+for k in tocsin:anomalies tocsin:incidents tocsin:audit; do
     printf '  %-22s %s entries\n' "$k" "$(redis-cli -s "$SOCK" XLEN "$k")"
 done
 echo "  audit trail (XRANGE tocsin:audit):"

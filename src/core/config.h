@@ -46,7 +46,14 @@ typedef struct tn_config {
         int64_t maxlen;
         int64_t read_batch;
         int64_t read_block_ms;
+        int64_t partitions;
+        int64_t batch_max;
     } streams;
+    struct {
+        int64_t hot_s;
+        int64_t warm_s;
+        int64_t cold_s;
+    } retention;
     struct {
         int64_t window;
         double threshold;

@@ -121,7 +121,14 @@ static void start_core(tn_engine_t *e)
     tn_redis_on_state(e->redis, on_redis_state, e);
     if (tn_redis_start(e->redis) || tn_redis_start(e->rconn)) goto fail;
 
-    e->streams = tn_streams_create(e->redis, cfg->streams.prefix, cfg->streams.maxlen);
+    tn_streams_opts_t so = {.prefix = cfg->streams.prefix,
+                            .partitions = (unsigned)cfg->streams.partitions,
+                            .batch_max = (unsigned)cfg->streams.batch_max,
+                            .maxlen = cfg->streams.maxlen,
+                            .hot_ms = cfg->retention.hot_s * 1000,
+                            .warm_ms = cfg->retention.warm_s * 1000,
+                            .cold_ms = cfg->retention.cold_s * 1000};
+    e->streams = tn_streams_create(e->redis, &so);
     e->httpc = tn_httpc_create(e->loop);
     tn_detector_opts_t dopt = {.window = (uint32_t)cfg->zscore.window,
                                .threshold = cfg->zscore.threshold,
@@ -155,7 +162,12 @@ static void start_core(tn_engine_t *e)
     tn_metric_set(e->m.runbooks, nb);
     if (tn_engine__reloader_start(e)) goto fail;
 
-    tn_reader_opts_t rdo = {.stream = tn_streams_key(e->streams, TN_STREAM_SAMPLES),
+    const char *keys[1024];
+    unsigned np = tn_streams_partitions(e->streams);
+    for (unsigned p = 0; p < np; p++)
+        keys[p] = tn_streams_pkey(e->streams, TN_PSTREAM_SAMPLES, p);
+    tn_reader_opts_t rdo = {.streams = keys,
+                            .nstreams = np,
                             .group = "tocsin-detect",
                             .consumer = cfg->engine_name,
                             .batch = (unsigned)cfg->streams.read_batch,

@@ -48,7 +48,8 @@ typedef struct tn_engine {
 
     uv_signal_t sig_int, sig_term;
 
-    unsigned batch_pending; /* writes caused by the batch in hand (pipeline.c) */
+    unsigned batch_pending;     /* writes caused by the batch in hand (pipeline.c) */
+    const char *batch_entry_id; /* the entry being handled (pipeline.c) */
 
     struct {
         tn_metric_t *anomalies, *samples_scored, *redis_up, *runs_running, *incidents_open, *series,

@@ -56,20 +56,15 @@ static void write_anomaly(tn_engine_t *e, batch_t *b, const json_t *a)
     free(labels);
 }
 
-static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
+static void handle_sample(const tn_sample_view_t *v, void *arg)
 {
-    const char *name = tn_entry_get(en, "name"), *labels = tn_entry_get(en, "labels"),
-               *value = tn_entry_get(en, "value"), *ts = tn_entry_get(en, "ts"),
-               *sid = tn_entry_get(en, "sid");
-    if (!name || !value || !ts || !sid) {
-        tn_log_warn("pipeline", "sample entry %s lacks fields (name, value, ts, sid): skipped",
-                    en->id);
-        return;
-    }
-    double v = strtod(value, NULL);
-    long long t = strtoll(ts, NULL, 10);
+    tn_engine_t *e = arg;
+    char sid[17];
+    if (v->sid_len != 16) return;
+    memcpy(sid, v->sid, 16);
+    sid[16] = '\0';
     tn_verdict_t vd;
-    if (tn_detector_score(e->detector, sid, v, t, &vd)) {
+    if (tn_detector_score(e->detector, sid, v->value, v->ts_ms, &vd)) {
         tn_log_error("pipeline", "out of memory scoring %s", sid);
         return;
     }
@@ -77,31 +72,41 @@ static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
     if (!vd.opened) return;
     tn_metric_inc(e->m.anomalies);
 
-    json_t *lab = labels ? json_loads(labels, 0, NULL) : NULL;
+    json_t *lab = json_loadb(v->labels, v->labels_len, 0, NULL);
     if (!json_is_object(lab)) {
         json_decref(lab);
         lab = json_object();
     }
     json_t *svc = json_object_get(lab, "service");
-    json_t *a = json_pack("{s:s, s:s, s:O, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:I, s:s}",
-                          "sid", sid, "metric", name, "labels", lab, "service",
-                          json_is_string(svc) ? json_string_value(svc) : "", "value", v, "expected",
-                          vd.expected, "stddev", vd.stddev, "lower", vd.lower, "upper", vd.upper,
-                          "z", vd.z, "score", vd.score, "detector", vd.detector, "ts",
-                          (json_int_t)t, "sample", en->id);
+    json_t *a = json_pack("{s:s, s:s%, s:O, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:I, s:s}",
+                          "sid", sid, "metric", v->name, v->name_len, "labels", lab, "service",
+                          json_is_string(svc) ? json_string_value(svc) : "", "value", v->value,
+                          "expected", vd.expected, "stddev", vd.stddev, "lower", vd.lower, "upper",
+                          vd.upper, "z", vd.z, "score", vd.score, "detector", vd.detector, "ts",
+                          (json_int_t)v->ts_ms, "sample", e->batch_entry_id);
     json_decref(lab);
     if (!a) {
         tn_log_error("pipeline", "out of memory building an anomaly");
         return;
     }
     tn_log_info("detect",
-                "anomaly on %s%s: value %.6g, expected %.6g (band %.6g..%.6g), z=%+.1f, "
+                "anomaly on %.*s%.*s: value %.6g, expected %.6g (band %.6g..%.6g), z=%+.1f, "
                 "score %.4f",
-                name, labels ? labels : "", v, vd.expected, vd.lower, vd.upper, vd.z, vd.score);
-    write_anomaly(e, b, a);
-    b->batch_pending++;
-    tn_correlate_anomaly(e->correlate, a, batch_step, b);
+                (int)v->name_len, v->name, (int)v->labels_len, v->labels, v->value, vd.expected,
+                vd.lower, vd.upper, vd.z, vd.score);
+    write_anomaly(e, e, a);
+    e->batch_pending++;
+    tn_correlate_anomaly(e->correlate, a, batch_step, e);
     json_decref(a);
+}
+
+static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
+{
+    (void)b;
+    e->batch_entry_id = en->id;
+    if (tn_streams_decode_samples(en->nfields, en->names, en->values, en->value_lens, handle_sample,
+                                  e) < 0)
+        tn_log_warn("pipeline", "malformed sample entry %s in %s: skipped", en->id, en->stream);
 }
 
 void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg)

@@ -1,5 +1,6 @@
 /* reader.h - a consumer-group reader of one stream, on its own Redis connection.
  *
+ * Reads one or more streams (the partitions of a kind) with one consumer group.
  * Creates the group (XGROUP CREATE ... 0 MKSTREAM: nothing already in the stream is skipped),
  * first re-reads this consumer's pending entries (ID 0: work left unacknowledged by a crash),
  * then new ones (">") with XREADGROUP ... COUNT batch BLOCK block_ms. Each batch goes to the
@@ -21,6 +22,7 @@ typedef struct tn_reader tn_reader_t;
 
 /* One entry. All pointers borrowed for the duration of the batch callback only. */
 typedef struct {
+    const char *stream; /* the key it came from */
     const char *id;
     size_t nfields;
     const char *const *names;
@@ -34,7 +36,8 @@ const char *tn_entry_get(const tn_entry_t *e, const char *name);
 typedef void (*tn_reader_batch_cb)(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg);
 
 typedef struct {
-    const char *stream;   /* key; copied */
+    const char *const *streams; /* keys, copied; read together in one XREADGROUP */
+    unsigned nstreams;
     const char *group;    /* copied */
     const char *consumer; /* copied */
     unsigned batch;       /* COUNT */

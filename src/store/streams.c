@@ -1,47 +1,71 @@
+/* streams.c - key layout, write groups, partitioned and batched sample entries. */
 #include "store/streams.h"
 #include "core/error.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tn_streams {
     tn_redis_t *r;
+    tn_streams_opts_t o;
     char *prefix;
     char maxlen[24];
     char *keys[TN_STREAM__COUNT];
-    tn_metric_t *written, *failed;
+    char **pkeys[TN_PSTREAM__COUNT]; /* [kind][partition] */
+    tn_metric_t *m_entries, *m_samples, *m_failed;
 };
 
-/* One logical write made of several commands. */
-typedef struct {
+struct tn_wgroup {
+    tn_streams_t *s;
     unsigned pending;
     int err;
+    int closed;
     tn_streams_cb cb;
     void *arg;
-} batch_t;
+};
 
-tn_streams_t *tn_streams_create(tn_redis_t *r, const char *prefix, int64_t maxlen)
+static const char *g_pfmt[TN_PSTREAM__COUNT] = {"%s:samples:{%u}", "%s:logs:{%u}", "%s:spans:{%u}",
+                                                "%s:rollup:5m:{%u}", "%s:rollup:1h:{%u}"};
+
+static char *fmt_key(const char *fmt, const char *prefix, unsigned p)
+{
+    size_t n = strlen(fmt) + strlen(prefix) + 16;
+    char *k = malloc(n);
+    if (k) snprintf(k, n, fmt, prefix, p);
+    return k;
+}
+
+tn_streams_t *tn_streams_create(tn_redis_t *r, const tn_streams_opts_t *opts)
 {
     tn_streams_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->r = r;
-    snprintf(s->maxlen, sizeof s->maxlen, "%lld", (long long)maxlen);
+    s->o = *opts;
+    if (!s->o.partitions) s->o.partitions = 1;
+    if (!s->o.batch_max) s->o.batch_max = 1;
+    snprintf(s->maxlen, sizeof s->maxlen, "%lld", (long long)opts->maxlen);
     static const char *fmt[TN_STREAM__COUNT] = {"%s:samples:{0}", "%s:anomalies", "%s:incidents",
                                                 "%s:audit", "%s:events"};
-    s->prefix = strdup(prefix);
-    if (!s->prefix) goto fail;
-    for (int i = 0; i < TN_STREAM__COUNT; i++) {
-        size_t n = strlen(prefix) + strlen(fmt[i]) + 1;
-        if (!(s->keys[i] = malloc(n))) goto fail;
-        snprintf(s->keys[i], n, fmt[i], prefix);
+    if (!(s->prefix = strdup(opts->prefix))) goto fail;
+    s->o.prefix = s->prefix;
+    for (int i = 0; i < TN_STREAM__COUNT; i++)
+        if (!(s->keys[i] = fmt_key(fmt[i], opts->prefix, 0))) goto fail;
+    for (int k = 0; k < TN_PSTREAM__COUNT; k++) {
+        if (!(s->pkeys[k] = calloc(s->o.partitions, sizeof(char *)))) goto fail;
+        for (unsigned p = 0; p < s->o.partitions; p++)
+            if (!(s->pkeys[k][p] = fmt_key(g_pfmt[k], opts->prefix, p))) goto fail;
     }
-    s->written = tn_metrics_counter("tocsin_store_entries_written_total", NULL,
-                                    "Stream entries written to Redis.");
-    s->failed =
-        tn_metrics_counter("tocsin_store_write_errors_total", NULL, "Stream writes that failed.");
+    s->m_entries = tn_metrics_counter("tocsin_store_entries_written_total", NULL,
+                                      "Stream entries written to Redis.");
+    s->m_samples = tn_metrics_counter("tocsin_store_samples_written_total", NULL,
+                                      "Samples written to the sample streams.");
+    s->m_failed =
+        tn_metrics_counter("tocsin_store_write_errors_total", NULL, "Redis writes that failed.");
     return s;
 fail:
     tn_streams_destroy(s);
@@ -53,6 +77,12 @@ void tn_streams_destroy(tn_streams_t *s)
     if (!s) return;
     for (int i = 0; i < TN_STREAM__COUNT; i++)
         free(s->keys[i]);
+    for (int k = 0; k < TN_PSTREAM__COUNT; k++) {
+        if (!s->pkeys[k]) continue;
+        for (unsigned p = 0; p < s->o.partitions; p++)
+            free(s->pkeys[k][p]);
+        free(s->pkeys[k]);
+    }
     free(s->prefix);
     free(s);
 }
@@ -61,58 +91,239 @@ const char *tn_streams_key(const tn_streams_t *s, tn_stream_kind_t kind)
 {
     return s->keys[kind];
 }
+const char *tn_streams_pkey(const tn_streams_t *s, tn_pstream_kind_t kind, unsigned partition)
+{
+    return s->pkeys[kind][partition % s->o.partitions];
+}
 const char *tn_streams_prefix(const tn_streams_t *s)
 {
     return s->prefix;
+}
+unsigned tn_streams_partitions(const tn_streams_t *s)
+{
+    return s->o.partitions;
+}
+
+unsigned tn_streams_partition_of(const tn_streams_t *s, const char *key)
+{
+    if (s->o.partitions == 1) return 0;
+    uint64_t h = 0;
+    size_t n = strlen(key);
+    int hex = n == 16;
+    for (size_t i = 0; i < n && hex; i++) {
+        char c = key[i];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
+        if (d == 16)
+            hex = 0;
+        else
+            h = h << 4 | d;
+    }
+    if (!hex) h = tn_hash64(key, n);
+    return (unsigned)(h % s->o.partitions);
+}
+
+/* ---- write groups ------------------------------------------------------------------------ */
+
+static void group_done(tn_wgroup_t *g)
+{
+    if (g->err) tn_metric_inc(g->s->m_failed);
+    if (g->cb) g->cb(g->err, g->arg);
+    free(g);
 }
 
 static void on_reply(tn_redis_t *r, const tn_redis_reply_t *reply, int err, void *arg)
 {
     (void)r;
-    batch_t *b = arg;
+    tn_wgroup_t *g = arg;
     if (!err && reply && tn_reply_is_error(reply)) {
         tn_log_warn("store", "redis error reply: %s", tn_reply_str(reply, NULL));
         err = TN_EPROTO;
     }
-    if (err && !b->err) b->err = err;
-    if (--b->pending == 0) {
-        if (b->cb) b->cb(b->err, b->arg);
-        free(b);
-    }
+    if (err && !g->err) g->err = err;
+    if (--g->pending == 0 && g->closed) group_done(g);
 }
 
-static batch_t *batch_new(tn_streams_cb cb, void *arg)
+tn_wgroup_t *tn_streams_group(tn_streams_t *s, tn_streams_cb cb, void *arg)
 {
-    batch_t *b = calloc(1, sizeof *b);
-    if (b) b->cb = cb, b->arg = arg;
-    return b;
+    tn_wgroup_t *g = calloc(1, sizeof *g);
+    if (g) g->s = s, g->cb = cb, g->arg = arg;
+    return g;
 }
 
-/* Sends one command in a batch. On a send failure after earlier commands were sent, the error
- * is recorded and the batch completes through the replies already pending. Returns whether
- * anything is pending. */
-static int batch_send(tn_streams_t *s, batch_t *b, int argc, const char **argv, const size_t *lens)
+void tn_wgroup_close(tn_wgroup_t *g)
 {
-    b->pending++;
-    int rc = tn_redis_cmd_argv(s->r, on_reply, b, 0, argc, argv, lens);
+    g->closed = 1;
+    if (g->pending == 0) group_done(g);
+}
+
+int tn_wgroup_cmd(tn_wgroup_t *g, int argc, const char **argv, const size_t *lens)
+{
+    if (g->err && g->err != TN_EPROTO) return g->err; /* connection trouble: stop sending */
+    int rc = tn_redis_cmd_argv(g->s->r, on_reply, g, 0, argc, argv, lens);
     if (rc) {
-        b->pending--;
-        if (!b->err) b->err = rc;
-        tn_metric_inc(s->failed);
+        if (!g->err) g->err = rc;
         return rc;
     }
+    g->pending++;
     return 0;
 }
 
-/* Finishes a batch after the sends: returns the error to give the caller when nothing was
- * sent (the batch is freed and cb is not called), or 0 when replies will complete it. */
-static int batch_close(batch_t *b, unsigned sent)
+#define MAX_PAIRS 64
+
+static int xadd(tn_wgroup_t *g, const char *key, const char *trim, const char *trim_arg,
+                const char *const *fields, const size_t *lens, size_t npairs)
 {
-    if (sent == 0) {
-        int err = b->err ? b->err : TN_EINVAL;
-        free(b);
-        return err;
+    if (npairs > MAX_PAIRS) return TN_EINVAL;
+    const char *argv[6 + 2 * MAX_PAIRS];
+    size_t alen[6 + 2 * MAX_PAIRS];
+    int argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = key;
+    argv[argc++] = trim;
+    argv[argc++] = "~";
+    argv[argc++] = trim_arg;
+    argv[argc++] = "*";
+    for (int i = 0; i < argc; i++)
+        alen[i] = strlen(argv[i]);
+    for (size_t i = 0; i < npairs * 2; i++) {
+        argv[argc] = fields[i] ? fields[i] : "";
+        alen[argc] = lens && fields[i] ? lens[i] : strlen(argv[argc]);
+        argc++;
     }
+    int rc = tn_wgroup_cmd(g, argc, argv, alen);
+    if (!rc) tn_metric_inc(g->s->m_entries);
+    return rc;
+}
+
+int tn_wgroup_xadd(tn_wgroup_t *g, const char *key, const char *const *fields, const size_t *lens,
+                   size_t npairs)
+{
+    return xadd(g, key, "MAXLEN", g->s->maxlen, fields, lens, npairs);
+}
+
+static int64_t keep_ms(const tn_streams_t *s, tn_pstream_kind_t kind)
+{
+    switch (kind) {
+    case TN_PSTREAM_ROLLUP_5M:
+        return s->o.warm_ms;
+    case TN_PSTREAM_ROLLUP_1H:
+        return s->o.cold_ms;
+    default:
+        return s->o.hot_ms;
+    }
+}
+
+int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
+                    const char *const *fields, const size_t *lens, size_t npairs)
+{
+    char minid[32];
+    int64_t m = tn_now_ms() - keep_ms(g->s, kind);
+    snprintf(minid, sizeof minid, "%lld-0", (long long)(m > 0 ? m : 0));
+    return xadd(g, tn_streams_pkey(g->s, kind, partition), "MINID", minid, fields, lens, npairs);
+}
+
+/* Appends one sample line: sid TAB name TAB labels TAB value TAB ts TAB unit LF */
+static int encode_line(tn_buf_t *b, const tn_sample_t *x, tn_buf_t *labels)
+{
+    tn_buf_reset(labels);
+    int rc = tn_sample_labels_json(x, labels);
+    rc |= tn_buf_printf(b, "%s\t%s\t%s\t%.17g\t%lld\t", x->sid, x->name, labels->data, x->value,
+                        (long long)x->ts_ms);
+    if (x->unit)
+        for (const char *p = x->unit; *p && !rc; p++)
+            rc |= tn_buf_append(b, (unsigned char)*p < 0x20 ? "_" : p, 1);
+    rc |= tn_buf_append(b, "\n", 1);
+    return rc ? TN_ENOMEM : 0;
+}
+
+static int write_single(tn_wgroup_t *g, unsigned p, const tn_sample_t *x, tn_buf_t *labels)
+{
+    char value[32], ts[24];
+    snprintf(value, sizeof value, "%.17g", x->value);
+    snprintf(ts, sizeof ts, "%lld", (long long)x->ts_ms);
+    tn_buf_reset(labels);
+    if (tn_sample_labels_json(x, labels)) return TN_ENOMEM;
+    const char *f[12] = {"name", x->name, "labels", labels->data, "value", value,
+                         "ts",   ts,      "sid",    x->sid,       "unit",  x->unit};
+    return tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, p, f, NULL, x->unit ? 6 : 5);
+}
+
+int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n)
+{
+    tn_streams_t *s = g->s;
+    unsigned P = s->o.partitions, B = s->o.batch_max;
+    if (n == 0) return 0;
+    /* order the samples by partition (counting sort of their indexes) */
+    unsigned *part = malloc(n * sizeof *part);
+    size_t *start = calloc(P + 1, sizeof *start), *order = malloc(n * sizeof *order);
+    tn_buf_t labels, payload;
+    tn_buf_init(&labels);
+    tn_buf_init(&payload);
+    int rc = 0;
+    if (!part || !start || !order) {
+        rc = TN_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        part[i] = tn_streams_partition_of(s, samples[i].sid);
+        start[part[i] + 1]++;
+    }
+    for (unsigned p = 0; p < P; p++)
+        start[p + 1] += start[p];
+    {
+        size_t *fill = calloc(P, sizeof *fill);
+        if (!fill) {
+            rc = TN_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            order[start[part[i]] + fill[part[i]]++] = i;
+        free(fill);
+    }
+    for (unsigned p = 0; p < P && !rc; p++) {
+        for (size_t i = start[p]; i < start[p + 1] && !rc;) {
+            size_t end = i + B < start[p + 1] ? i + B : start[p + 1];
+            if (B == 1) {
+                rc = write_single(g, p, &samples[order[i]], &labels);
+            } else {
+                tn_buf_reset(&payload);
+                for (size_t k = i; k < end && !rc; k++)
+                    rc = encode_line(&payload, &samples[order[k]], &labels);
+                if (!rc) {
+                    char count[16];
+                    snprintf(count, sizeof count, "%zu", end - i);
+                    const char *f[4] = {"n", count, "samples", payload.data};
+                    size_t fl[4] = {1, strlen(count), 7, payload.len};
+                    rc = tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, p, f, fl, 2);
+                }
+            }
+            if (!rc) tn_metric_add(s->m_samples, (double)(end - i));
+            i = end;
+        }
+    }
+out:
+    if (rc && !g->err) g->err = rc;
+    free(part);
+    free(start);
+    free(order);
+    tn_buf_deinit(&labels);
+    tn_buf_deinit(&payload);
+    return rc;
+}
+
+/* ---- one-shot forms ---------------------------------------------------------------------- */
+
+/* Closes a one-command group: if nothing could be sent, reports the error without calling cb. */
+static int close_one(tn_wgroup_t *g, int rc)
+{
+    if (g->pending == 0) {
+        free(g);
+        return rc ? rc : TN_EINVAL;
+    }
+    g->err = 0; /* a later failure is reported through cb */
+    tn_wgroup_close(g);
     return 0;
 }
 
@@ -120,73 +331,110 @@ int tn_streams_add_samples(tn_streams_t *s, const tn_sample_t *samples, size_t n
                            void *arg)
 {
     if (!tn_redis_is_up(s->r)) return TN_ECLOSED;
-    batch_t *b = batch_new(cb, arg);
-    if (!b) return TN_ENOMEM;
-    b->pending = 1; /* guard: completes only after the loop */
-    unsigned sent = 0;
-    tn_buf_t labels;
-    tn_buf_init(&labels);
-    for (size_t i = 0; i < n && !b->err; i++) {
-        const tn_sample_t *x = &samples[i];
-        char value[32], ts[24];
-        snprintf(value, sizeof value, "%.17g", x->value);
-        snprintf(ts, sizeof ts, "%lld", (long long)x->ts_ms);
-        tn_buf_reset(&labels);
-        if (tn_sample_labels_json(x, &labels)) {
-            b->err = TN_ENOMEM;
-            break;
-        }
-        const char *argv[18] = {"XADD",    s->keys[TN_STREAM_SAMPLES],
-                                "MAXLEN",  "~",
-                                s->maxlen, "*",
-                                "name",    x->name,
-                                "labels",  labels.data,
-                                "value",   value,
-                                "ts",      ts,
-                                "sid",     x->sid,
-                                "unit",    x->unit};
-        int argc = x->unit ? 18 : 16;
-        if (batch_send(s, b, argc, argv, NULL) == 0) sent++;
+    tn_wgroup_t *g = tn_streams_group(s, cb, arg);
+    if (!g) return TN_ENOMEM;
+    int rc = tn_wgroup_samples(g, samples, n);
+    if (rc && g->pending) { /* partly sent: the error travels to cb */
+        g->err = rc;
+        tn_wgroup_close(g);
+        return 0;
     }
-    tn_buf_deinit(&labels);
-    tn_metric_add(s->written, sent);
-    if (sent == 0) {
-        b->pending = 0;
-        return batch_close(b, 0);
-    }
-    /* drop the guard */
-    b->pending--;
-    return 0;
+    return close_one(g, rc);
 }
 
 int tn_streams_xadd(tn_streams_t *s, const char *key, const char *const *fields, size_t npairs,
                     tn_streams_cb cb, void *arg)
 {
-    if (npairs > 64) return TN_EINVAL;
-    const char *argv[6 + 128];
-    int argc = 0;
-    argv[argc++] = "XADD";
-    argv[argc++] = key;
-    argv[argc++] = "MAXLEN";
-    argv[argc++] = "~";
-    argv[argc++] = s->maxlen;
-    argv[argc++] = "*";
-    for (size_t i = 0; i < npairs * 2; i++)
-        argv[argc++] = fields[i] ? fields[i] : "";
-    int rc = tn_streams_cmd(s, argc, argv, cb, arg);
-    if (!rc) tn_metric_inc(s->written);
-    return rc;
+    if (!tn_redis_is_up(s->r)) return TN_ECLOSED;
+    tn_wgroup_t *g = tn_streams_group(s, cb, arg);
+    if (!g) return TN_ENOMEM;
+    return close_one(g, tn_wgroup_xadd(g, key, fields, NULL, npairs));
 }
 
 int tn_streams_cmd(tn_streams_t *s, int argc, const char **argv, tn_streams_cb cb, void *arg)
 {
     if (!tn_redis_is_up(s->r)) return TN_ECLOSED;
-    batch_t *b = batch_new(cb, arg);
-    if (!b) return TN_ENOMEM;
-    int rc = batch_send(s, b, argc, argv, NULL);
-    if (rc) {
-        free(b);
-        return rc;
+    tn_wgroup_t *g = tn_streams_group(s, cb, arg);
+    if (!g) return TN_ENOMEM;
+    return close_one(g, tn_wgroup_cmd(g, argc, argv, NULL));
+}
+
+/* ---- decoding ---------------------------------------------------------------------------- */
+
+static const char *field(size_t n, const char *const *names, const char *const *values,
+                         const size_t *lens, const char *name, size_t *len)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            if (len) *len = lens ? lens[i] : strlen(values[i]);
+            return values[i];
+        }
     }
-    return 0;
+    return NULL;
+}
+
+static int parse_num(const char *p, size_t len, double *d)
+{
+    char tmp[64];
+    if (len == 0 || len >= sizeof tmp) return -1;
+    memcpy(tmp, p, len);
+    tmp[len] = '\0';
+    char *end;
+    errno = 0;
+    *d = strtod(tmp, &end);
+    return *end || errno == ERANGE ? -1 : 0;
+}
+
+int tn_streams_decode_samples(size_t nfields, const char *const *names, const char *const *values,
+                              const size_t *lens, void (*fn)(const tn_sample_view_t *v, void *arg),
+                              void *arg)
+{
+    size_t plen;
+    const char *payload = field(nfields, names, values, lens, "samples", &plen);
+    tn_sample_view_t v;
+    double d;
+    if (!payload) {
+        memset(&v, 0, sizeof v);
+        size_t vlen, tlen;
+        const char *value = field(nfields, names, values, lens, "value", &vlen);
+        const char *ts = field(nfields, names, values, lens, "ts", &tlen);
+        v.name = field(nfields, names, values, lens, "name", &v.name_len);
+        v.sid = field(nfields, names, values, lens, "sid", &v.sid_len);
+        v.labels = field(nfields, names, values, lens, "labels", &v.labels_len);
+        v.unit = field(nfields, names, values, lens, "unit", &v.unit_len);
+        if (!v.name || !v.sid || !value || !ts || parse_num(value, vlen, &v.value) ||
+            parse_num(ts, tlen, &d))
+            return -1;
+        v.ts_ms = (int64_t)d;
+        if (!v.labels) v.labels = "{}", v.labels_len = 2;
+        if (!v.unit) v.unit = "", v.unit_len = 0;
+        fn(&v, arg);
+        return 1;
+    }
+    int count = 0;
+    const char *p = payload, *end = payload + plen;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) return -1;
+        const char *col[6];
+        size_t clen[6];
+        const char *q = p;
+        for (int c = 0; c < 6; c++) {
+            const char *t = c < 5 ? memchr(q, '\t', (size_t)(nl - q)) : nl;
+            if (!t) return -1;
+            col[c] = q;
+            clen[c] = (size_t)(t - q);
+            q = t + 1;
+        }
+        v.sid = col[0], v.sid_len = clen[0];
+        v.name = col[1], v.name_len = clen[1];
+        v.labels = col[2], v.labels_len = clen[2];
+        v.unit = col[5], v.unit_len = clen[5];
+        if (parse_num(col[3], clen[3], &v.value) || parse_num(col[4], clen[4], &d)) return -1;
+        v.ts_ms = (int64_t)d;
+        fn(&v, arg);
+        count++;
+        p = nl + 1;
+    }
+    return count;
 }

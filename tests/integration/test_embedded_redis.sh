@@ -12,7 +12,7 @@ check "its unix socket exists" test -S "$SOCK"
 check "it listens on no TCP port" bash -c "! redis-cli -s $SOCK CONFIG GET port | grep -qv -e '^port\$' -e '^0\$'"
 r=$(post /api/v1/samples '{"name":"m","value":1}')
 check "sample accepted" test "${r%% *}" = 202
-check "sample is in the embedded redis" test "$(redis-cli -s "$SOCK" XLEN 'tocsin:samples:{0}')" = 1
+check "sample is in the embedded redis" test "$(python3 "$SRC/tests/tools/samples.py" --count -- -s "$SOCK")" = 1
 rpid=$(redis-cli -s "$SOCK" INFO server | grep process_id | tr -dc 0-9)
 check "engine stops cleanly" stop_engine
 check "redis-server child is gone" bash -c "! kill -0 $rpid 2>/dev/null"
