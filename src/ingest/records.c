@@ -7,7 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-void tn_labels_init(tn_labels_t *l) { memset(l, 0, sizeof *l); }
+void tn_labels_init(tn_labels_t *l)
+{
+    memset(l, 0, sizeof *l);
+}
 
 void tn_labels_deinit(tn_labels_t *l)
 {
@@ -142,9 +145,12 @@ void tn_batch_init(tn_batch_t *b)
 void tn_batch_deinit(tn_batch_t *b)
 {
     tn_samples_deinit(&b->samples);
-    for (size_t i = 0; i < b->nlogs; i++) tn_log_deinit(&b->logs[i]);
-    for (size_t i = 0; i < b->nspans; i++) tn_span_deinit(&b->spans[i]);
-    for (size_t i = 0; i < b->nevents; i++) tn_event_deinit(&b->events[i]);
+    for (size_t i = 0; i < b->nlogs; i++)
+        tn_log_deinit(&b->logs[i]);
+    for (size_t i = 0; i < b->nspans; i++)
+        tn_span_deinit(&b->spans[i]);
+    for (size_t i = 0; i < b->nevents; i++)
+        tn_event_deinit(&b->events[i]);
     free(b->logs);
     free(b->spans);
     free(b->events);
@@ -170,9 +176,18 @@ size_t tn_batch_count(const tn_batch_t *b)
         return x_;                                                                                 \
     } while (0)
 
-tn_log_t *tn_batch_push_log(tn_batch_t *b) { PUSH(logs, nlogs, caplogs, tn_log_t); }
-tn_span_t *tn_batch_push_span(tn_batch_t *b) { PUSH(spans, nspans, capspans, tn_span_t); }
-tn_event_t *tn_batch_push_event(tn_batch_t *b) { PUSH(events, nevents, capevents, tn_event_t); }
+tn_log_t *tn_batch_push_log(tn_batch_t *b)
+{
+    PUSH(logs, nlogs, caplogs, tn_log_t);
+}
+tn_span_t *tn_batch_push_span(tn_batch_t *b)
+{
+    PUSH(spans, nspans, capspans, tn_span_t);
+}
+tn_event_t *tn_batch_push_event(tn_batch_t *b)
+{
+    PUSH(events, nevents, capevents, tn_event_t);
+}
 
 void tn_batch_drop_log(tn_batch_t *b)
 {
@@ -212,12 +227,12 @@ const char *tn_norm_severity(const char *s)
 {
     static const struct {
         const char *in, *out;
-    } map[] = {{"trace", "trace"},   {"debug", "debug"},     {"dbg", "debug"},
-               {"info", "info"},     {"information", "info"}, {"informational", "info"},
-               {"notice", "info"},   {"warn", "warn"},       {"warning", "warn"},
-               {"error", "error"},   {"err", "error"},       {"critical", "fatal"},
-               {"crit", "fatal"},    {"alert", "fatal"},     {"emerg", "fatal"},
-               {"emergency", "fatal"}, {"fatal", "fatal"},   {"panic", "fatal"}};
+    } map[] = {{"trace", "trace"},     {"debug", "debug"},      {"dbg", "debug"},
+               {"info", "info"},       {"information", "info"}, {"informational", "info"},
+               {"notice", "info"},     {"warn", "warn"},        {"warning", "warn"},
+               {"error", "error"},     {"err", "error"},        {"critical", "fatal"},
+               {"crit", "fatal"},      {"alert", "fatal"},      {"emerg", "fatal"},
+               {"emergency", "fatal"}, {"fatal", "fatal"},      {"panic", "fatal"}};
     if (!s) return "";
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcasecmp(s, map[i].in) == 0) return map[i].out;

@@ -105,8 +105,8 @@ void tn_event_deinit(tn_event_t *e);
 
 /* Options every parser takes. */
 typedef struct {
-    int64_t now_ms;     /* default timestamp */
-    size_t max_items;   /* more records than this: TN_ETOOBIG */
+    int64_t now_ms;   /* default timestamp */
+    size_t max_items; /* more records than this: TN_ETOOBIG */
 } tn_parse_opts_t;
 
 /* Normalizes a hex id (trace 32, span 16 digits; any case) into out (lowercase). Empty input
