@@ -41,6 +41,22 @@ return {
   ["streams.partitions"] = 4,
   -- Samples packed into one stream entry (1: one entry per sample).
   ["streams.batch_max"] = 256,
+  -- Records accepted but not yet confirmed by Redis before inputs answer 429 (TCP: stop reading).
+  ["ingest.max_inflight"] = 1000000,
+  -- Most records in one request.
+  ["ingest.max_records"] = 1000000,
+  -- Largest body after gzip decoding (a bigger one gets 413).
+  ["ingest.max_decoded_bytes"] = 67108864,
+  -- host:port of the Influx line protocol TCP listener (empty: off).
+  ["ingest.influx_tcp"] = "",
+  -- Prometheus endpoints scraped every scrape_interval_ms (http:// URLs).
+  ["ingest.scrape_targets"] = {},
+  -- Scrape interval.
+  ["ingest.scrape_interval_ms"] = 15000,
+  -- Read the Redis-fed input streams <prefix>:in:samples, :in:events and :in:raw.
+  ["ingest.redis_fed"] = true,
+  -- CMDB-style JSON file of services and dependencies (empty: learn from traces only).
+  ["topology.file"] = "",
   -- Age of raw samples, logs and spans kept (default 15 days).
   ["retention.hot_s"] = 1296000,
   -- Age of 5-minute rollups kept (default 90 days).

@@ -111,7 +111,7 @@ for f in entries:
 PY
 
 say "10. Engine metrics (GET /metrics, excerpt)"
-curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_samples_total|detect_anomalies_total|incidents_opened_total|runbook_runs_total|redis_connected)' | sed 's/^/  /'
+curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_records_total\{input="samples"|detect_anomalies_total|incidents_opened_total|runbook_runs_total|redis_connected)' | sed 's/^/  /'
 
 say "11. Stop tocsin (it stops its redis-server too)"
 kill -TERM "$ENGINE"; wait "$ENGINE" || true

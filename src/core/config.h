@@ -50,6 +50,18 @@ typedef struct tn_config {
         int64_t batch_max;
     } streams;
     struct {
+        int64_t max_inflight;
+        int64_t max_records;
+        int64_t max_decoded_bytes;
+        char *influx_tcp;
+        tn_conf_list_t scrape_targets;
+        int64_t scrape_interval_ms;
+        bool redis_fed;
+    } ingest;
+    struct {
+        char *file;
+    } topology;
+    struct {
         int64_t hot_s;
         int64_t warm_s;
         int64_t cold_s;

@@ -32,7 +32,7 @@ int tn_sample_finish(tn_sample_t *s, tn_buf_t *err)
             return TN_EINVAL;
         }
     }
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL;
 #define MIX(p, n)                                                                                  \
     for (size_t k_ = 0; k_ < (n); k_++) {                                                          \
         h ^= (unsigned char)(p)[k_];                                                               \

@@ -153,6 +153,20 @@ static void h_reload(tn_http_req_t *req, void *data)
     tn_http_respond_owned(req, failed ? 422 : 200, NULL, tn_buf_steal(&b), len);
 }
 
+static void h_topology(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (!e->topology || tn_topology_json(e->topology, &b)) {
+        tn_buf_deinit(&b);
+        tn_http_respond_error(req, 503, "unavailable", "no topology");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
+}
+
 int tn_engine__routes(tn_engine_t *e)
 {
     int rc = 0;
@@ -163,6 +177,7 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/runs", h_runs_post, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/topology", h_topology, e);
     rc |= tn_ingest_routes(e->ingest, e->http);
     return rc ? TN_ENOMEM : 0;
 }

@@ -106,6 +106,50 @@ static void on_script_error(void *arg, const char *path, const char *kind, const
     free(body);
 }
 
+static void publish_topology(tn_engine_t *e)
+{
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (tn_topology_json(e->topology, &b) == 0 && e->streams) {
+        char key[160];
+        snprintf(key, sizeof key, "%s:topology", tn_streams_prefix(e->streams));
+        const char *argv[] = {"SET", key, b.data};
+        tn_streams_cmd(e->streams, 3, argv, NULL, NULL);
+    }
+    tn_buf_deinit(&b);
+}
+
+void tn_engine__load_topology(tn_engine_t *e)
+{
+    if (!e->topology || !*e->cfg->topology.file) return;
+    tn_buf_t err;
+    tn_buf_init(&err);
+    if (tn_topology_load_file(e->topology, e->cfg->topology.file, &err))
+        tn_log_error("topology", "not loaded: %s (the previous graph stays)", err.data);
+    else
+        publish_topology(e);
+    tn_buf_deinit(&err);
+}
+
+static void on_spans(void *arg, const tn_span_t *spans, size_t n)
+{
+    tn_engine_t *e = arg;
+    if (tn_topology_learn(e->topology, spans, n) > 0) publish_topology(e);
+}
+
+static void on_topology_changed(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+                                const uv_stat_t *cur)
+{
+    (void)prev, (void)cur;
+    tn_engine_t *e = h->data;
+    if (status == 0) tn_engine__load_topology(e);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void start_core(tn_engine_t *e)
 {
     const tn_config_t *cfg = e->cfg;
@@ -117,9 +161,13 @@ static void start_core(tn_engine_t *e)
     e->redis = tn_redis_create(e->loop, &ro);
     ro.name = "reader";
     e->rconn = tn_redis_create(e->loop, &ro);
-    if (!e->redis || !e->rconn) goto fail;
+    ro.name = "inputs";
+    e->iconn = cfg->ingest.redis_fed ? tn_redis_create(e->loop, &ro) : NULL;
+    if (!e->redis || !e->rconn || (cfg->ingest.redis_fed && !e->iconn)) goto fail;
     tn_redis_on_state(e->redis, on_redis_state, e);
-    if (tn_redis_start(e->redis) || tn_redis_start(e->rconn)) goto fail;
+    if (tn_redis_start(e->redis) || tn_redis_start(e->rconn) ||
+        (e->iconn && tn_redis_start(e->iconn)))
+        goto fail;
 
     tn_streams_opts_t so = {.prefix = cfg->streams.prefix,
                             .partitions = (unsigned)cfg->streams.partitions,
@@ -134,7 +182,19 @@ static void start_core(tn_engine_t *e)
                                .threshold = cfg->zscore.threshold,
                                .min_samples = (uint32_t)cfg->zscore.min_samples};
     e->detector = tn_detector_create(&dopt);
-    e->ingest = tn_ingest_create(e->streams, 1000000);
+    e->topology = tn_topology_create();
+    if (!e->topology) goto fail;
+    tn_engine__load_topology(e);
+    if (*cfg->topology.file && (e->topology_poll = malloc(sizeof *e->topology_poll))) {
+        uv_fs_poll_init(e->loop, e->topology_poll);
+        e->topology_poll->data = e;
+        uv_fs_poll_start(e->topology_poll, on_topology_changed, cfg->topology.file, 1000);
+    }
+    e->ingest = tn_ingest_create(e->streams, (size_t)cfg->ingest.max_inflight);
+    if (e->ingest) tn_ingest_on_span(e->ingest, on_spans, e);
+    if (e->ingest)
+        tn_ingest_set_limits(e->ingest, (size_t)cfg->ingest.max_records,
+                             (size_t)cfg->ingest.max_decoded_bytes);
     if (!e->streams || !e->httpc || !e->detector || !e->ingest) goto fail;
 
     e->svc = (tn_script_services_t){
@@ -175,6 +235,17 @@ static void start_core(tn_engine_t *e)
     e->reader = tn_reader_create(e->loop, e->rconn, &rdo, tn_engine__on_batch, e);
     if (!e->reader) goto fail;
     tn_reader_start(e->reader);
+    if (e->iconn && !(e->fed = tn_redis_fed_start(e->loop, e->iconn, e->streams, cfg->engine_name)))
+        goto fail;
+    if (*cfg->ingest.influx_tcp && tn_influx_tcp_start(e->loop, cfg->ingest.influx_tcp, e->streams,
+                                                       e->ingest, &e->influx_tcp)) {
+        stop(e, 1);
+        return;
+    }
+    if (cfg->ingest.scrape_targets.n && tn_scraper_start(e->loop, &cfg->ingest.scrape_targets,
+                                                         (uint64_t)cfg->ingest.scrape_interval_ms,
+                                                         e->httpc, e->streams, &e->scraper))
+        goto fail;
 
     tn_http_limits_t lim;
     tn_http_limits_default(&lim);
@@ -252,6 +323,17 @@ static void stop(tn_engine_t *e, int code)
     tn_engine__reloader_stop(e);
     tn_reader_destroy(e->reader);
     e->reader = NULL;
+    tn_redis_fed_stop(e->fed);
+    e->fed = NULL;
+    tn_influx_tcp_stop(e->influx_tcp);
+    e->influx_tcp = NULL;
+    tn_scraper_stop(e->scraper);
+    e->scraper = NULL;
+    if (e->topology_poll) {
+        uv_fs_poll_stop(e->topology_poll);
+        uv_close((uv_handle_t *)e->topology_poll, on_poll_closed);
+        e->topology_poll = NULL;
+    }
     tn_automate_destroy(e->automate); /* cancels runs in progress */
     e->automate = NULL;
     tn_correlate_destroy(e->correlate);
@@ -263,7 +345,7 @@ static void stop(tn_engine_t *e, int code)
     tn_streams_destroy(e->streams);
     e->streams = NULL;
     /* the redis connections close last; then the embedded server stops */
-    unsigned nconn = (e->redis != NULL) + (e->rconn != NULL);
+    unsigned nconn = (e->redis != NULL) + (e->rconn != NULL) + (e->iconn != NULL);
     if (nconn == 0 && e->embedded) {
         tn_redis_server_t *s = e->embedded;
         e->embedded = NULL;
@@ -274,7 +356,8 @@ static void stop(tn_engine_t *e, int code)
     e->redis_closing = nconn;
     if (e->redis) tn_redis_close(e->redis, after_redis_closed, e);
     if (e->rconn) tn_redis_close(e->rconn, after_redis_closed, e);
-    e->redis = e->rconn = NULL;
+    if (e->iconn) tn_redis_close(e->iconn, after_redis_closed, e);
+    e->redis = e->rconn = e->iconn = NULL;
     uv_signal_stop(&e->sig_int);
     uv_signal_stop(&e->sig_term);
     uv_close((uv_handle_t *)&e->sig_int, on_signal_closed);
@@ -322,6 +405,7 @@ int tn_engine_run(const tn_config_t *cfg)
     free(e.redis_url);
     tn_ingest_destroy(e.ingest); /* after the HTTP server answered its last request */
     tn_catalog_destroy(e.catalog);
+    tn_topology_destroy(e.topology);
     int rc = uv_loop_close(e.loop);
     if (rc) tn_log_warn("engine", "event loop closed with handles still open");
     tn_log_info("engine", "stopped");

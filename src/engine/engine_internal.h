@@ -10,6 +10,9 @@
 #include "correlate/engine.h"
 #include "detect/detector.h"
 #include "ingest/ingest.h"
+#include "ingest/redis_fed.h"
+#include "ingest/listeners.h"
+#include "ingest/topology.h"
 #include "script/catalog.h"
 #include "script/services.h"
 #include "http/server.h"
@@ -34,6 +37,12 @@ typedef struct tn_engine {
     char *redis_url;
     tn_redis_t *redis; /* commands */
     tn_redis_t *rconn; /* the reader's blocking connection */
+    tn_redis_t *iconn; /* the Redis-fed inputs' blocking connection */
+    tn_redis_fed_t *fed;
+    tn_influx_tcp_t *influx_tcp;
+    tn_scraper_t *scraper;
+    tn_topology_t *topology;
+    uv_fs_poll_t *topology_poll;
     tn_streams_t *streams;
     tn_reader_t *reader;
     tn_http_server_t *http;
@@ -68,6 +77,9 @@ int tn_engine__reloader_start(tn_engine_t *e);
 void tn_engine__reloader_stop(tn_engine_t *e);
 /* Reloads every rule and runbook; *failed (optional) counts files that failed. */
 void tn_engine__reload_all(tn_engine_t *e, int *failed);
+
+/* (Re)loads topology.file when configured; failures keep the previous graph. */
+void tn_engine__load_topology(tn_engine_t *e);
 
 /* api.c: registers the HTTP routes. 0 or TN_ENOMEM. */
 int tn_engine__routes(tn_engine_t *e);

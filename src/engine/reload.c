@@ -39,6 +39,7 @@ struct tn_reloader {
 void tn_engine__reload_all(tn_engine_t *e, int *failed)
 {
     int f = 0;
+    tn_engine__load_topology(e);
     if (e->correlate) {
         int rc = tn_scriptset_reload_all(tn_correlate_rules(e->correlate));
         f += rc > 0 ? rc : 0;

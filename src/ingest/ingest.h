@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "http/server.h"
+#include "ingest/writer.h"
 #include "store/streams.h"
 
 typedef struct tn_ingest tn_ingest_t;
@@ -26,5 +27,11 @@ void tn_ingest_destroy(tn_ingest_t *in);
 int tn_ingest_routes(tn_ingest_t *in, tn_http_server_t *srv);
 
 size_t tn_ingest_inflight(const tn_ingest_t *in);
+/* Whether inflight is under the limit (TCP inputs stop reading when not). */
+int tn_ingest_accepting(const tn_ingest_t *in);
+/* Records per request (0 keeps 1,000,000) and decompressed body size (0 keeps 64 MiB). */
+void tn_ingest_set_limits(tn_ingest_t *in, size_t max_items, size_t max_decoded);
+/* Spans accepted over HTTP are shown to fn (topology learns service edges). */
+void tn_ingest_on_span(tn_ingest_t *in, tn_span_observer_fn fn, void *arg);
 
 #endif

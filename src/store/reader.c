@@ -279,6 +279,14 @@ void tn_reader_done(tn_reader_t *rd)
     send_acks(rd);
 }
 
+void tn_reader_retry(tn_reader_t *rd, unsigned delay_ms)
+{
+    tn_require(rd->st == ST_CONSUMING);
+    free_acks(rd);
+    rd->history = 1; /* the batch is still in our pending list: read it again from there */
+    retry_later(rd, delay_ms);
+}
+
 static void step(tn_reader_t *rd)
 {
     if (rd->destroyed || rd->busy || rd->st != ST_IDLE) return;

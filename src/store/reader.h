@@ -55,6 +55,10 @@ void tn_reader_start(tn_reader_t *rd);
 /* The consumer finished the batch it was given: acknowledge it and read on. */
 void tn_reader_done(tn_reader_t *rd);
 
+/* The consumer could not process the batch: nothing is acknowledged, and after delay_ms the
+ * reader reads its pending entries again (at-least-once delivery). */
+void tn_reader_retry(tn_reader_t *rd, unsigned delay_ms);
+
 /* Entries read and acknowledged so far. */
 uint64_t tn_reader_acked(const tn_reader_t *rd);
 

@@ -67,7 +67,7 @@ check "consumer group acknowledged everything" \
 check "/api/v1/incidents lists it" bash -c "curl -sf $URL/api/v1/incidents | grep -q $inc"
 check "/metrics counts samples, anomalies and runs" bash -c "
     m=\$(curl -sf $URL/metrics)
-    echo \"\$m\" | grep -q '^tocsin_ingest_samples_total{result=\"accepted\"} 41' &&
+    echo \"\$m\" | grep -q '^tocsin_ingest_records_total{input=\"samples\",result=\"accepted\"} 41' &&
     echo \"\$m\" | grep -q '^tocsin_detect_anomalies_total 1' &&
     echo \"\$m\" | grep -q '^tocsin_runbook_runs_total{result=\"ok\"} 1' &&
     echo \"\$m\" | grep -q '^# TYPE tocsin_redis_connected gauge'"

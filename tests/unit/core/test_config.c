@@ -250,8 +250,18 @@ static void test_set_bool(void **state)
     assert_int_equal(tn_config_get_text(&w.cfg, &o, &txt), 0);
     assert_string_equal(txt.data, "false");
     tn_buf_deinit(&txt);
-    for (const tn_conf_opt_t *s = tn_config_schema(); s->key; s++)
-        assert_int_not_equal(s->type, TN_CONF_BOOL);
+    /* a real boolean key through the text path, as on the command line */
+    tn_config_t cfg;
+    assert_int_equal(tn_config_init(&cfg), 0);
+    assert_true(cfg.ingest.redis_fed);
+    tn_buf_t err;
+    tn_buf_init(&err);
+    assert_int_equal(tn_config_set_text(&cfg, "ingest.redis_fed", "false", &err), 0);
+    assert_false(cfg.ingest.redis_fed);
+    assert_int_equal(tn_config_set_text(&cfg, "ingest.redis_fed", "maybe", &err), TN_EINVAL);
+    assert_non_null(strstr(err.data, "ingest.redis_fed"));
+    tn_buf_deinit(&err);
+    tn_config_deinit(&cfg);
 }
 
 static void test_set_text_list(void **state)

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""End-to-end ingestion: a load client -> tocsin -> Redis, for Influx line protocol and OTLP/HTTP
+JSON, beside redis-benchmark's pipelined XADD rate on the same Redis (the ceiling), as ratios.
+Two engine configurations: one sample per stream entry (streams.batch_max=1: entries/s is
+comparable with the ceiling) and batched entries (the default, 256 samples per entry).
+Starts its own redis-server and engines.  usage: bench_ingest.py [--tocsin build/tocsin]
+[--samples 1000000] [--batch 10000] [--clients 2]"""
+import argparse, http.client, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
+
+ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+ap.add_argument("--tocsin", default="build/tocsin")
+ap.add_argument("--samples", type=int, default=1000000)
+ap.add_argument("--batch", type=int, default=10000)
+ap.add_argument("--clients", type=int, default=2)
+a = ap.parse_args()
+tmp = tempfile.mkdtemp(prefix="tocsin-bench.")
+procs = []
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True).stdout
+
+
+def influx_bodies(n, batch):
+    out = []
+    t0 = 1764000000000000000
+    for b in range(n // batch):
+        lines = []
+        for i in range(batch):
+            k = b * batch + i
+            lines.append("cpu,host=h%d,region=eu usage=%d.5 %d" % (k % 10000, k % 97, t0 + k * 1000000))
+        out.append(("/write", "text/plain", "\n".join(lines).encode()))
+    return out
+
+
+def otlp_bodies(n, batch):
+    out = []
+    for b in range(n // batch):
+        pts = [{"asDouble": (b * batch + i) % 97 + 0.5, "timeUnixNano": str(1764000000000000000 + i * 1000000),
+                "attributes": [{"key": "host", "value": {"stringValue": "h%d" % ((b * batch + i) % 10000)}}]}
+               for i in range(batch)]
+        body = {"resourceMetrics": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bench"}}]},
+                                     "scopeMetrics": [{"metrics": [{"name": "cpu.usage", "unit": "1", "gauge": {"dataPoints": pts}}]}]}]}
+        out.append(("/v1/metrics", "application/json", json.dumps(body).encode()))
+    return out
+
+
+def run_engine(port, batch_max):
+    conf = os.path.join(tmp, "c%d.lua" % batch_max)
+    open(conf, "w").write('return { redis = { url = "redis://127.0.0.1:%d" }, data_dir = "%s", log_level = "warn", '
+                          'scripts = { rules_dir = "%s/none", runbooks_dir = "%s/none" }, ingest = { redis_fed = false }, '
+                          'streams = { batch_max = %d } }' % (port, tmp, tmp, tmp, batch_max))
+    logp = os.path.join(tmp, "e%d.log" % batch_max)
+    p = subprocess.Popen([a.tocsin, "serve", "-c", conf, "--http.port=0", "--log_level=info"],
+                         stderr=open(logp, "w"))
+    for _ in range(200):
+        m = re.search(r"ready: http://([\d.]+):(\d+)", open(logp).read())
+        if m: return p, (m.group(1), int(m.group(2)))
+        time.sleep(0.05)
+    sys.exit("engine did not start: " + open(logp).read())
+
+
+def load(url, bodies):
+    chunks = [bodies[i::a.clients] for i in range(a.clients)]
+    errs = []
+    def worker(ch):
+        c = http.client.HTTPConnection(*url, timeout=60)
+        for path, ct, body in ch:
+            while True:
+                c.request("POST", path, body, {"Content-Type": ct})
+                r = c.getresponse(); r.read()
+                if r.status in (200, 202, 204): break
+                if r.status in (429, 503): time.sleep(0.01); continue
+                errs.append(r.status); return
+    ths = [threading.Thread(target=worker, args=(ch,)) for ch in chunks]
+    t0 = time.time()
+    for t in ths: t.start()
+    for t in ths: t.join()
+    if errs: sys.exit("errors: %s" % errs[:5])
+    return time.time() - t0
+
+
+try:
+    port = free_port()
+    procs.append(subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+                                   "--dir", tmp], stdout=subprocess.DEVNULL))
+    time.sleep(0.3)
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", "300000", "-P", "64", "-q", "XADD",
+                          "benchstream", "*", "name", "cpu_usage", "labels", '{"host":"h1","region":"eu"}',
+                          "value", "42.5", "ts", "1764000000000", "sid", "0123456789abcdef"],
+                         capture_output=True, text=True).stdout
+    ceiling = float(re.findall(r"([\d.]+) requests per second", out)[-1])
+    cli(port, "DEL", "benchstream")
+    print("redis-benchmark XADD -P 64 (ceiling): %.0f entries/s" % ceiling)
+    print("%-8s %-10s %12s %12s %10s" % ("input", "entries", "samples/s", "entries/s", "vs ceiling"))
+    for batch_max in (1, 256):
+        eng, url = run_engine(port, batch_max)
+        for name, gen in (("influx", influx_bodies), ("otlp", otlp_bodies)):
+            cli(port, "FLUSHALL")
+            bodies = gen(a.samples, a.batch)
+            n = len(bodies) * a.batch
+            secs = load(url, bodies)
+            keys = cli(port, "--scan", "--pattern", "tocsin:samples:{*}").split()
+            entries = sum(int(cli(port, "XLEN", k)) for k in keys)
+            print("%-8s %-10s %12.0f %12.0f %9.2f" % (name, "1/sample" if batch_max == 1 else "batched",
+                                                      n / secs, entries / secs, entries / secs / ceiling))
+        eng.terminate(); eng.wait()
+    print("targets: entries/s >= 0.80 of the ceiling (one sample per entry); >= 1,000,000 samples/s batched")
+finally:
+    for p in procs: p.terminate()
+    for p in procs: p.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
