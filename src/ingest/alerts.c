@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REPORTED 20
 #define MAX_TITLE 1024
 #define MAX_FINGERPRINT 64
 #define MAX_PD_ID 128
@@ -16,51 +15,6 @@
 #define FNV_PRIME 1099511628211ULL
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-/* Appends msg as a JSON string, with bytes that are not valid UTF-8 (a name cut by %.64s) as
- * '?', so that the report stays valid JSON. */
-static void json_str_utf8(tn_buf_t *b, const char *msg)
-{
-    size_t n = strlen(msg);
-    char *c = malloc(n + 1);
-    if (!c) return;
-    memcpy(c, msg, n + 1);
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = (unsigned char)c[i];
-        size_t k = ch < 0x80                 ? 1
-                   : ch >= 0xC2 && ch < 0xE0 ? 2
-                   : ch >= 0xE0 && ch < 0xF0 ? 3
-                   : ch >= 0xF0 && ch < 0xF5 ? 4
-                                             : 0;
-        size_t j = 1;
-        while (k && j < k && i + j < n && ((unsigned char)c[i + j] & 0xC0) == 0x80)
-            j++;
-        if (k == 0 || j < k) {
-            c[i++] = '?';
-            continue;
-        }
-        i += k;
-    }
-    tn_buf_json_str(b, c, n);
-    free(c);
-}
-
-static void report_reject(tn_ingest_report_t *r, size_t index, const char *msg)
-{
-    if (r->rejected < MAX_REPORTED) {
-        tn_buf_puts(&r->errors, r->errors.len ? "," : "[");
-        tn_buf_printf(&r->errors, "{\"index\":%zu,\"error\":", index);
-        json_str_utf8(&r->errors, msg);
-        tn_buf_puts(&r->errors, "}");
-    }
-    r->rejected++;
-}
-
-/* jansson reports most allocation failures while parsing as an error without a position. */
-static int load_oom(const json_error_t *je)
-{
-    return json_error_code(je) == json_error_out_of_memory || (je->line == -1 && !je->text[0]);
-}
 
 /* Parses the whole body; NULL with the reason in fatal (*rc TN_EINVAL or TN_ENOMEM). */
 static json_t *load(const char *body, size_t len, tn_buf_t *fatal, int *rc)
@@ -77,7 +31,7 @@ static json_t *load(const char *body, size_t len, tn_buf_t *fatal, int *rc)
     json_t *root =
         json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!root) {
-        if (load_oom(&je)) {
+        if (tn_json_load_oom(&je)) {
             *rc = TN_ENOMEM;
             tn_buf_puts(fatal, "out of memory");
         } else {
@@ -211,7 +165,7 @@ static int run(json_t *arr, int single, event_fn fn, const void *ctx, const tn_p
         }
         if (r) {
             tn_batch_drop_event(out);
-            report_reject(rep, i, err.len ? err.data : "invalid item");
+            tn_ingest_report_reject(rep, "index", i, err.len ? err.data : "invalid item");
         } else {
             rep->accepted++;
         }

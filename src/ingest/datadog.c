@@ -7,54 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REPORTED 20
 #define MAX_UNIT 64
 
 /* ---- helpers (same shape as alerts.c) --------------------------------------------------- */
-
-/* Appends msg as a JSON string; bytes that are not valid UTF-8 (a name cut by %.64s) become '?'. */
-static void json_str_utf8(tn_buf_t *b, const char *msg)
-{
-    size_t n = strlen(msg);
-    char *c = malloc(n + 1);
-    if (!c) return;
-    memcpy(c, msg, n + 1);
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = (unsigned char)c[i];
-        size_t k = ch < 0x80                 ? 1
-                   : ch >= 0xC2 && ch < 0xE0 ? 2
-                   : ch >= 0xE0 && ch < 0xF0 ? 3
-                   : ch >= 0xF0 && ch < 0xF5 ? 4
-                                             : 0;
-        size_t j = 1;
-        while (k && j < k && i + j < n && ((unsigned char)c[i + j] & 0xC0) == 0x80)
-            j++;
-        if (k == 0 || j < k) {
-            c[i++] = '?';
-            continue;
-        }
-        i += k;
-    }
-    tn_buf_json_str(b, c, n);
-    free(c);
-}
-
-static void report_reject(tn_ingest_report_t *r, size_t index, const char *msg)
-{
-    if (r->rejected < MAX_REPORTED) {
-        tn_buf_puts(&r->errors, r->errors.len ? "," : "[");
-        tn_buf_printf(&r->errors, "{\"index\":%zu,\"error\":", index);
-        json_str_utf8(&r->errors, msg);
-        tn_buf_puts(&r->errors, "}");
-    }
-    r->rejected++;
-}
-
-/* jansson reports most allocation failures while parsing as an error without a position. */
-static int load_oom(const json_error_t *je)
-{
-    return json_error_code(je) == json_error_out_of_memory || (je->line == -1 && !je->text[0]);
-}
 
 static int has_nul(json_t *s)
 {
@@ -235,7 +190,8 @@ static int parse_series(json_t *s, size_t idx, tn_batch_t *out, tn_ingest_report
     tn_buf_reset(err);
     int rc = series_head(s, name, &unit, &base, err);
     if (rc) {
-        if (rc != TN_ENOMEM) report_reject(rep, idx, err->len ? err->data : "invalid series");
+        if (rc != TN_ENOMEM)
+            tn_ingest_report_reject(rep, "index", idx, err->len ? err->data : "invalid series");
         goto done;
     }
     for (size_t j = 0; j < npts; j++) {
@@ -253,7 +209,7 @@ static int parse_series(json_t *s, size_t idx, tn_batch_t *out, tn_ingest_report
         else if (tn_buf_printf(err, "point %zu: ", j) == 0)
             bad = tn_norm_ts_number(json_number_value(ts), TN_TS_S, &ms, err) != 0;
         if (bad) {
-            report_reject(rep, idx, err->len ? err->data : "invalid point");
+            tn_ingest_report_reject(rep, "index", idx, err->len ? err->data : "invalid point");
             continue;
         }
         tn_sample_t *smp = tn_samples_push(&out->samples);
@@ -275,7 +231,7 @@ static int parse_series(json_t *s, size_t idx, tn_batch_t *out, tn_ingest_report
         rc = tn_sample_take_labels(smp, &l, err);
         if (rc) { /* cannot happen: base is finished */
             tn_batch_drop_sample(out);
-            report_reject(rep, idx, err->data ? err->data : "invalid labels");
+            tn_ingest_report_reject(rep, "index", idx, err->data ? err->data : "invalid labels");
             rc = 0;
             continue;
         }
@@ -301,7 +257,7 @@ int tn_parse_datadog_series(const char *body, size_t len, const tn_parse_opts_t 
     json_t *root =
         json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!root) {
-        if (load_oom(&je)) {
+        if (tn_json_load_oom(&je)) {
             tn_buf_puts(fatal, "out of memory");
             return TN_ENOMEM;
         }
@@ -356,7 +312,7 @@ int tn_datadog_response_json(const tn_ingest_report_t *rep, tn_buf_t *out)
         json_error_t je;
         json_t *arr = json_loadb(rep->errors.data, rep->errors.len, 0, &je);
         if (!arr) {
-            if (load_oom(&je)) return TN_ENOMEM;
+            if (tn_json_load_oom(&je)) return TN_ENOMEM;
         }
         size_t i;
         json_t *e;

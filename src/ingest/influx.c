@@ -297,12 +297,17 @@ static int parse_line(influx_ctx_t *c, const char *p, const char *e)
         p = scan_elem(p, e, K_TAG, 1, &esc);
         if (p == k) return fail(c, "empty tag key");
         if (p >= e || *p != '=') return fail_tok(c, "tag", k, (size_t)(p - k), " has no value");
-        tn_buf_reset(&c->key);
-        if ((rc = unescape_to(&c->key, k, p, K_TAG))) return rc;
-        if (has_control(c->key.data, c->key.len)) return fail(c, "control character in a tag key");
+        if (has_control(k, (size_t)(p - k))) return fail(c, "control character in a tag key");
+        const char *ks = k;
+        size_t kl = (size_t)(p - k);
+        if (esc) {
+            tn_buf_reset(&c->key);
+            if ((rc = unescape_to(&c->key, k, p, K_TAG))) return rc;
+            ks = c->key.data, kl = c->key.len;
+        }
         const char *v = ++p;
         p = scan_elem(p, e, K_TAG, 0, &esc);
-        if (p == v) return fail_tok(c, "tag", c->key.data, c->key.len, " has an empty value");
+        if (p == v) return fail_tok(c, "tag", ks, kl, " has an empty value");
         const char *vs = v;
         size_t vl = (size_t)(p - v);
         if (esc) {
@@ -310,11 +315,8 @@ static int parse_line(influx_ctx_t *c, const char *p, const char *e)
             if ((rc = unescape_to(&c->val, v, p, K_TAG))) return rc;
             vs = c->val.data, vl = c->val.len;
         }
-        if (!tn__utf8_valid(vs, vl))
-            return fail_tok(c, "tag", c->key.data, c->key.len, " value is not valid UTF-8");
-        if ((rc = tn__labels_add_cached(&c->lcache, &c->tags, c->key.data, c->key.len, vs, vl,
-                                        &c->err)))
-            return rc;
+        if (!tn__utf8_valid(vs, vl)) return fail_tok(c, "tag", ks, kl, " value is not valid UTF-8");
+        if ((rc = tn__labels_add_cached(&c->lcache, &c->tags, ks, kl, vs, vl, &c->err))) return rc;
     }
     if (p >= e) return fail(c, "missing field set");
     if (*p != ' ') return fail_tok(c, "unexpected", p, 1, " after the tag set");

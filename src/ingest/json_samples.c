@@ -20,15 +20,47 @@ void tn_ingest_report_deinit(tn_ingest_report_t *r)
     tn_buf_deinit(&r->errors);
 }
 
-static void report_reject(tn_ingest_report_t *r, size_t index, const char *msg)
+/* Appends msg as a JSON string; bytes that are not valid UTF-8 (a name cut by %.64s) become '?'. */
+static void json_str_utf8(tn_buf_t *b, const char *msg)
+{
+    size_t n = strlen(msg);
+    char *c = malloc(n + 1);
+    if (!c) return;
+    memcpy(c, msg, n + 1);
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)c[i];
+        size_t k = ch < 0x80                 ? 1
+                   : ch >= 0xC2 && ch < 0xE0 ? 2
+                   : ch >= 0xE0 && ch < 0xF0 ? 3
+                   : ch >= 0xF0 && ch < 0xF5 ? 4
+                                             : 0;
+        size_t j = 1;
+        while (k && j < k && i + j < n && ((unsigned char)c[i + j] & 0xC0) == 0x80)
+            j++;
+        if (k == 0 || j < k) {
+            c[i++] = '?';
+            continue;
+        }
+        i += k;
+    }
+    tn_buf_json_str(b, c, n);
+    free(c);
+}
+
+void tn_ingest_report_reject(tn_ingest_report_t *r, const char *key, size_t index, const char *msg)
 {
     if (r->rejected < MAX_REPORTED) {
         tn_buf_puts(&r->errors, r->errors.len ? "," : "[");
-        tn_buf_printf(&r->errors, "{\"index\":%zu,\"error\":", index);
-        tn_buf_json_str(&r->errors, msg, strlen(msg));
+        tn_buf_printf(&r->errors, "{\"%s\":%zu,\"error\":", key, index);
+        json_str_utf8(&r->errors, msg);
         tn_buf_puts(&r->errors, "}");
     }
     r->rejected++;
+}
+
+int tn_json_load_oom(const json_error_t *je)
+{
+    return json_error_code(je) == json_error_out_of_memory || (je->line == -1 && !je->text[0]);
 }
 
 /* Fills s from one JSON object; 0 or TN_EINVAL/TN_ENOMEM with a message in err. */
@@ -191,7 +223,7 @@ int tn_ingest_json_samples(const char *body, size_t len, size_t max_samples, int
         if (r) {
             tn_sample_deinit(s);
             out->n--;
-            report_reject(report, i, err.data ? err.data : "invalid sample");
+            tn_ingest_report_reject(report, "index", i, err.data ? err.data : "invalid sample");
         } else {
             report->accepted++;
         }

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/sample.h"
 
@@ -25,6 +27,10 @@ typedef struct {
 } tn_ingest_report_t;
 
 void tn_ingest_report_init(tn_ingest_report_t *r);
+/* Counts one rejected item and, for the first 20, records {"<key>":index,"error":msg} (key is
+ * "index" or "line"; bytes of msg that are not valid UTF-8 become '?', so the report stays JSON).
+ */
+void tn_ingest_report_reject(tn_ingest_report_t *r, const char *key, size_t index, const char *msg);
 void tn_ingest_report_deinit(tn_ingest_report_t *r);
 
 /* Parses body into out (appends; out owns the samples). now_ms is the default timestamp.
@@ -33,5 +39,9 @@ void tn_ingest_report_deinit(tn_ingest_report_t *r);
  * TN_ETOOBIG when it holds more than max_samples samples, TN_ENOMEM. */
 int tn_ingest_json_samples(const char *body, size_t len, size_t max_samples, int64_t now_ms,
                            tn_samples_t *out, tn_ingest_report_t *report, tn_buf_t *fatal);
+
+/* Whether a jansson load error is an allocation failure (jansson reports most of them without a
+ * position). */
+int tn_json_load_oom(const json_error_t *je);
 
 #endif

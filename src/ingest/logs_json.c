@@ -7,55 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REPORTED 20
 #define MAX_CONSUMED 8
 
 /* ---- helpers (same shape as alerts.c) --------------------------------------------------- */
-
-/* Appends msg as a JSON string; bytes that are not valid UTF-8 (a name cut by %.64s) become '?'. */
-static void json_str_utf8(tn_buf_t *b, const char *msg)
-{
-    size_t n = strlen(msg);
-    char *c = malloc(n + 1);
-    if (!c) return;
-    memcpy(c, msg, n + 1);
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = (unsigned char)c[i];
-        size_t k = ch < 0x80                 ? 1
-                   : ch >= 0xC2 && ch < 0xE0 ? 2
-                   : ch >= 0xE0 && ch < 0xF0 ? 3
-                   : ch >= 0xF0 && ch < 0xF5 ? 4
-                                             : 0;
-        size_t j = 1;
-        while (k && j < k && i + j < n && ((unsigned char)c[i + j] & 0xC0) == 0x80)
-            j++;
-        if (k == 0 || j < k) {
-            c[i++] = '?';
-            continue;
-        }
-        i += k;
-    }
-    tn_buf_json_str(b, c, n);
-    free(c);
-}
-
-/* key: "index" or "line". */
-static void report_reject(tn_ingest_report_t *r, const char *key, size_t index, const char *msg)
-{
-    if (r->rejected < MAX_REPORTED) {
-        tn_buf_puts(&r->errors, r->errors.len ? "," : "[");
-        tn_buf_printf(&r->errors, "{\"%s\":%zu,\"error\":", key, index);
-        json_str_utf8(&r->errors, msg);
-        tn_buf_puts(&r->errors, "}");
-    }
-    r->rejected++;
-}
-
-/* jansson reports most allocation failures while parsing as an error without a position. */
-static int load_oom(const json_error_t *je)
-{
-    return json_error_code(je) == json_error_out_of_memory || (je->line == -1 && !je->text[0]);
-}
 
 static int is_space(char c)
 {
@@ -295,7 +249,8 @@ static int one(run_t *run, json_t *rec, const rec_ctx_t *c, const char *key, siz
     if (r == TN_ENOMEM) return r;
     if (r) {
         tn_batch_drop_log(run->out);
-        report_reject(run->rep, key, index, run->err.len ? run->err.data : "invalid record");
+        tn_ingest_report_reject(run->rep, key, index,
+                                run->err.len ? run->err.data : "invalid record");
     } else {
         run->rep->accepted++;
     }
@@ -321,7 +276,8 @@ static int forward_entry(run_t *run, rec_ctx_t *c, json_t *t, json_t *rec, size_
     tn_buf_reset(&run->err);
     tn_buf_puts(&run->err, "forward time: ");
     if (tn_norm_ts_number(json_number_value(t), TN_TS_AUTO, &c->ts_ms, &run->err)) {
-        report_reject(run->rep, "index", i, run->err.len ? run->err.data : "invalid time");
+        tn_ingest_report_reject(run->rep, "index", i,
+                                run->err.len ? run->err.data : "invalid time");
         return 0;
     }
     c->has_ts = 1;
@@ -351,7 +307,7 @@ static int parse_forward(run_t *run, json_t *root, tn_buf_t *fatal)
         if (rc) break;
         json_t *et = json_array_get(entry, 0);
         if (!json_is_array(entry) || json_array_size(entry) != 2 || !json_is_number(et))
-            report_reject(run->rep, "index", i, "forward entry must be [time, record]");
+            tn_ingest_report_reject(run->rep, "index", i, "forward entry must be [time, record]");
         else
             rc = forward_entry(run, &c, et, json_array_get(entry, 1), i);
     }
@@ -390,14 +346,14 @@ static int parse_ndjson(run_t *run, const char *body, size_t len, tn_buf_t *fata
         json_error_t je;
         json_t *rec = json_loadb(body + s, e - s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
         if (!rec) {
-            if (load_oom(&je)) {
+            if (tn_json_load_oom(&je)) {
                 rc = TN_ENOMEM;
                 break;
             }
             char msg[256];
             snprintf(msg, sizeof msg, "invalid JSON at column %d: %s", je.column, je.text);
             if (!first.len) tn_buf_printf(&first, "line %zu: %s", lineno, msg);
-            report_reject(run->rep, "line", lineno, msg);
+            tn_ingest_report_reject(run->rep, "line", lineno, msg);
             continue;
         }
         any_json = 1;
@@ -433,7 +389,7 @@ int tn_parse_logs_json(const char *body, size_t len, const tn_parse_opts_t *o, t
     int rc = 0;
     json_error_t je;
     json_t *root = json_loadb(body + i, len - i, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!root && load_oom(&je)) {
+    if (!root && tn_json_load_oom(&je)) {
         rc = TN_ENOMEM;
     } else if (!root && (body[i] == '[' || !memchr(body + i, '\n', len - i))) {
         tn_buf_printf(fatal, "invalid JSON at line %d, column %d: %s", je.line, je.column, je.text);

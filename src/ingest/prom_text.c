@@ -131,6 +131,19 @@ slow:
 
 int tn__text_parse_scaled(const char *s, size_t n, int frac_digits, int allow_frac, int64_t *out)
 {
+    if (n && !frac_digits) { /* the common case: a plain integer of at most 19 digits */
+        size_t j = s[0] == '-' || s[0] == '+';
+        if (j < n && n - j <= 19) {
+            uint64_t v = 0; /* < 10^19 < 2^64 */
+            while (j < n && is_digit(s[j]))
+                v = v * 10 + (unsigned)(s[j++] - '0');
+            int neg = s[0] == '-';
+            if (j == n && v <= (uint64_t)INT64_MAX + (uint64_t)neg) {
+                *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+                return 0;
+            }
+        }
+    }
     size_t i = 0;
     int neg = 0;
     if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
