@@ -12,6 +12,10 @@
 
 static void start_core(tn_engine_t *e);
 static void stop(tn_engine_t *e, int code);
+static void on_rollup_tick(uv_timer_t *t);
+static void on_drain(uv_timer_t *t);
+
+#define DRAIN_MS 2000
 
 static void init_metrics(tn_engine_t *e)
 {
@@ -150,6 +154,12 @@ static void on_poll_closed(uv_handle_t *h)
     free(h);
 }
 
+static void on_rollup_tick(uv_timer_t *t)
+{
+    tn_engine_t *e = t->data;
+    if (e->rollup && e->redis && tn_redis_is_up(e->redis)) tn_rollup_flush(e->rollup, tn_now_ms());
+}
+
 static void start_core(tn_engine_t *e)
 {
     const tn_config_t *cfg = e->cfg;
@@ -182,6 +192,11 @@ static void start_core(tn_engine_t *e)
                                .threshold = cfg->zscore.threshold,
                                .min_samples = (uint32_t)cfg->zscore.min_samples};
     e->detector = tn_detector_create(&dopt);
+    e->rollup = tn_rollup_create(e->streams, 60000);
+    if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
+    uv_timer_init(e->loop, e->rollup_timer);
+    e->rollup_timer->data = e;
+    uv_timer_start(e->rollup_timer, on_rollup_tick, 10000, 10000);
     e->topology = tn_topology_create();
     if (!e->topology) goto fail;
     tn_engine__load_topology(e);
@@ -329,6 +344,16 @@ static void stop(tn_engine_t *e, int code)
     e->influx_tcp = NULL;
     tn_scraper_stop(e->scraper);
     e->scraper = NULL;
+    if (e->rollup_timer) {
+        uv_close((uv_handle_t *)e->rollup_timer, on_poll_closed);
+        e->rollup_timer = NULL;
+    }
+    if (e->rollup && e->streams && e->redis && tn_redis_is_up(e->redis)) {
+        size_t n = tn_rollup_flush(e->rollup, INT64_MAX); /* the open buckets, as they are */
+        if (n) tn_log_info("engine", "wrote %zu open rollup bucket(s) before stopping", n);
+    }
+    tn_rollup_destroy(e->rollup);
+    e->rollup = NULL;
     if (e->topology_poll) {
         uv_fs_poll_stop(e->topology_poll);
         uv_close((uv_handle_t *)e->topology_poll, on_poll_closed);
@@ -344,7 +369,36 @@ static void stop(tn_engine_t *e, int code)
     e->httpc = NULL;
     tn_streams_destroy(e->streams);
     e->streams = NULL;
-    /* the redis connections close last; then the embedded server stops */
+    uv_signal_stop(&e->sig_int);
+    uv_signal_stop(&e->sig_term);
+    uv_close((uv_handle_t *)&e->sig_int, on_signal_closed);
+    uv_close((uv_handle_t *)&e->sig_term, on_signal_closed);
+    /* the redis connections close last, once the writes already sent are answered (at most
+     * DRAIN_MS); then the embedded server stops */
+    e->drain_started = tn_now_ms();
+    uv_timer_init(e->loop, &e->drain);
+    e->drain.data = e;
+    e->closing++;
+    uv_timer_start(&e->drain, on_drain, 0, 10);
+}
+
+static void on_drain_closed(uv_handle_t *h)
+{
+    tn_engine_t *e = h->data;
+    e->closing--;
+}
+
+static void on_drain(uv_timer_t *t)
+{
+    tn_engine_t *e = t->data;
+    unsigned pending = e->redis ? tn_redis_pending(e->redis) : 0;
+    int64_t waited = tn_now_ms() - e->drain_started;
+    if (pending && waited < DRAIN_MS) return;
+    if (pending)
+        tn_log_warn("engine", "%u redis command(s) still unanswered after %d ms; closing anyway",
+                    pending, DRAIN_MS);
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, on_drain_closed);
     unsigned nconn = (e->redis != NULL) + (e->rconn != NULL) + (e->iconn != NULL);
     if (nconn == 0 && e->embedded) {
         tn_redis_server_t *s = e->embedded;
@@ -358,10 +412,6 @@ static void stop(tn_engine_t *e, int code)
     if (e->rconn) tn_redis_close(e->rconn, after_redis_closed, e);
     if (e->iconn) tn_redis_close(e->iconn, after_redis_closed, e);
     e->redis = e->rconn = e->iconn = NULL;
-    uv_signal_stop(&e->sig_int);
-    uv_signal_stop(&e->sig_term);
-    uv_close((uv_handle_t *)&e->sig_int, on_signal_closed);
-    uv_close((uv_handle_t *)&e->sig_term, on_signal_closed);
 }
 
 int tn_engine_run(const tn_config_t *cfg)

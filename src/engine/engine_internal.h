@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "notify/httpc.h"
 #include "store/reader.h"
+#include "store/rollup.h"
 #include "store/redis.h"
 #include "store/redis_server.h"
 #include "store/streams.h"
@@ -42,6 +43,8 @@ typedef struct tn_engine {
     tn_influx_tcp_t *influx_tcp;
     tn_scraper_t *scraper;
     tn_topology_t *topology;
+    tn_rollup_t *rollup;
+    uv_timer_t *rollup_timer;
     uv_fs_poll_t *topology_poll;
     tn_streams_t *streams;
     tn_reader_t *reader;
@@ -56,6 +59,8 @@ typedef struct tn_engine {
     tn_reloader_t *reloader;
 
     uv_signal_t sig_int, sig_term;
+    uv_timer_t drain; /* shutdown: waits for the last writes before closing Redis */
+    int64_t drain_started;
 
     unsigned batch_pending;     /* writes caused by the batch in hand (pipeline.c) */
     const char *batch_entry_id; /* the entry being handled (pipeline.c) */

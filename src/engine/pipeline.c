@@ -69,6 +69,9 @@ static void handle_sample(const tn_sample_view_t *v, void *arg)
         return;
     }
     tn_metric_inc(e->m.samples_scored);
+    if (e->rollup)
+        tn_rollup_add(e->rollup, sid, v->name, v->name_len, v->labels, v->labels_len, v->value,
+                      v->ts_ms);
     if (!vd.opened) return;
     tn_metric_inc(e->m.anomalies);
 

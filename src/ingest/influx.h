@@ -11,15 +11,18 @@
  *     rejected), boolean t/T/true/True/TRUE -> 1, f/F/false/False/FALSE -> 0. Integers larger
  *     than 2^53 lose precision as float64. NaN and Inf are not numbers in the protocol.
  *   - string fields ("...") are skipped: not a sample, counted neither as accepted nor rejected;
- *     a line holding only string fields yields nothing and is not an error.
+ *     a line holding only string fields yields nothing and is not an error. A string cannot hold
+ *     a raw newline (the protocol forbids it): the line is rejected as unterminated.
  *   - escapes: measurement \, and \space; tag keys, tag values and field keys \, \= \space;
  *     \\ is one backslash everywhere; any other backslash is literal. String values: \" and \\.
  *   - `#` at the start of a line is a comment; blank lines and CRLF line ends are accepted;
  *     several spaces between the sections are tolerated.
  *   - the timestamp is an integer in the given precision (ns by default), converted to ms
  *     (truncated toward the past); absent: opts->now_ms. Before 1970 / after 9999: rejected.
- *   - a bad line (no field, empty tag value, unterminated string, duplicate tag or field, more
- *     than TN_MAX_LABELS tags, bad number, ...) is rejected whole, named by its line number.
+ *   - a bad line (no field, empty tag value, unterminated string, duplicate tag or field after
+ *     normalization, more than TN_MAX_LABELS tags, a bad or out-of-range number, a control
+ *     character in a name or key, a tag value that is not UTF-8, ...) is rejected whole (none of
+ *     its fields is kept), named by its line number.
  * Counts in rep are samples (accepted) and lines (rejected). */
 #ifndef TN_INGEST_INFLUX_H
 #define TN_INGEST_INFLUX_H

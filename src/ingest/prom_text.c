@@ -246,48 +246,37 @@ void tn__text_quote(tn_buf_t *b, const char *s, size_t n, size_t max)
 
 void tn__text_reject(tn_ingest_report_t *r, size_t line, const char *msg)
 {
-    if (r->rejected < MAX_REPORTED) {
-        /* "line N: msg", with any byte that is not valid UTF-8 replaced by '?' (the report is
-         * JSON text) */
-        tn_buf_t text, e;
-        tn_buf_init(&text);
-        tn_buf_init(&e);
-        size_t n = strlen(msg);
-        int rc = tn_buf_printf(&text, "line %zu: ", line);
-        if (!rc) rc = tn_buf_reserve(&text, n);
-        if (!rc) {
-            const unsigned char *m = (const unsigned char *)msg;
-            for (size_t i = 0; i < n;) {
-                size_t l = utf8_seq(m + i, n - i);
-                if (!l) {
-                    text.data[text.len++] = '?';
-                    i++;
-                } else {
-                    memcpy(text.data + text.len, m + i, l);
-                    text.len += l, i += l;
-                }
-            }
-            text.data[text.len] = '\0';
-            rc = tn_buf_printf(&e, "{\"line\":%zu,\"error\":", line);
-        }
-        if (!rc) rc = tn_buf_json_str(&e, text.data, text.len);
-        if (!rc) rc = tn_buf_puts(&e, "}");
-        if (!rc) {
-            tn_buf_t *errs = &r->errors;
-            int reopened = errs->len && errs->data[errs->len - 1] == ']';
-            if (reopened) errs->data[--errs->len] = '\0';
-            /* room for the separator, the entry and the closing bracket: close cannot fail */
-            if (tn_buf_reserve(errs, e.len + 2) == 0) {
-                tn_buf_puts(errs, errs->len ? "," : "[");
-                tn_buf_append(errs, e.data, e.len);
-            } else if (reopened) {
-                tn_buf_puts(errs, "]"); /* fits: it was there */
-            }
-        }
-        tn_buf_deinit(&text);
-        tn_buf_deinit(&e);
+    if (r->rejected >= MAX_REPORTED) {
+        r->rejected++; /* counted, not described */
+        return;
     }
-    r->rejected++;
+    tn_buf_t *errs = &r->errors;
+    if (errs->len && errs->data[errs->len - 1] == ']')
+        errs->data[--errs->len] = '\0'; /* reopen the array an earlier parse closed */
+    /* "line N: msg" with each byte that is not part of valid UTF-8 (a name cut short, raw input
+     * bytes) replaced by '?': the report is JSON text */
+    tn_buf_t text;
+    tn_buf_init(&text);
+    size_t n = strlen(msg);
+    if (tn_buf_printf(&text, "line %zu: ", line) || tn_buf_reserve(&text, n)) {
+        tn_buf_deinit(&text);
+        tn_ingest_report_reject(r, "line", line, "invalid line");
+        return;
+    }
+    const unsigned char *m = (const unsigned char *)msg;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(m + i, n - i);
+        if (!l) {
+            text.data[text.len++] = '?';
+            i++;
+        } else {
+            memcpy(text.data + text.len, m + i, l);
+            text.len += l, i += l;
+        }
+    }
+    text.data[text.len] = '\0';
+    tn_ingest_report_reject(r, "line", line, text.data);
+    tn_buf_deinit(&text);
 }
 
 void tn__text_report_close(tn_ingest_report_t *r)

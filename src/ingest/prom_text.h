@@ -65,7 +65,8 @@ int tn__text_parse_double(const char *s, size_t n, int flags, double *out);
 int tn__text_parse_scaled(const char *s, size_t n, int frac_digits, int allow_frac, int64_t *out);
 /* 1 when s[0..n) is valid UTF-8. */
 int tn__utf8_valid(const char *s, size_t n);
-/* Counts a rejected line and describes it in r->errors as "line N: msg" (first 20). */
+/* Counts a rejected line and describes it in r->errors as {"line":N,"error":"line N: msg"}
+ * (tn_ingest_report_reject; the first 20), reopening an array an earlier call closed. */
 void tn__text_reject(tn_ingest_report_t *r, size_t line, const char *msg);
 /* A memo of tn_norm_label_name for the label names of one parse (direct-mapped). */
 #define TN__LCACHE_SLOTS 64

@@ -21,7 +21,8 @@ struct tn_streams {
 };
 
 struct tn_wgroup {
-    tn_streams_t *s;
+    tn_streams_t *s;       /* used while sending only: the group may outlive the streams */
+    tn_metric_t *m_failed; /* metrics live until tn_metrics_shutdown */
     unsigned pending;
     int err;
     int closed;
@@ -128,7 +129,7 @@ unsigned tn_streams_partition_of(const tn_streams_t *s, const char *key)
 
 static void group_done(tn_wgroup_t *g)
 {
-    if (g->err) tn_metric_inc(g->s->m_failed);
+    if (g->err) tn_metric_inc(g->m_failed);
     if (g->cb) g->cb(g->err, g->arg);
     free(g);
 }
@@ -148,7 +149,7 @@ static void on_reply(tn_redis_t *r, const tn_redis_reply_t *reply, int err, void
 tn_wgroup_t *tn_streams_group(tn_streams_t *s, tn_streams_cb cb, void *arg)
 {
     tn_wgroup_t *g = calloc(1, sizeof *g);
-    if (g) g->s = s, g->cb = cb, g->arg = arg;
+    if (g) g->s = s, g->m_failed = s->m_failed, g->cb = cb, g->arg = arg;
     return g;
 }
 

@@ -78,4 +78,19 @@ check "engine still accepts after the incident" test "${r%% *}" = 202
 
 check "engine stops cleanly on SIGTERM" stop_engine
 check "shutdown is logged" grep -q "stopped" "$T/engine.log"
+check "5-minute and 1-hour rollups hold the 41 samples (count, min, max)" python3 -c "
+import json, subprocess
+def rows(pat):
+    keys = subprocess.run(['redis-cli','-p','$REDIS_PORT','--scan','--pattern',pat], capture_output=True, text=True).stdout.split()
+    out = []
+    for k in keys:
+        for _id, f in json.loads(subprocess.run(['redis-cli','-p','$REDIS_PORT','--json','XRANGE',k,'-','+'], capture_output=True, text=True).stdout):
+            out.append(dict(zip(f[0::2], f[1::2])))
+    return [r for r in out if r['name'] == 'http_latency_ms']
+for pat, width in (('tocsin:rollup:5m:{*}', 300000), ('tocsin:rollup:1h:{*}', 3600000)):
+    rs = rows(pat)
+    assert sum(int(r['count']) for r in rs) == 41, (pat, rs)
+    assert max(float(r['max']) for r in rs) == 950 and min(float(r['min']) for r in rs) == 100, rs
+    assert all(int(r['width']) == width and int(r['bucket']) % width == 0 for r in rs), rs
+"
 finish
