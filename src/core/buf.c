@@ -74,35 +74,36 @@ int tn_buf_json_str(tn_buf_t *b, const char *s, size_t len)
     int rc = tn_buf_reserve(b, len + 2);
     if (rc) return rc;
     b->data[b->len++] = '"';
+    size_t run = 0; /* start of the pending run of characters that need no escape */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (i > run && (rc = tn_buf_append(b, s + run, i - run))) return rc;
+        run = i + 1;
         char esc[8];
-        const char *e = NULL;
         switch (c) {
         case '"':
-            e = "\\\"";
+            rc = tn_buf_append(b, "\\\"", 2);
             break;
         case '\\':
-            e = "\\\\";
+            rc = tn_buf_append(b, "\\\\", 2);
             break;
         case '\n':
-            e = "\\n";
+            rc = tn_buf_append(b, "\\n", 2);
             break;
         case '\r':
-            e = "\\r";
+            rc = tn_buf_append(b, "\\r", 2);
             break;
         case '\t':
-            e = "\\t";
+            rc = tn_buf_append(b, "\\t", 2);
             break;
         default:
-            if (c < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", c);
-                e = esc;
-            }
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            rc = tn_buf_append(b, esc, 6);
         }
-        rc = e ? tn_buf_puts(b, e) : tn_buf_append(b, &s[i], 1);
         if (rc) return rc;
     }
+    if (len > run && (rc = tn_buf_append(b, s + run, len - run))) return rc;
     return tn_buf_append(b, "\"", 1);
 }
 

@@ -28,16 +28,25 @@ static void json_str_utf8(tn_buf_t *b, const char *msg)
     if (!c) return;
     memcpy(c, msg, n + 1);
     for (size_t i = 0; i < n;) {
-        unsigned char ch = (unsigned char)c[i];
-        size_t k = ch < 0x80                 ? 1
-                   : ch >= 0xC2 && ch < 0xE0 ? 2
-                   : ch >= 0xE0 && ch < 0xF0 ? 3
-                   : ch >= 0xF0 && ch < 0xF5 ? 4
-                                             : 0;
-        size_t j = 1;
-        while (k && j < k && i + j < n && ((unsigned char)c[i + j] & 0xC0) == 0x80)
-            j++;
-        if (k == 0 || j < k) {
+        const unsigned char *u = (const unsigned char *)c + i;
+        size_t k = 0; /* length of a valid sequence here, 0 when invalid */
+        if (u[0] < 0x80)
+            k = 1;
+        else if (u[0] >= 0xC2 && u[0] <= 0xDF)
+            k = i + 1 < n && (u[1] & 0xC0) == 0x80 ? 2 : 0;
+        else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
+            /* no overlongs (E0 80..9F) and no surrogates (ED A0..BF) */
+            unsigned lo = u[0] == 0xE0 ? 0xA0 : 0x80, hi = u[0] == 0xED ? 0x9F : 0xBF;
+            k = i + 2 < n && u[1] >= lo && u[1] <= hi && (u[2] & 0xC0) == 0x80 ? 3 : 0;
+        } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
+            /* no overlongs (F0 80..8F), nothing above U+10FFFF (F4 90..) */
+            unsigned lo = u[0] == 0xF0 ? 0x90 : 0x80, hi = u[0] == 0xF4 ? 0x8F : 0xBF;
+            k = i + 3 < n && u[1] >= lo && u[1] <= hi && (u[2] & 0xC0) == 0x80 &&
+                        (u[3] & 0xC0) == 0x80
+                    ? 4
+                    : 0;
+        }
+        if (k == 0) {
             c[i++] = '?';
             continue;
         }

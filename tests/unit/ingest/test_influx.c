@@ -12,6 +12,7 @@
 #include "core/sample.h"
 #include "ingest/influx.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,6 +581,21 @@ static void test_hostile(void **state)
                       "{\"line\":5,\"error\":\"line 5: control character in a field key\"},"
                       "{\"line\":7,\"error\":\"line 7: invalid number '1?'\"}]");
     assert_sample(&r, 1, "cpu_f", "", 2, NOW); /* a NUL in a skipped string is harmless */
+    res_free(&r);
+
+    /* bytes that only look like UTF-8 (a surrogate, past U+10FFFF): the report stays JSON */
+    parse(&r, "_ d\x92\xf4\x92\x81\x91\nm,t=\xed\xb5\xb5 f=1\n");
+    assert_int_equal(r.rep.rejected, 2);
+    assert_errors(&r, "[{\"line\":1,\"error\":\"line 1: field 'd?"
+                      "?"
+                      "?"
+                      "?"
+                      "?' has no value\"},"
+                      "{\"line\":2,\"error\":\"line 2: tag 't' value is not valid UTF-8\"}]");
+    json_error_t je;
+    json_t *j = json_loads(r.rep.errors.data, 0, &je);
+    assert_non_null(j);
+    json_decref(j);
     res_free(&r);
 
     /* 1 MB lines: a string field (skipped), a tag value (over the limit), a measurement */

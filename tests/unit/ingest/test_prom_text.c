@@ -667,6 +667,22 @@ static void test_hostile(void **state)
                       "?'\"}]");
     res_free(&r);
 
+    /* bytes that only look like UTF-8 (a surrogate, past U+10FFFF): the report stays JSON */
+    parse(&r, "\xed\xb5\xb5 1\nb\xf4\x92\x81\x91 1\n");
+    assert_int_equal(r.rep.rejected, 2);
+    assert_errors(&r, "[{\"line\":1,\"error\":\"line 1: invalid metric name '?"
+                      "?"
+                      "?'\"},"
+                      "{\"line\":2,\"error\":\"line 2: invalid metric name 'b?"
+                      "?"
+                      "?"
+                      "?'\"}]");
+    json_error_t je;
+    json_t *j = json_loads(r.rep.errors.data, 0, &je);
+    assert_non_null(j);
+    json_decref(j);
+    res_free(&r);
+
     /* a 1 MB line: a label value over the limit; and a 1 MB garbage line */
     size_t big = 1 << 20;
     char *b = malloc(big + 64);
