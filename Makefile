@@ -60,7 +60,7 @@ test: build build-asan lint
 # Lua scripts: luacheck; C sources: clang-format (config in .clang-format) must have nothing to change.
 lint: deps
 	luacheck --no-color --quiet rules runbooks $$(ls lua/*.lua lua/*/*.lua 2>/dev/null)
-	clang-format --dry-run -Werror src/*/*.c src/*/*.h tests/unit/*/*.c tests/fuzz/*.c
+	clang-format --dry-run -Werror src/*/*.c src/*/*.h tests/unit/*/*.c tests/unit/*.h tests/fuzz/*.c
 
 fuzz: deps
 	@if command -v clang >/dev/null 2>&1; then \
@@ -83,7 +83,7 @@ demo: build
 	bash examples/demo/run.sh $(BUILD)/tocsin
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c tests/fuzz/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c tests/unit/*.h tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

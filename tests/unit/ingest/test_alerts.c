@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../vectors.h"
+
 #include "core/error.h"
 #include "core/sample.h"
 #include "ingest/alerts.h"
@@ -31,25 +33,7 @@ typedef struct {
 
 static char *read_vector(const char *rel, size_t *len)
 {
-    const char *src = getenv("TN_SOURCE_DIR");
-#ifdef TN_SOURCE_DIR
-    if (!src) src = TN_SOURCE_DIR;
-#endif
-    if (!src) fail_msg("TN_SOURCE_DIR is not set");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/../shared/vectors/%s", src, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    return tn_test_read_vector(rel, len);
 }
 
 /* Labels are canonical: valid names, sorted, unique. */

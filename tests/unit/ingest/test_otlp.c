@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../vectors.h"
+
 #include "core/error.h"
 #include "ingest/gzip.h"
 #include "ingest/otlp.h"
@@ -27,32 +29,9 @@
 /* Reads shared/vectors/otlp/<name> (TN_SOURCE_DIR from ctest, then guesses). */
 static char *read_vector(const char *name, size_t *len)
 {
-    const char *env = getenv("TN_SOURCE_DIR");
-#ifdef TN_SOURCE_DIR
-    const char *built_in = TN_SOURCE_DIR;
-#else
-    const char *built_in = NULL;
-#endif
-    const char *bases[] = {env, built_in, ".", "..", "../..", "../../.."};
-    char path[1024];
-    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
-        if (!bases[i]) continue;
-        snprintf(path, sizeof path, "%s/../shared/vectors/otlp/%s", bases[i], name);
-        FILE *f = fopen(path, "rb");
-        if (!f) continue;
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *buf = malloc((size_t)n + 1);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-        buf[n] = '\0';
-        fclose(f);
-        *len = (size_t)n;
-        return buf;
-    }
-    fail_msg("vector %s not found (set TN_SOURCE_DIR)", name);
-    return NULL;
+    char rel[512];
+    snprintf(rel, sizeof rel, "otlp/%s", name);
+    return tn_test_read_vector(rel, len);
 }
 
 typedef int (*parser_fn)(const char *, size_t, const tn_parse_opts_t *, tn_batch_t *,

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../vectors.h"
+
 #include "core/error.h"
 #include "core/sample.h"
 #include "ingest/prom_text.h"
@@ -102,22 +104,9 @@ static void parse(result_t *r, const char *body)
 
 static char *read_vector(const char *name, size_t *len)
 {
-    const char *src = getenv("TN_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/../shared/vectors/prometheus/%s", src ? src : TN_SOURCE_DIR,
-             name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = '\0';
-    *len = (size_t)n;
-    return b;
+    char rel[512];
+    snprintf(rel, sizeof rel, "prometheus/%s", name);
+    return tn_test_read_vector(rel, len);
 }
 
 static void parse_vector(result_t *r, const char *name)
