@@ -19,12 +19,15 @@ HOOK="http://127.0.0.1:$(cat "$D/receiver.port")/chat"
 touch "$D/received.jsonl"
 echo "receiver at $HOOK"
 
+mkdir -p "$D/rules" "$D/runbooks"
+cp "$ROOT"/rules/*.lua "$D/rules/"
+cp "$ROOT"/runbooks/*.lua "$D/runbooks/"
 say "2. Start tocsin (no Redis URL given: it starts its own redis-server under $D/data)"
 cat >"$D/tocsin.conf.lua" <<CONF
 return {
   data_dir = "$D/data",
   http = { port = 0 },
-  scripts = { rules_dir = "$ROOT/rules", runbooks_dir = "$ROOT/runbooks", lib_dir = "$ROOT/lua" },
+  scripts = { rules_dir = "$D/rules", runbooks_dir = "$D/runbooks", lib_dir = "$ROOT/lua" },
   notify = { webhook_url = "$HOOK" },
   detect = { zscore = { window = 60, min_samples = 30, threshold = 4 } },
 }
@@ -54,6 +57,23 @@ done
 echo "POST /api/v1/samples (165 samples) -> HTTP $(send "${body%,}]")"
 
 say "4. $(date -u -d @$((start + 550)) +%H:%M) deploy payments v2.4.0 ships a missing index: queries slow down"
+curl -s -o /dev/null -H 'Content-Type: application/json' "$URL/api/v1/events" \
+    -d "{\"type\":\"deploy\",\"service\":\"payments\",\"version\":\"2.4.0\",\"title\":\"payments 2.4.0\",\"timestamp\":$((start + 550))}"
+echo "POST /api/v1/events: deploy of payments 2.4.0 recorded in tocsin:events"
+python3 - "$URL" <<'PY'
+# the services' traces (OTLP/HTTP JSON): frontend calls checkout, checkout calls payments
+import json, sys, urllib.request
+t = "5b8efff798038103d269b633813fc60c"
+def span(svc, sid, parent):
+    return {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": svc}}]},
+            "scopeSpans": [{"spans": [{"traceId": t, "spanId": sid, "parentSpanId": parent, "name": "HTTP POST",
+                                        "kind": 2, "startTimeUnixNano": "1764000000000000000",
+                                        "endTimeUnixNano": "1764000000250000000"}]}]}
+body = {"resourceSpans": [span("frontend", "eee19b7ec3c1b174", ""), span("checkout", "eee19b7ec3c1b175", "eee19b7ec3c1b174"),
+                          span("payments", "eee19b7ec3c1b176", "eee19b7ec3c1b175")]}
+req = urllib.request.Request(sys.argv[1] + "/v1/traces", json.dumps(body).encode(), {"Content-Type": "application/json"})
+print("POST /v1/traces (OTLP JSON, 3 spans) -> HTTP", urllib.request.urlopen(req).status)
+PY
 body="[$(sample db_query_ms payments 240 $((start + 560)) ms)]"
 echo "payments db_query_ms = 240 ms (usually ~13 ms) -> HTTP $(send "$body")"
 sleep 1
@@ -92,7 +112,7 @@ printf '  %-22s %s samples in %s entries over %s partitions\n' 'tocsin:samples:{
     "$(python3 "$ROOT/tests/tools/samples.py" --count -- -s "$SOCK")" \
     "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | xargs -n1 redis-cli -s "$SOCK" XLEN | awk '{s+=$1} END {print s}')" \
     "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | wc -l)"
-for k in tocsin:anomalies tocsin:incidents tocsin:audit; do
+for k in tocsin:events tocsin:anomalies tocsin:incidents tocsin:audit; do
     printf '  %-22s %s entries\n' "$k" "$(redis-cli -s "$SOCK" XLEN "$k")"
 done
 echo "  audit trail (XRANGE tocsin:audit):"
@@ -110,10 +130,29 @@ for f in entries:
                                              f.get("status"), f.get("ms")))
 PY
 
-say "10. Engine metrics (GET /metrics, excerpt)"
+say "10. The service graph tocsin learned from the traces (GET /api/topology)"
+curl -s "$URL/api/topology" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["edges"]:
+    print("  %s -> %s  (%s)" % (e["from"], e["to"], e["source"]))'
+
+say "11. Someone edits the runbook during the incident: tocsin reloads it without a restart"
+sed -i 's/on-call notified about %s/on-call notified (v2) about %s/' "$D/runbooks/notify-oncall.lua"
+for _ in $(seq 50); do grep -q "runbook 'notify-oncall' reloaded" "$D/engine.log" && break; sleep 0.1; done
+grep "reloaded" "$D/engine.log" | sed 's/^/  | /'
+printf 'return { name = "notify-oncall", level = 9, run = function() end }\n' >"$D/runbooks/notify-oncall.lua"
+for _ in $(seq 50); do grep -q "runbook not reloaded" "$D/engine.log" && break; sleep 0.1; done
+echo "  a broken edit (level 9) is refused and version 2 keeps running:"
+grep "runbook not reloaded" "$D/engine.log" | sed 's/^/  | /'
+curl -s "$URL/api/scripts" | python3 -c '
+import json, sys
+for s in json.load(sys.stdin):
+    print("  %-8s %-16s version %d  active=%s  error=%s" % (s["kind"], s["name"], s["version"], s["active"], (s["error"] or "-")[:70]))'
+
+say "12. Engine metrics (GET /metrics, excerpt)"
 curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_records_total\{input="samples"|detect_anomalies_total|incidents_opened_total|runbook_runs_total|redis_connected)' | sed 's/^/  /'
 
-say "11. Stop tocsin (it stops its redis-server too)"
+say "13. Stop tocsin (it stops its redis-server too)"
 kill -TERM "$ENGINE"; wait "$ENGINE" || true
 tail -n 4 "$D/engine.log" | sed 's/^/  | /'
 echo
