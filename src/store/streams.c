@@ -18,7 +18,10 @@ struct tn_streams {
     char *keys[TN_STREAM__COUNT];
     char **pkeys[TN_PSTREAM__COUNT]; /* [kind][partition] */
     tn_metric_t *m_entries, *m_samples, *m_failed;
+    tn_hmap_t prefixes; /* sid -> "sid TAB name TAB labels TAB" of batched entries (a cache) */
 };
+
+#define PREFIX_CACHE_MAX 500000
 
 struct tn_wgroup {
     tn_streams_t *s;       /* used while sending only: the group may outlive the streams */
@@ -61,6 +64,7 @@ tn_streams_t *tn_streams_create(tn_redis_t *r, const tn_streams_opts_t *opts)
         for (unsigned p = 0; p < s->o.partitions; p++)
             if (!(s->pkeys[k][p] = fmt_key(g_pfmt[k], opts->prefix, p))) goto fail;
     }
+    tn_hmap_init(&s->prefixes);
     s->m_entries = tn_metrics_counter("tocsin_store_entries_written_total", NULL,
                                       "Stream entries written to Redis.");
     s->m_samples = tn_metrics_counter("tocsin_store_samples_written_total", NULL,
@@ -73,9 +77,20 @@ fail:
     return NULL;
 }
 
+static void clear_prefixes(tn_streams_t *s)
+{
+    size_t it = 0;
+    void *v;
+    while (tn_hmap_next(&s->prefixes, &it, NULL, &v))
+        free(v);
+    tn_hmap_deinit(&s->prefixes);
+    tn_hmap_init(&s->prefixes);
+}
+
 void tn_streams_destroy(tn_streams_t *s)
 {
     if (!s) return;
+    clear_prefixes(s);
     for (int i = 0; i < TN_STREAM__COUNT; i++)
         free(s->keys[i]);
     for (int k = 0; k < TN_PSTREAM__COUNT; k++) {
@@ -225,13 +240,59 @@ int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
     return xadd(g, tn_streams_pkey(g->s, kind, partition), "MINID", minid, fields, lens, npairs);
 }
 
-/* Appends one sample line: sid TAB name TAB labels TAB value TAB ts TAB unit LF */
-static int encode_line(tn_buf_t *b, const tn_sample_t *x, tn_buf_t *labels)
+/* Writes v in decimal into out (>= 21 bytes); returns the length. */
+static size_t fmt_i64(char *out, int64_t v)
 {
-    tn_buf_reset(labels);
-    int rc = tn_sample_labels_json(x, labels);
-    rc |= tn_buf_printf(b, "%s\t%s\t%s\t%.17g\t%lld\t", x->sid, x->name, labels->data, x->value,
-                        (long long)x->ts_ms);
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10));
+    size_t k = 0;
+    if (v < 0) out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    return k;
+}
+
+/* The "sid TAB name TAB labels TAB" prefix of a series, cached (series repeat: their name and
+ * labels are encoded once). Borrowed; NULL on allocation failure. */
+static const char *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t *tmp)
+{
+    const char *p = tn_hmap_get(&s->prefixes, x->sid);
+    if (p) return p;
+    tn_buf_reset(tmp);
+    if (tn_buf_printf(tmp, "%s\t%s\t", x->sid, x->name) || tn_sample_labels_json(x, tmp) ||
+        tn_buf_append(tmp, "\t", 1))
+        return NULL;
+    if (s->prefixes.len >= PREFIX_CACHE_MAX) clear_prefixes(s);
+    char *copy = strdup(tmp->data);
+    if (!copy) return NULL;
+    if (tn_hmap_put(&s->prefixes, x->sid, copy, NULL)) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+/* Appends one sample line: sid TAB name TAB labels TAB value TAB ts TAB unit LF */
+static int encode_line(tn_streams_t *s, tn_buf_t *b, const tn_sample_t *x, tn_buf_t *tmp)
+{
+    const char *prefix = series_prefix(s, x, tmp);
+    if (!prefix || tn_buf_puts(b, prefix) || tn_buf_reserve(b, 64)) return TN_ENOMEM;
+    char *w = b->data + b->len;
+    double v = x->value;
+    if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) /* integral (NaN fails the range) */
+        w += fmt_i64(w, (int64_t)v);
+    else
+        w += snprintf(w, 32, "%.17g", v);
+    *w++ = '\t';
+    w += fmt_i64(w, x->ts_ms);
+    *w++ = '\t';
+    b->len = (size_t)(w - b->data);
+    b->data[b->len] = '\0';
+    int rc = 0;
     if (x->unit)
         for (const char *p = x->unit; *p && !rc; p++)
             rc |= tn_buf_append(b, (unsigned char)*p < 0x20 ? "_" : p, 1);
@@ -291,7 +352,7 @@ int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n)
             } else {
                 tn_buf_reset(&payload);
                 for (size_t k = i; k < end && !rc; k++)
-                    rc = encode_line(&payload, &samples[order[k]], &labels);
+                    rc = encode_line(s, &payload, &samples[order[k]], &labels);
                 if (!rc) {
                     char count[16];
                     snprintf(count, sizeof count, "%zu", end - i);
