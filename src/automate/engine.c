@@ -171,6 +171,18 @@ static void run_free(run_t *r)
     free(r);
 }
 
+/* Takes a run off the running list and frees it. */
+static void run_unlink(tn_automate_t *a, run_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        a->runs = r->next;
+    if (r->next) r->next->prev = r->prev;
+    a->nrunning--;
+    run_free(r);
+}
+
 static void on_run_done(tn_task_t *t, int status, const char *err, int nres, void *arg)
 {
     (void)t, (void)nres;
@@ -195,14 +207,7 @@ static void on_run_done(tn_task_t *t, int status, const char *err, int nres, voi
         audit(a, r, "run.finished", st, d.data, ms);
         tn_buf_deinit(&d);
     }
-    /* unlink */
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        a->runs = r->next;
-    if (r->next) r->next->prev = r->prev;
-    a->nrunning--;
-    run_free(r);
+    run_unlink(a, r);
 }
 
 /* Protected: builds ctx on the runbook's state: (book table, run lightuserdata, params lud,
@@ -307,13 +312,7 @@ int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
     int rc = tn_task_spawn_observed(b->lua, 1, on_run_done, on_step, r, &t);
     if (rc == 0 && t) r->task = t; /* still running (else r is already freed) */
     if (rc) {
-        if (r->prev)
-            r->prev->next = r->next;
-        else
-            a->runs = r->next;
-        if (r->next) r->next->prev = r->prev;
-        a->nrunning--;
-        run_free(r);
+        run_unlink(a, r);
         return rc;
     }
     return 0;
