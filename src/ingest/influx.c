@@ -4,6 +4,7 @@
  * copy it. */
 #include "ingest/influx.h"
 #include "core/error.h"
+#include "core/num.h"
 #include "ingest/normalize.h"
 #include "ingest/prom_text.h"
 
@@ -364,7 +365,7 @@ static int parse_line(influx_ctx_t *c, const char *p, const char *e)
                 if (r == -2) return fail_tok(c, "unsigned integer", v, vl, " is out of range");
                 if (r) return fail_tok(c, "invalid unsigned integer", v, vl, NULL);
                 value = (double)uv;
-            } else if (*v == '+' || tn__text_parse_double(v, vl, 0, &value)) {
+            } else if (*v == '+' || tn_num_parse(v, vl, 0, &value)) {
                 return fail_tok(c, "invalid number", v, vl, NULL);
             }
         }

@@ -3,6 +3,7 @@
  * no copies of label values unless they hold escapes, no allocation besides the sample's own. */
 #include "ingest/prom_text.h"
 #include "core/error.h"
+#include "core/num.h"
 #include "ingest/normalize.h"
 
 #include <errno.h>
@@ -14,119 +15,12 @@
 
 #define MAX_REPORTED 20
 #define MAX_UNIT_LEN 64
-#define MAX_NUM_TOKEN 1024
 
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
 static inline int is_digit(char c)
 {
     return (unsigned char)(c - '0') < 10;
-}
-
-static const double g_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* strtod on a NUL-terminated copy; the whole token must be consumed and must not overflow. */
-static int parse_strtod(const char *s, size_t n, double *out)
-{
-    char buf[MAX_NUM_TOKEN];
-    if (n == 0 || n >= sizeof buf) return -1;
-    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')) return -1; /* strtod skips blanks */
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(buf, &end);
-    if (end != buf + n) return -1;
-    if (errno == ERANGE && isinf(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-int tn__text_parse_double(const char *s, size_t n, int flags, double *out)
-{
-    if (n == 0) return -1;
-    size_t i = 0;
-    int neg = 0;
-    if (s[0] == '-' || s[0] == '+') {
-        neg = s[0] == '-';
-        i = 1;
-    }
-    if (i < n && !is_digit(s[i]) && s[i] != '.') {
-        if (flags & TN__NUM_SPECIAL) {
-            const char *r = s + i;
-            size_t rl = n - i;
-            if ((rl == 3 && strncasecmp(r, "inf", 3) == 0) ||
-                (rl == 8 && strncasecmp(r, "infinity", 8) == 0)) {
-                *out = neg ? -INFINITY : INFINITY;
-                return 0;
-            }
-            if (i == 0 && rl == 3 && strncasecmp(r, "nan", 3) == 0) {
-                *out = NAN;
-                return 0;
-            }
-        }
-        goto slow;
-    }
-    uint64_t mant = 0;
-    int nd = 0, any = 0, inexact = 0, exp10 = 0;
-    while (i < n && is_digit(s[i])) {
-        unsigned d = (unsigned)(s[i] - '0');
-        any = 1;
-        if (nd < 19) {
-            mant = mant * 10 + d;
-            if (mant) nd++;
-        } else {
-            exp10++;
-            inexact |= d != 0;
-        }
-        i++;
-    }
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && is_digit(s[i])) {
-            unsigned d = (unsigned)(s[i] - '0');
-            any = 1;
-            if (nd < 19) {
-                mant = mant * 10 + d;
-                if (mant) nd++;
-                exp10--;
-            } else {
-                inexact |= d != 0;
-            }
-            i++;
-        }
-    }
-    if (!any) goto slow;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        int eneg = 0, e = 0;
-        if (i < n && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
-        if (i >= n || !is_digit(s[i])) goto slow;
-        while (i < n && is_digit(s[i])) {
-            if (e < 100000) e = e * 10 + (s[i] - '0');
-            i++;
-        }
-        exp10 += eneg ? -e : e;
-    }
-    if (i != n) goto slow;
-    if (!inexact && mant == 0) {
-        *out = neg ? -0.0 : 0.0;
-        return 0;
-    }
-    /* Clinger's fast path: both operands exact, one rounding. */
-    if (!inexact && mant <= (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
-        double v = (double)mant;
-        v = exp10 < 0 ? v / g_pow10[-exp10] : v * g_pow10[exp10];
-        *out = neg ? -v : v;
-        return 0;
-    }
-    return parse_strtod(s, n, out); /* valid syntax, needs correct rounding */
-slow:
-    if (!(flags & TN__NUM_GO)) return -1;
-    return parse_strtod(s, n, out);
 }
 
 int tn__text_parse_scaled(const char *s, size_t n, int frac_digits, int allow_frac, int64_t *out)
@@ -694,7 +588,7 @@ static int parse_sample(prom_ctx_t *c, const char *p, const char *e)
     p = token_end(p, e);
     if (p == v) return fail(c, "missing value");
     double value;
-    if (tn__text_parse_double(v, (size_t)(p - v), TN__NUM_SPECIAL | TN__NUM_GO, &value))
+    if (tn_num_parse(v, (size_t)(p - v), TN_NUM_SPECIAL | TN_NUM_LENIENT, &value))
         return fail_tok(c, "invalid value", v, (size_t)(p - v), NULL);
     int64_t ts = c->now_ms;
     p = skip_blanks(p, e);

@@ -54,11 +54,6 @@ int tn_parse_prom_text_fmt(const char *body, size_t len, tn_prom_format_t fmt,
 
 /* ---- helpers shared by the text parsers (prom_text.c, influx.c); not a public API ---------- */
 
-#define TN__NUM_SPECIAL 1 /* accept NaN, Inf, Infinity (any case, signed Inf) */
-#define TN__NUM_GO 2      /* on a syntax the fast path refuses, let strtod try (hex floats) */
-
-/* Parses a whole token as a double. 0, or -1 when it is not a number. */
-int tn__text_parse_double(const char *s, size_t n, int flags, double *out);
 /* Parses a whole token of digits with an optional '-' as int64 scaled by 10^frac_digits, keeping
  * at most frac_digits of a decimal fraction (truncated) and honouring an exponent when
  * allow_frac. 0, -1 (syntax) or -2 (out of range). */

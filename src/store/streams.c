@@ -1,6 +1,7 @@
 /* streams.c - key layout, write groups, partitioned and batched sample entries. */
 #include "store/streams.h"
 #include "core/error.h"
+#include "core/num.h"
 #include "core/hmap.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -240,22 +241,6 @@ int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
     return xadd(g, tn_streams_pkey(g->s, kind, partition), "MINID", minid, fields, lens, npairs);
 }
 
-/* Writes v in decimal into out (>= 21 bytes); returns the length. */
-static size_t fmt_i64(char *out, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10));
-    size_t k = 0;
-    if (v < 0) out[k++] = '-';
-    while (n)
-        out[k++] = tmp[--n];
-    return k;
-}
-
 /* The "sid TAB name TAB labels TAB" prefix of a series, cached (series repeat: their name and
  * labels are encoded once). Borrowed; NULL on allocation failure. */
 static const char *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t *tmp)
@@ -282,13 +267,9 @@ static int encode_line(tn_streams_t *s, tn_buf_t *b, const tn_sample_t *x, tn_bu
     const char *prefix = series_prefix(s, x, tmp);
     if (!prefix || tn_buf_puts(b, prefix) || tn_buf_reserve(b, 64)) return TN_ENOMEM;
     char *w = b->data + b->len;
-    double v = x->value;
-    if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) /* integral (NaN fails the range) */
-        w += fmt_i64(w, (int64_t)v);
-    else
-        w += snprintf(w, 32, "%.17g", v);
+    w += tn_num_format(w, x->value);
     *w++ = '\t';
-    w += fmt_i64(w, x->ts_ms);
+    w += tn_num_format_i64(w, x->ts_ms);
     *w++ = '\t';
     b->len = (size_t)(w - b->data);
     b->data[b->len] = '\0';
@@ -302,9 +283,9 @@ static int encode_line(tn_streams_t *s, tn_buf_t *b, const tn_sample_t *x, tn_bu
 
 static int write_single(tn_wgroup_t *g, unsigned p, const tn_sample_t *x, tn_buf_t *labels)
 {
-    char value[32], ts[24];
-    snprintf(value, sizeof value, "%.17g", x->value);
-    snprintf(ts, sizeof ts, "%lld", (long long)x->ts_ms);
+    char value[TN_NUM_BUF + 1], ts[24];
+    value[tn_num_format(value, x->value)] = '\0';
+    ts[tn_num_format_i64(ts, x->ts_ms)] = '\0';
     tn_buf_reset(labels);
     if (tn_sample_labels_json(x, labels)) return TN_ENOMEM;
     const char *f[12] = {"name", x->name, "labels", labels->data, "value", value,
@@ -437,14 +418,7 @@ static const char *field(size_t n, const char *const *names, const char *const *
 
 static int parse_num(const char *p, size_t len, double *d)
 {
-    char tmp[64];
-    if (len == 0 || len >= sizeof tmp) return -1;
-    memcpy(tmp, p, len);
-    tmp[len] = '\0';
-    char *end;
-    errno = 0;
-    *d = strtod(tmp, &end);
-    return *end || errno == ERANGE ? -1 : 0;
+    return tn_num_parse(p, len, TN_NUM_SPECIAL | TN_NUM_LENIENT, d);
 }
 
 int tn_streams_decode_samples(size_t nfields, const char *const *names, const char *const *values,
