@@ -78,6 +78,8 @@ bench: build
 	$(BUILD)/tests/bench_rules
 	python3 tests/bench/bench_reload.py --tocsin $(BUILD)/tocsin
 	python3 tests/bench/bench_first_path.py --tocsin $(BUILD)/tocsin
+	$(BUILD)/tests/bench_parse
+	python3 tests/bench/bench_ingest.py --tocsin $(BUILD)/tocsin
 
 demo: build
 	bash examples/demo/run.sh $(BUILD)/tocsin

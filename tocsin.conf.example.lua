@@ -49,10 +49,18 @@ return {
   ["ingest.max_decoded_bytes"] = 67108864,
   -- host:port of the Influx line protocol TCP listener (empty: off).
   ["ingest.influx_tcp"] = "",
+  -- An Influx TCP connection that sends nothing this long is closed.
+  ["ingest.influx_tcp_idle_ms"] = 300000,
+  -- Influx TCP connections beyond this many are closed at once.
+  ["ingest.influx_tcp_max_conns"] = 1024,
   -- Prometheus endpoints scraped every scrape_interval_ms (http:// URLs).
   ["ingest.scrape_targets"] = {},
   -- Scrape interval.
   ["ingest.scrape_interval_ms"] = 15000,
+  -- A scrape not answered in full this soon fails (up = 0); at most the interval.
+  ["ingest.scrape_timeout_ms"] = 10000,
+  -- A scrape answer larger than this fails (up = 0).
+  ["ingest.scrape_max_bytes"] = 67108864,
   -- Read the Redis-fed input streams <prefix>:in:samples, :in:events and :in:raw.
   ["ingest.redis_fed"] = true,
   -- CMDB-style JSON file of services and dependencies (empty: learn from traces only).
@@ -63,6 +71,8 @@ return {
   ["retention.warm_s"] = 7776000,
   -- Age of 1-hour rollups kept (default 1 year).
   ["retention.cold_s"] = 31536000,
+  -- Read the sample streams and score them here. false makes an ingest-only engine: inputs write to the streams, and other engines sharing the Redis and streams.prefix score them.
+  ["detect.enabled"] = true,
   -- Rolling z-score: samples in the window.
   ["detect.zscore.window"] = 60,
   -- Rolling z-score: |z| at or above this is an anomaly.

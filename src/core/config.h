@@ -54,8 +54,12 @@ typedef struct tn_config {
         int64_t max_records;
         int64_t max_decoded_bytes;
         char *influx_tcp;
+        int64_t influx_tcp_idle_ms;
+        int64_t influx_tcp_max_conns;
         tn_conf_list_t scrape_targets;
         int64_t scrape_interval_ms;
+        int64_t scrape_timeout_ms;
+        int64_t scrape_max_bytes;
         bool redis_fed;
     } ingest;
     struct {
@@ -66,6 +70,9 @@ typedef struct tn_config {
         int64_t warm_s;
         int64_t cold_s;
     } retention;
+    struct {
+        bool enabled;
+    } detect;
     struct {
         int64_t window;
         double threshold;

@@ -248,19 +248,30 @@ static void start_core(tn_engine_t *e)
                             .consumer = cfg->engine_name,
                             .batch = (unsigned)cfg->streams.read_batch,
                             .block_ms = (unsigned)cfg->streams.read_block_ms};
-    e->reader = tn_reader_create(e->loop, e->rconn, &rdo, tn_engine__on_batch, e);
-    if (!e->reader) goto fail;
-    tn_reader_start(e->reader);
+    if (cfg->detect.enabled) { /* else an ingest-only engine: others read the streams */
+        e->reader = tn_reader_create(e->loop, e->rconn, &rdo, tn_engine__on_batch, e);
+        if (!e->reader) goto fail;
+        tn_reader_start(e->reader);
+    } else {
+        tn_log_info("engine",
+                    "detect.enabled is false: ingesting only, samples are not scored here");
+    }
     if (e->iconn && !(e->fed = tn_redis_fed_start(e->loop, e->iconn, e->streams, cfg->engine_name)))
         goto fail;
-    if (*cfg->ingest.influx_tcp && tn_influx_tcp_start(e->loop, cfg->ingest.influx_tcp, e->streams,
-                                                       e->ingest, &e->influx_tcp)) {
+    tn_influx_tcp_opts_t to = {.addr = cfg->ingest.influx_tcp,
+                               .idle_ms = (uint64_t)cfg->ingest.influx_tcp_idle_ms,
+                               .max_conns = (unsigned)cfg->ingest.influx_tcp_max_conns};
+    if (*cfg->ingest.influx_tcp &&
+        tn_influx_tcp_start(e->loop, &to, e->streams, e->ingest, &e->influx_tcp)) {
         stop(e, 1);
         return;
     }
-    if (cfg->ingest.scrape_targets.n && tn_scraper_start(e->loop, &cfg->ingest.scrape_targets,
-                                                         (uint64_t)cfg->ingest.scrape_interval_ms,
-                                                         e->httpc, e->streams, &e->scraper))
+    tn_scraper_opts_t sco = {.targets = &cfg->ingest.scrape_targets,
+                             .interval_ms = (uint64_t)cfg->ingest.scrape_interval_ms,
+                             .timeout_ms = (uint64_t)cfg->ingest.scrape_timeout_ms,
+                             .max_bytes = (uint64_t)cfg->ingest.scrape_max_bytes};
+    if (cfg->ingest.scrape_targets.n &&
+        tn_scraper_start(e->loop, &sco, e->httpc, e->streams, &e->scraper))
         goto fail;
 
     tn_http_limits_t lim;

@@ -20,10 +20,14 @@ struct tn_influx_tcp {
     tn_ingest_t *ingest;
     conn_t *conns;
     uv_timer_t resume; /* retries reading when backpressure eases */
+    uv_timer_t sweep;  /* closes connections idle longer than idle_ms */
+    uint64_t idle_ms;
+    unsigned max_conns, nconns;
+    int64_t refused_logged_ms;
     int port;
     int stopping;
     unsigned open_handles;
-    tn_metric_t *m_lines, *m_bad, *m_paused;
+    tn_metric_t *m_lines, *m_bad, *m_paused, *m_conns, *m_closed_idle, *m_closed_long, *m_refused;
 };
 
 struct conn {
@@ -33,6 +37,7 @@ struct conn {
     int writing; /* a write of this connection is not yet confirmed */
     int reading;
     int closing;
+    uint64_t last_ms; /* last bytes received (uv_now) */
     conn_t *prev, *next;
 };
 
@@ -64,6 +69,8 @@ static void conn_close(conn_t *c)
     else
         t->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    t->nconns--;
+    tn_metric_set(t->m_conns, t->nconns);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -144,8 +151,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->buf.len += (size_t)nread;
+    c->last_ms = uv_now(s->loop);
     if (c->buf.len > MAX_LINE_BUFFER && tn_influx_complete_prefix(c->buf.data, c->buf.len) == 0) {
         tn_log_warn("ingest", "influx tcp: line longer than %u bytes; closing", MAX_LINE_BUFFER);
+        tn_metric_inc(c->t->m_closed_long);
         conn_close(c);
         return;
     }
@@ -187,20 +196,53 @@ static void on_connection(uv_stream_t *server, int status)
     uv_tcp_init(server->loop, &c->tcp);
     c->tcp.data = c;
     t->open_handles++;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) || t->nconns >= t->max_conns) {
+        if (t->nconns >= t->max_conns) {
+            tn_metric_inc(t->m_refused);
+            int64_t now = (int64_t)uv_now(server->loop);
+            if (now - t->refused_logged_ms >= 10000) { /* one line per 10 s, not per connection */
+                t->refused_logged_ms = now;
+                tn_log_warn("ingest", "influx tcp: %u connections open (the limit); refusing more",
+                            t->nconns);
+            }
+        }
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
+    c->last_ms = uv_now(server->loop);
+    t->nconns++;
+    tn_metric_set(t->m_conns, t->nconns);
     c->next = t->conns;
     if (t->conns) t->conns->prev = c;
     t->conns = c;
     start_reading(c);
 }
 
-int tn_influx_tcp_start(uv_loop_t *loop, const char *addr, tn_streams_t *streams,
+/* Closes the connections that sent nothing for idle_ms while we waited for them (a connection
+ * that is not read because of backpressure is never idle by its client's fault). */
+static void on_sweep(uv_timer_t *timer)
+{
+    tn_influx_tcp_t *t = timer->data;
+    uint64_t now = uv_now(timer->loop);
+    for (conn_t *c = t->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->reading && !c->writing && now - c->last_ms >= t->idle_ms) {
+            tn_log_info("ingest", "influx tcp: closing a connection idle for %llu ms",
+                        (unsigned long long)(now - c->last_ms));
+            tn_metric_inc(t->m_closed_idle);
+            if (c->buf.len)
+                tn_log_warn("ingest", "influx tcp: dropped %zu bytes of an unfinished line",
+                            c->buf.len);
+            conn_close(c);
+        }
+    }
+}
+
+int tn_influx_tcp_start(uv_loop_t *loop, const tn_influx_tcp_opts_t *opts, tn_streams_t *streams,
                         tn_ingest_t *ingest, tn_influx_tcp_t **out)
 {
+    const char *addr = opts->addr;
     char host[256];
     const char *colon = strrchr(addr, ':');
     if (!colon || (size_t)(colon - addr) >= sizeof host) return TN_EINVAL;
@@ -216,8 +258,22 @@ int tn_influx_tcp_start(uv_loop_t *loop, const char *addr, tn_streams_t *streams
     t->ingest = ingest;
     uv_tcp_init(loop, &t->server);
     uv_timer_init(loop, &t->resume);
-    t->server.data = t->resume.data = t;
-    t->open_handles = 2;
+    uv_timer_init(loop, &t->sweep);
+    t->server.data = t->resume.data = t->sweep.data = t;
+    t->open_handles = 3;
+    t->idle_ms = opts->idle_ms ? opts->idle_ms : 300000;
+    t->max_conns = opts->max_conns ? opts->max_conns : 1024;
+    t->refused_logged_ms = INT64_MIN / 2;
+    t->m_conns = tn_metrics_gauge("tocsin_ingest_tcp_connections", NULL,
+                                  "Open connections of the Influx TCP input.");
+    t->m_closed_idle =
+        tn_metrics_counter("tocsin_ingest_tcp_closed_total", "reason=\"idle\"",
+                           "Influx TCP connections closed by the engine, by reason.");
+    t->m_closed_long =
+        tn_metrics_counter("tocsin_ingest_tcp_closed_total", "reason=\"line_too_long\"",
+                           "Influx TCP connections closed by the engine, by reason.");
+    t->m_refused = tn_metrics_counter("tocsin_ingest_tcp_closed_total", "reason=\"too_many\"",
+                                      "Influx TCP connections closed by the engine, by reason.");
     t->m_lines = tn_metrics_counter("tocsin_ingest_records_total",
                                     "input=\"influx_tcp\",result=\"accepted\"",
                                     "Records received, by input and result.");
@@ -237,6 +293,8 @@ int tn_influx_tcp_start(uv_loop_t *loop, const char *addr, tn_streams_t *streams
     int len = sizeof bound;
     uv_tcp_getsockname(&t->server, (struct sockaddr *)&bound, &len);
     t->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    uint64_t every = t->idle_ms / 4 < 1000 ? (t->idle_ms / 4 ? t->idle_ms / 4 : 1) : 1000;
+    uv_timer_start(&t->sweep, on_sweep, every, every);
     tn_log_info("ingest", "influx line protocol on tcp %s:%d", host, t->port);
     *out = t;
     return 0;
@@ -262,4 +320,5 @@ void tn_influx_tcp_stop(tn_influx_tcp_t *t)
         conn_close(t->conns);
     uv_close((uv_handle_t *)&t->server, on_server_closed);
     uv_close((uv_handle_t *)&t->resume, on_server_closed);
+    uv_close((uv_handle_t *)&t->sweep, on_server_closed);
 }

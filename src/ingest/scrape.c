@@ -25,7 +25,7 @@ struct tn_scraper {
     tn_streams_t *streams;
     target_t *targets;
     size_t n;
-    uint64_t interval_ms;
+    uint64_t interval_ms, timeout_ms, max_bytes;
     tn_metric_t *m_ok, *m_failed;
 };
 
@@ -74,11 +74,11 @@ static void on_response(const tn_httpc_result_t *res, void *arg)
     tn_batch_t b;
     tn_batch_init(&b);
     int up = 0;
-    if (res->error || res->status != 200) {
-        tn_metric_inc(t->s->m_failed);
-        if (t->last_up)
-            tn_log_warn("ingest", "scrape %s failed: %s", t->url,
-                        res->error ? res->error_text : "unexpected HTTP status");
+    char why[320] = "";
+    if (res->error) {
+        snprintf(why, sizeof why, "%s", res->error_text ? res->error_text : "request failed");
+    } else if (res->status != 200) {
+        snprintf(why, sizeof why, "HTTP status %d", (int)res->status);
     } else {
         tn_ingest_report_t rep;
         tn_ingest_report_init(&rep);
@@ -87,10 +87,14 @@ static void on_response(const tn_httpc_result_t *res, void *arg)
         tn_parse_opts_t o = {.now_ms = tn_now_ms(), .max_items = 1000000};
         int rc = tn_parse_prom_text(res->body, res->body_len, &o, &b, &rep, &fatal);
         if (rc) {
-            tn_log_warn("ingest", "scrape %s: %s", t->url, fatal.data ? fatal.data : "bad body");
+            snprintf(why, sizeof why, "%.300s", fatal.data ? fatal.data : "bad body");
+        } else if (rep.rejected && !rep.accepted) {
+            /* nothing in it is a sample: not a metrics endpoint (or a broken one) */
+            snprintf(why, sizeof why, "no line parses (%zu rejected): %.250s", rep.rejected,
+                     rep.errors.data ? rep.errors.data : "");
         } else {
             up = 1;
-            if (rep.rejected)
+            if (rep.rejected) /* one bad line does not sink the good ones */
                 tn_log_warn("ingest", "scrape %s: %zu line(s) rejected: %.200s", t->url,
                             rep.rejected, rep.errors.data ? rep.errors.data : "");
             for (size_t i = 0; i < b.samples.n; i++)
@@ -101,6 +105,12 @@ static void on_response(const tn_httpc_result_t *res, void *arg)
         }
         tn_ingest_report_deinit(&rep);
         tn_buf_deinit(&fatal);
+    }
+    if (!up) {
+        tn_metric_inc(t->s->m_failed);
+        if (t->last_up) tn_log_warn("ingest", "scrape %s failed: %s", t->url, why);
+        tn_batch_deinit(&b); /* whatever parsed before the failure is not kept */
+        tn_batch_init(&b);
     }
     if (up && !t->last_up) tn_log_info("ingest", "scrape %s: up", t->url);
     t->last_up = up;
@@ -121,8 +131,8 @@ static void on_tick(uv_timer_t *timer)
         tn_httpc_req_t req = {.method = "GET",
                               .url = t->url,
                               .headers = hdrs,
-                              .timeout_ms = s->interval_ms < 10000 ? s->interval_ms : 10000,
-                              .max_response_bytes = 64u << 20};
+                              .timeout_ms = s->timeout_ms,
+                              .max_response_bytes = s->max_bytes};
         if (tn_httpc_request(s->httpc, &req, on_response, t, &t->req_id) == 0)
             t->in_flight = 1;
         else
@@ -130,9 +140,11 @@ static void on_tick(uv_timer_t *timer)
     }
 }
 
-int tn_scraper_start(uv_loop_t *loop, const tn_conf_list_t *targets, uint64_t interval_ms,
-                     tn_httpc_t *httpc, tn_streams_t *streams, tn_scraper_t **out)
+int tn_scraper_start(uv_loop_t *loop, const tn_scraper_opts_t *opts, tn_httpc_t *httpc,
+                     tn_streams_t *streams, tn_scraper_t **out)
 {
+    const tn_conf_list_t *targets = opts->targets;
+    uint64_t interval_ms = opts->interval_ms;
     tn_scraper_t *s = calloc(1, sizeof *s);
     if (!s) return TN_ENOMEM;
     s->targets = calloc(targets->n ? targets->n : 1, sizeof *s->targets);
@@ -144,6 +156,9 @@ int tn_scraper_start(uv_loop_t *loop, const tn_conf_list_t *targets, uint64_t in
     s->httpc = httpc;
     s->streams = streams;
     s->interval_ms = interval_ms;
+    s->timeout_ms =
+        opts->timeout_ms && opts->timeout_ms < interval_ms ? opts->timeout_ms : interval_ms;
+    s->max_bytes = opts->max_bytes ? opts->max_bytes : 64u << 20;
     for (size_t i = 0; i < targets->n; i++, s->n++) {
         target_t *t = &s->targets[i];
         t->s = s;
