@@ -64,7 +64,8 @@ static void handle_sample(const tn_sample_view_t *v, void *arg)
     memcpy(sid, v->sid, 16);
     sid[16] = '\0';
     tn_verdict_t vd;
-    if (tn_detector_score(e->detector, sid, v->value, v->ts_ms, &vd)) {
+    if (tn_detector_score_labeled(e->detector, sid, v->name, v->name_len, v->labels, v->labels_len,
+                                  v->value, v->ts_ms, &vd)) {
         tn_log_error("pipeline", "out of memory scoring %s", sid);
         return;
     }

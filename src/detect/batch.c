@@ -1,0 +1,385 @@
+#include "detect/batch.h"
+#include "core/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Build the hot loops for AVX2 too, chosen at load time; SSE2 is the portable fallback. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TN_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TN_SIMD_CLONES
+#endif
+
+static inline double sel(int c, double a, double b)
+{
+    return c ? a : b;
+}
+
+/* Branch-free form of tn_batch_z for the vector loops. */
+static inline double zsafe(double dev, double sd, double expected)
+{
+    double ae = fabs(expected);
+    double eps = 1e-12 * sel(ae > 1.0, ae, 1.0);
+    double q = dev / sel(sd > eps, sd, 1.0);
+    double zero = sel(fabs(dev) <= eps, 0.0, copysign(TN_Z_INF, dev));
+    return sel(sd > eps, q, zero);
+}
+
+double tn_batch_z(double dev, double sd, double expected)
+{
+    return zsafe(dev, sd, expected);
+}
+
+static double *dalloc(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(double));
+}
+
+/* ---- rolling z-score ---------------------------------------------------------------------- */
+
+int tn_bz_init(tn_bz_t *b, size_t lanes, uint32_t window)
+{
+    memset(b, 0, sizeof *b);
+    if (window < 2 || lanes == 0) return TN_EINVAL;
+    b->lanes = lanes;
+    b->window = window;
+    b->ring = dalloc((size_t)window * lanes);
+    b->mean = dalloc(lanes);
+    b->m2 = dalloc(lanes);
+    b->tmp = dalloc(2 * lanes);
+    if (!b->ring || !b->mean || !b->m2 || !b->tmp) {
+        tn_bz_deinit(b);
+        return TN_ENOMEM;
+    }
+    return 0;
+}
+
+void tn_bz_deinit(tn_bz_t *b)
+{
+    free(b->ring);
+    free(b->mean);
+    free(b->m2);
+    free(b->tmp);
+    b->ring = b->mean = b->m2 = b->tmp = NULL;
+}
+
+/* Exact mean and m2 of every ring, in one pass shifted by the current mean (which is close to
+ * the true one, so the shifted sums do not cancel). */
+TN_SIMD_CLONES
+static void bz_recompute(tn_bz_t *b)
+{
+    size_t L = b->lanes;
+    double *restrict s = b->tmp, *restrict ss = b->tmp + L;
+    const double *restrict mean = b->mean;
+    memset(s, 0, 2 * L * sizeof(double));
+    for (uint32_t k = 0; k < b->count; k++) {
+        const double *restrict row = b->ring + (size_t)k * L;
+        for (size_t i = 0; i < L; i++) {
+            double d = row[i] - mean[i];
+            s[i] += d;
+            ss[i] += d * d;
+        }
+    }
+    double inv = 1.0 / b->count;
+    double *restrict mo = b->mean, *restrict qo = b->m2;
+    for (size_t i = 0; i < L; i++) {
+        mo[i] = mo[i] + s[i] * inv;
+        double q = ss[i] - s[i] * s[i] * inv;
+        qo[i] = sel(q > 0, q, 0.0);
+    }
+    b->since_exact = 0;
+}
+
+TN_SIMD_CLONES
+static void bz_full(size_t L, double inv_n, double inv_nm1, const double *restrict x,
+                    double *restrict ring, double *restrict mean, double *restrict m2,
+                    double *restrict z)
+{
+    for (size_t i = 0; i < L; i++) {
+        double mu = mean[i], q = m2[i], xi = x[i];
+        double var = q * inv_nm1;
+        double sd = sqrt(sel(var > 0, var, 0.0));
+        z[i] = zsafe(xi - mu, sd, mu);
+        double y = ring[i];
+        ring[i] = xi;
+        double nmu = mu + (xi - y) * inv_n;
+        mean[i] = nmu;
+        m2[i] = q + (xi - y) * (xi - nmu + y - mu);
+    }
+}
+
+TN_SIMD_CLONES
+static void bz_full_explain(size_t L, double inv_n, double inv_nm1, const double *restrict x,
+                            double *restrict ring, double *restrict mean, double *restrict m2,
+                            double *restrict z, double *restrict mo, double *restrict so)
+{
+    for (size_t i = 0; i < L; i++) {
+        double mu = mean[i], q = m2[i], xi = x[i];
+        double var = q * inv_nm1;
+        double sd = sqrt(sel(var > 0, var, 0.0));
+        z[i] = zsafe(xi - mu, sd, mu);
+        mo[i] = mu;
+        so[i] = sd;
+        double y = ring[i];
+        ring[i] = xi;
+        double nmu = mu + (xi - y) * inv_n;
+        mean[i] = nmu;
+        m2[i] = q + (xi - y) * (xi - nmu + y - mu);
+    }
+}
+
+void tn_bz_step(tn_bz_t *b, const double *x, double *z, double *mean, double *sd)
+{
+    size_t L = b->lanes;
+    double *row = b->ring + (size_t)b->pos * L;
+    if (b->count < b->window) { /* filling: plain Welford, z once two values are in */
+        uint32_t n = b->count;
+        for (size_t i = 0; i < L; i++) {
+            double mu = b->mean[i];
+            double s = n > 1 ? sqrt(fmax(b->m2[i], 0) / (n - 1)) : 0;
+            z[i] = n < 2 ? 0 : zsafe(x[i] - mu, s, mu);
+            if (mean) mean[i] = mu;
+            if (sd) sd[i] = s;
+            row[i] = x[i];
+            double d = x[i] - mu;
+            b->mean[i] = mu + d / (n + 1);
+            b->m2[i] += d * (x[i] - b->mean[i]);
+        }
+        b->count++;
+    } else {
+        double inv_n = 1.0 / b->count, inv_nm1 = 1.0 / (b->count - 1);
+        if (mean || sd) {
+            double *mo = mean ? mean : b->tmp, *so = sd ? sd : b->tmp + L;
+            bz_full_explain(L, inv_n, inv_nm1, x, row, b->mean, b->m2, z, mo, so);
+        } else {
+            bz_full(L, inv_n, inv_nm1, x, row, b->mean, b->m2, z);
+        }
+        if (++b->since_exact >= b->window) bz_recompute(b);
+    }
+    b->pos = (b->pos + 1) % b->window;
+}
+
+/* ---- EWMA ----------------------------------------------------------------------------------- */
+
+int tn_be_init(tn_be_t *b, size_t lanes, double alpha)
+{
+    memset(b, 0, sizeof *b);
+    if (!(alpha > 0 && alpha <= 1) || lanes == 0) return TN_EINVAL;
+    b->lanes = lanes;
+    b->alpha = alpha;
+    b->decay = 1;
+    b->mean = dalloc(lanes);
+    b->var = dalloc(lanes);
+    if (!b->mean || !b->var) {
+        tn_be_deinit(b);
+        return TN_ENOMEM;
+    }
+    return 0;
+}
+
+void tn_be_deinit(tn_be_t *b)
+{
+    free(b->mean);
+    free(b->var);
+    b->mean = b->var = NULL;
+}
+
+TN_SIMD_CLONES
+static void be_run(size_t L, double a, double inv_w, const double *restrict x, double *restrict m,
+                   double *restrict v, double *restrict z)
+{
+    for (size_t i = 0; i < L; i++) {
+        double mu = m[i], var = v[i], xi = x[i];
+        double s = sqrt(sel(var > 0, var, 0.0) * inv_w);
+        double d = xi - mu;
+        z[i] = zsafe(d, s, mu);
+        m[i] = mu + a * d;
+        v[i] = (1 - a) * (var + a * d * d);
+    }
+}
+
+TN_SIMD_CLONES
+static void be_run_explain(size_t L, double a, double inv_w, const double *restrict x,
+                           double *restrict m, double *restrict v, double *restrict z,
+                           double *restrict mo, double *restrict so)
+{
+    for (size_t i = 0; i < L; i++) {
+        double mu = m[i], var = v[i], xi = x[i];
+        double s = sqrt(sel(var > 0, var, 0.0) * inv_w);
+        double d = xi - mu;
+        z[i] = zsafe(d, s, mu);
+        mo[i] = mu;
+        so[i] = s;
+        m[i] = mu + a * d;
+        v[i] = (1 - a) * (var + a * d * d);
+    }
+}
+
+void tn_be_step(tn_be_t *b, const double *x, double *z, double *mean, double *sd)
+{
+    size_t L = b->lanes;
+    if (b->n == 0) {
+        for (size_t i = 0; i < L; i++) {
+            z[i] = 0;
+            if (mean) mean[i] = x[i];
+            if (sd) sd[i] = 0;
+            b->mean[i] = x[i];
+            b->var[i] = 0;
+        }
+        b->n = 1;
+        return;
+    }
+    if (b->n == 1) { /* one value: no spread to compare with yet */
+        for (size_t i = 0; i < L; i++) {
+            double d = x[i] - b->mean[i];
+            z[i] = 0;
+            if (mean) mean[i] = b->mean[i];
+            if (sd) sd[i] = 0;
+            b->mean[i] += b->alpha * d;
+            b->var[i] = (1 - b->alpha) * (b->var[i] + b->alpha * d * d);
+        }
+    } else {
+        double w = 1 - b->decay, inv_w = w > 0 ? 1 / w : 0;
+        if (mean && sd)
+            be_run_explain(L, b->alpha, inv_w, x, b->mean, b->var, z, mean, sd);
+        else
+            be_run(L, b->alpha, inv_w, x, b->mean, b->var, z);
+    }
+    b->decay *= 1 - b->alpha;
+    b->n++;
+}
+
+/* ---- Holt-Winters --------------------------------------------------------------------------- */
+
+static int coef_ok(double c)
+{
+    return c > 0 && c <= 1;
+}
+
+int tn_bhw_init(tn_bhw_t *b, size_t lanes, uint32_t season, double alpha, double beta, double gamma,
+                double rate)
+{
+    memset(b, 0, sizeof *b);
+    if (lanes == 0 || !coef_ok(alpha) || !coef_ok(beta) || !coef_ok(rate) ||
+        (season && !coef_ok(gamma)))
+        return TN_EINVAL;
+    b->lanes = lanes;
+    b->season = season == 1 ? 0 : season;
+    b->alpha = alpha;
+    b->beta = beta;
+    b->gamma = gamma;
+    b->rate = rate;
+    b->decay = 1;
+    b->level = dalloc(lanes);
+    b->trend = dalloc(lanes);
+    b->s2 = dalloc(lanes);
+    b->seas = b->season ? dalloc((size_t)b->season * lanes) : NULL;
+    if (!b->level || !b->trend || !b->s2 || (b->season && !b->seas)) {
+        tn_bhw_deinit(b);
+        return TN_ENOMEM;
+    }
+    return 0;
+}
+
+void tn_bhw_deinit(tn_bhw_t *b)
+{
+    free(b->level);
+    free(b->trend);
+    free(b->s2);
+    free(b->seas);
+    b->level = b->trend = b->s2 = b->seas = NULL;
+}
+
+uint64_t tn_bhw_warmup(const tn_bhw_t *b)
+{
+    return (uint64_t)(b->season ? b->season : 1) + 2;
+}
+
+TN_SIMD_CLONES
+static void bhw_run(size_t L, double a, double bt, double g, double r, double inv_w, int scored,
+                    const double *restrict x, double *restrict lv, double *restrict tr,
+                    double *restrict s2, double *restrict se, double *restrict z,
+                    double *restrict fo, double *restrict so)
+{
+    for (size_t i = 0; i < L; i++) {
+        double xi = x[i], l = lv[i], t = tr[i], sp = se ? se[i] : 0.0;
+        double f = l + t + sp;
+        double e = xi - f;
+        double v = s2[i] * inv_w;
+        double s = sqrt(sel(v > 0, v, 0.0));
+        z[i] = scored ? zsafe(e, s, f) : 0.0;
+        fo[i] = f;
+        so[i] = s;
+        s2[i] = (1 - r) * s2[i] + r * e * e;
+        double nl = a * (xi - sp) + (1 - a) * (l + t);
+        lv[i] = nl;
+        tr[i] = bt * (nl - l) + (1 - bt) * t;
+        if (se) se[i] = g * (xi - nl) + (1 - g) * sp;
+    }
+}
+
+void tn_bhw_step(tn_bhw_t *b, const double *x, double *z, double *fc, double *sd)
+{
+    size_t L = b->lanes;
+    uint32_t m = b->season;
+    if (m && b->n < m) { /* first season: the level is its mean, the season the offsets */
+        double *row = b->seas + (size_t)b->n * L;
+        for (size_t i = 0; i < L; i++) {
+            z[i] = 0;
+            if (fc) fc[i] = x[i];
+            if (sd) sd[i] = 0;
+            row[i] = x[i];
+            b->level[i] += (x[i] - b->level[i]) / (double)(b->n + 1);
+        }
+        if (++b->n == m) {
+            for (uint32_t k = 0; k < m; k++)
+                for (size_t i = 0; i < L; i++)
+                    b->seas[(size_t)k * L + i] -= b->level[i];
+            b->phase = 0;
+        }
+        return;
+    }
+    if (!m && b->n == 0) {
+        for (size_t i = 0; i < L; i++) {
+            z[i] = 0;
+            if (fc) fc[i] = x[i];
+            if (sd) sd[i] = 0;
+            b->level[i] = x[i];
+            b->trend[i] = 0;
+        }
+        b->n = 1;
+        return;
+    }
+    uint64_t resid = b->n - (m ? m : 1); /* residuals seen so far */
+    double w = 1 - b->decay, inv_w = w > 0 ? 1 / w : 0;
+    double *se = m ? b->seas + (size_t)b->phase * L : NULL;
+    /* without explanation outputs, the forecast and sd go to the variance scratch of z's
+     * caller: use a small stack buffer in chunks */
+    if (fc && sd) {
+        bhw_run(L, b->alpha, b->beta, b->gamma, b->rate, inv_w, resid >= 2, x, b->level, b->trend,
+                b->s2, se, z, fc, sd);
+    } else {
+        double f1[256], s1[256];
+        for (size_t off = 0; off < L; off += 256) {
+            size_t n = L - off < 256 ? L - off : 256;
+            bhw_run(n, b->alpha, b->beta, b->gamma, b->rate, inv_w, resid >= 2, x + off,
+                    b->level + off, b->trend + off, b->s2 + off, se ? se + off : NULL, z + off, f1,
+                    s1);
+            if (fc) memcpy(fc + off, f1, n * sizeof(double));
+            if (sd) memcpy(sd + off, s1, n * sizeof(double));
+        }
+    }
+    b->decay *= 1 - b->rate;
+    b->n++;
+    if (m) b->phase = (b->phase + 1) % m;
+}
+
+void tn_bhw_skip(tn_bhw_t *b, uint32_t steps)
+{
+    if (b->n < tn_bhw_warmup(b) - 2 || steps == 0) return;
+    for (size_t i = 0; i < b->lanes; i++)
+        b->level[i] += steps * b->trend[i];
+    if (b->season) b->phase = (uint32_t)((b->phase + (uint64_t)steps) % b->season);
+}
