@@ -18,9 +18,12 @@ struct tn_iforest {
     int trained;
     uint32_t psi_used, npt;
     double cpsi;     /* c(psi_used) */
-    int32_t *feat;   /* split feature, -1 for a leaf */
-    double *val;     /* split threshold (x <= val goes left), or the leaf's depth + c(size) */
-    uint32_t *left;  /* left child index within the tree; right child is left + 1 */
+    uint32_t height; /* ceil(log2 psi_used): no leaf is deeper */
+    uint32_t *feat;  /* split feature (0 for a leaf) */
+    double *val;     /* split threshold: x <= val goes left (+Inf for a leaf) */
+    uint32_t *left;  /* left child index within the tree, right child is left + 1; a leaf
+                        points to itself, so walking `height` steps always ends on a leaf */
+    double *leaf;    /* a leaf's path length: its depth + c(its size); 0 inside */
     uint32_t *nrows; /* training rows that reached the node */
 
     uint64_t rejected, trainings;
@@ -111,18 +114,19 @@ tn_iforest_t *tn_iforest_create(uint32_t d, const tn_iforest_opts_t *opts)
     return f;
 }
 
-static void free_forest(int32_t *feat, double *val, uint32_t *left, uint32_t *nrows)
+static void free_forest(uint32_t *feat, double *val, uint32_t *left, double *leaf, uint32_t *nrows)
 {
     free(feat);
     free(val);
     free(left);
+    free(leaf);
     free(nrows);
 }
 
 void tn_iforest_destroy(tn_iforest_t *f)
 {
     if (!f) return;
-    free_forest(f->feat, f->val, f->left, f->nrows);
+    free_forest(f->feat, f->val, f->left, f->leaf, f->nrows);
     free(f->ring);
     free(f->scratch);
     free(f);
@@ -160,8 +164,8 @@ typedef struct {
 static void grow_tree(tn_iforest_t *f, const double *X, uint32_t m, uint32_t height, size_t base,
                       uint32_t *idx, uint32_t *order, frame_t *stack)
 {
-    int32_t *feat = f->feat + base;
-    double *val = f->val + base;
+    uint32_t *feat = f->feat + base;
+    double *val = f->val + base, *leaf = f->leaf + base;
     uint32_t *left = f->left + base, *nrows = f->nrows + base;
     for (uint32_t i = 0; i < m; i++)
         idx[i] = i;
@@ -191,8 +195,10 @@ static void grow_tree(tn_iforest_t *f, const double *X, uint32_t m, uint32_t hei
             }
         }
         if (split < 0) {
-            feat[fr.node] = -1;
-            val[fr.node] = fr.depth + tn_iforest_c(cnt);
+            feat[fr.node] = 0;
+            val[fr.node] = INFINITY;
+            left[fr.node] = fr.node;
+            leaf[fr.node] = fr.depth + tn_iforest_c(cnt);
             continue;
         }
         double t = lo + rng_unit(f->rng) * (hi - lo);
@@ -208,9 +214,10 @@ static void grow_tree(tn_iforest_t *f, const double *X, uint32_t m, uint32_t hei
                 idx[b] = tmp;
             }
         }
-        feat[fr.node] = split;
+        feat[fr.node] = (uint32_t)split;
         val[fr.node] = t;
         left[fr.node] = next;
+        leaf[fr.node] = 0;
         stack[sp++] = (frame_t){next + 1, a, fr.end, fr.depth + 1};
         stack[sp++] = (frame_t){next, fr.start, a, fr.depth + 1};
         next += 2;
@@ -240,16 +247,17 @@ int tn_iforest_fit(tn_iforest_t *f, const double *rows, size_t n)
     uint32_t npt = 2 * psi - 1;
     size_t total = (size_t)f->ntrees * npt;
 
-    int32_t *feat = malloc(sizeof(*feat) * total);
+    uint32_t *feat = malloc(sizeof(*feat) * total);
     double *val = malloc(sizeof(*val) * total);
     uint32_t *left = calloc(total, sizeof(*left));
+    double *leaf = malloc(sizeof(*leaf) * total);
     uint32_t *nrows = malloc(sizeof(*nrows) * total);
     double *X = malloc(sizeof(double) * (size_t)psi * d);
     uint32_t *idx = malloc(sizeof(uint32_t) * psi);
     uint32_t *order = malloc(sizeof(uint32_t) * d);
     frame_t *stack = malloc(sizeof(frame_t) * (height + 2));
-    if (!feat || !val || !left || !nrows || !X || !idx || !order || !stack) {
-        free_forest(feat, val, left, nrows);
+    if (!feat || !val || !left || !leaf || !nrows || !X || !idx || !order || !stack) {
+        free_forest(feat, val, left, leaf, nrows);
         free(X);
         free(idx);
         free(order);
@@ -257,12 +265,13 @@ int tn_iforest_fit(tn_iforest_t *f, const double *rows, size_t n)
         free(perm);
         return TN_ENOMEM;
     }
-    int32_t *old_feat = f->feat;
-    double *old_val = f->val;
+    uint32_t *old_feat = f->feat;
+    double *old_val = f->val, *old_leaf = f->leaf;
     uint32_t *old_left = f->left, *old_nrows = f->nrows;
     f->feat = feat;
     f->val = val;
     f->left = left;
+    f->leaf = leaf;
     f->nrows = nrows;
     for (uint32_t j = 0; j < d; j++)
         order[j] = j;
@@ -283,13 +292,14 @@ int tn_iforest_fit(tn_iforest_t *f, const double *rows, size_t n)
         }
         grow_tree(f, X, psi, height, (size_t)t * npt, idx, order, stack);
     }
-    free_forest(old_feat, old_val, old_left, old_nrows);
+    free_forest(old_feat, old_val, old_left, old_leaf, old_nrows);
     free(X);
     free(idx);
     free(order);
     free(stack);
     free(perm);
     f->psi_used = psi;
+    f->height = height;
     f->npt = npt;
     f->cpsi = tn_iforest_c(psi);
     f->trained = 1;
@@ -301,13 +311,40 @@ int tn_iforest_fit(tn_iforest_t *f, const double *rows, size_t n)
 
 static inline double leaf_value(const tn_iforest_t *f, size_t base, const double *row)
 {
-    const int32_t *feat = f->feat + base;
+    const uint32_t *feat = f->feat + base, *left = f->left + base;
     const double *val = f->val + base;
-    const uint32_t *left = f->left + base;
     uint32_t n = 0;
-    while (feat[n] >= 0)
+    while (left[n] != n)
         n = left[n] + (row[feat[n]] > val[n]);
-    return val[n];
+    return f->leaf[base + n];
+}
+
+#define LANES 8 /* rows walked down one tree in lockstep: independent chains of loads overlap */
+
+/* Adds each row's path length in tree t to h[k] for the rows rows[ok[k]]. */
+static void walk_tree(const tn_iforest_t *f, size_t base, const double *rows, const uint32_t *ok,
+                      uint32_t nok, double *h)
+{
+    const uint32_t *feat = f->feat + base, *left = f->left + base, d = f->d;
+    const double *val = f->val + base, *leaf = f->leaf + base;
+    for (uint32_t k0 = 0; k0 < nok; k0 += LANES) {
+        uint32_t g = nok - k0 < LANES ? nok - k0 : LANES;
+        uint32_t n[LANES] = {0};
+        const double *r[LANES];
+        for (uint32_t l = 0; l < g; l++)
+            r[l] = rows + (size_t)ok[k0 + l] * d;
+        if (g == LANES) {
+            for (uint32_t s = 0; s < f->height; s++)
+                for (uint32_t l = 0; l < LANES; l++)
+                    n[l] = left[n[l]] + (r[l][feat[n[l]]] > val[n[l]]);
+        } else {
+            for (uint32_t s = 0; s < f->height; s++)
+                for (uint32_t l = 0; l < g; l++)
+                    n[l] = left[n[l]] + (r[l][feat[n[l]]] > val[n[l]]);
+        }
+        for (uint32_t l = 0; l < g; l++)
+            h[ok[k0 + l]] += leaf[n[l]];
+    }
 }
 
 static double path_of(const tn_iforest_t *f, const double *row)
@@ -362,11 +399,8 @@ int tn_iforest_score_batch(tn_iforest_t *f, const double *rows, size_t n, double
             else
                 f->rejected++;
         }
-        for (uint32_t t = 0; t < f->ntrees; t++) {
-            size_t base = (size_t)t * f->npt;
-            for (uint32_t k = 0; k < nok; k++)
-                h[ok[k]] += leaf_value(f, base, rows + (b0 + ok[k]) * d);
-        }
+        for (uint32_t t = 0; t < f->ntrees; t++)
+            walk_tree(f, (size_t)t * f->npt, rows + b0 * d, ok, nok, h);
         for (uint32_t i = 0; i < bn; i++)
             scores[b0 + i] = NAN;
         for (uint32_t k = 0; k < nok; k++)
@@ -384,11 +418,10 @@ int tn_iforest_explain(const tn_iforest_t *f, const double *row, double *share)
     double total = 0;
     for (uint32_t t = 0; t < f->ntrees; t++) {
         size_t base = (size_t)t * f->npt;
-        const int32_t *feat = f->feat + base;
+        const uint32_t *feat = f->feat + base, *left = f->left + base, *nrows = f->nrows + base;
         const double *val = f->val + base;
-        const uint32_t *left = f->left + base, *nrows = f->nrows + base;
         uint32_t n = 0;
-        while (feat[n] >= 0) {
+        while (left[n] != n) {
             uint32_t c = left[n] + (row[feat[n]] > val[n]);
             double bits = log2((double)nrows[n] / nrows[c]);
             share[feat[n]] += bits;

@@ -11,7 +11,9 @@
  * for ordinary rows, near 1 for rows that are isolated quickly.
  *
  * Memory: one flat structure-of-arrays node pool for the whole forest, (2 psi - 1) nodes per tree
- * (feature, threshold or leaf value, left child, node size). Deterministic: the same seed, data
+ * (feature, threshold, left child, leaf path length, node size: 28 bytes a node). Batch scoring
+ * walks 8 rows down a tree in lockstep for exactly ceil(log2 psi) steps (leaves point to
+ * themselves), so the rows' chains of dependent loads overlap. Deterministic: the same seed, data
  * and options give the same forest on every platform (own xoshiro256** generator).
  *
  * Online use (tn_iforest_observe): rows enter a rolling baseline ring; the forest is trained
