@@ -311,6 +311,71 @@ static void test_max_tokens(void **state)
     assert_null(tn_drain_create(&bad));
 }
 
+/* ---- allocation failure ----------------------------------------------------------------- */
+
+/* Out-of-memory for real: the soft address-space limit lowered to what the process uses plus a
+ * margin, restored afterwards (not under AddressSanitizer, which needs a huge address space). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TN_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TN_TEST_ASAN 1
+#endif
+#endif
+
+#include <sys/resource.h>
+
+static int limit_memory(struct rlimit *saved, size_t margin)
+{
+#ifdef TN_TEST_ASAN
+    (void)saved;
+    (void)margin;
+    return -1;
+#else
+    FILE *fp = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!fp) return -1;
+    int ok = fscanf(fp, "%lu", &pages) == 1;
+    fclose(fp);
+    if (!ok || getrlimit(RLIMIT_AS, saved) != 0) return -1;
+    struct rlimit lim = *saved;
+    lim.rlim_cur = (rlim_t)pages * 4096 + margin;
+    if (saved->rlim_max != RLIM_INFINITY && lim.rlim_cur > saved->rlim_max) return -1;
+    return setrlimit(RLIMIT_AS, &lim);
+#endif
+}
+
+/* A message whose scratch memory cannot be had: TN_ENOMEM, the miner unchanged and working. */
+static void test_enomem(void **state)
+{
+    (void)state;
+    tn_drain_t *d = tn_drain_create(NULL);
+    assert_non_null(d);
+    add(d, "disk sda1 full", 0);
+    const size_t n = 24u << 20;
+    char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = i % 2 ? ' ' : 'x';
+    struct rlimit saved;
+    if (limit_memory(&saved, 64u << 20) != 0) {
+        free(big);
+        tn_drain_destroy(d);
+        skip();
+    }
+    tn_drain_match_t m;
+    int rc = tn_drain_add(d, big, n, 1, &m);
+    assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+    free(big);
+    assert_int_equal(rc, TN_ENOMEM);
+    assert_int_equal(m.id, 0);
+    assert_int_equal(tn_drain_cluster_count(d), 1);
+    m = add(d, "disk sdb2 full", 2);
+    assert_int_equal(m.id, 1);
+    assert_string_equal(m.template_text, "disk <*> full");
+    tn_drain_destroy(d);
+}
+
 /* ---- rates ------------------------------------------------------------------------------ */
 
 #define MAXV 4096
@@ -469,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_masks),        cmocka_unit_test(test_max_clusters),
         cmocka_unit_test(test_max_children), cmocka_unit_test(test_max_tokens),
         cmocka_unit_test(test_rates),        cmocka_unit_test(test_rate_gap),
+        cmocka_unit_test(test_enomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

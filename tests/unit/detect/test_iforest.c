@@ -462,6 +462,99 @@ static void test_online_exclude(void **state)
     }
 }
 
+/* ---- allocation failure ----------------------------------------------------------------- */
+
+/* Out-of-memory is produced for real by lowering the soft address-space limit to what the
+ * process uses plus a margin (restored afterwards). Not under AddressSanitizer, whose shadow
+ * memory needs a huge address space. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TN_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TN_TEST_ASAN 1
+#endif
+#endif
+
+#include <sys/resource.h>
+
+static int limit_memory(struct rlimit *saved, size_t margin)
+{
+#ifdef TN_TEST_ASAN
+    (void)saved;
+    (void)margin;
+    return -1;
+#else
+    FILE *fp = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!fp) return -1;
+    int ok = fscanf(fp, "%lu", &pages) == 1;
+    fclose(fp);
+    if (!ok || getrlimit(RLIMIT_AS, saved) != 0) return -1;
+    struct rlimit lim = *saved;
+    lim.rlim_cur = (rlim_t)pages * 4096 + margin;
+    if (saved->rlim_max != RLIM_INFINITY && lim.rlim_cur > saved->rlim_max) return -1;
+    return setrlimit(RLIMIT_AS, &lim);
+#endif
+}
+
+static void unlimit_memory(const struct rlimit *saved)
+{
+    assert_int_equal(setrlimit(RLIMIT_AS, saved), 0);
+}
+
+/* A training that cannot get its memory returns TN_ENOMEM and keeps the previous forest; an
+ * online refresh that fails is retried on the next row. */
+static void test_enomem(void **state)
+{
+    (void)state;
+    enum { BIG = 5000 };
+    tn_iforest_opts_t o = {.ntrees = 2000, .psi = 4096, .seed = 1};
+    tn_iforest_t *f = tn_iforest_create(1, &o);
+    assert_non_null(f);
+    static double x[BIG];
+    g_rng = 3;
+    for (int i = 0; i < BIG; i++)
+        x[i] = gauss();
+    assert_int_equal(tn_iforest_fit(f, x, 100), 0); /* 100-row subsamples: ~11 MB */
+    double probe = 2.5, before, after;
+    assert_int_equal(tn_iforest_score(f, &probe, &before), 0);
+    struct rlimit saved;
+    if (limit_memory(&saved, 64u << 20) != 0) {
+        tn_iforest_destroy(f);
+        skip();
+    }
+    int rc = tn_iforest_fit(f, x, BIG); /* 4096-row subsamples: ~460 MB */
+    unlimit_memory(&saved);
+    assert_int_equal(rc, TN_ENOMEM);
+    assert_int_equal(tn_iforest_trained(f), 1);
+    assert_int_equal(tn_iforest_psi_used(f), 100);
+    assert_int_equal(tn_iforest_trainings(f), 1);
+    assert_int_equal(tn_iforest_score(f, &probe, &after), 0);
+    assert_true(after == before);
+    tn_iforest_destroy(f);
+
+    /* online: the first training fails, the row is kept, and the next row trains */
+    tn_iforest_opts_t oo = {.ntrees = 1000, .psi = 4096, .baseline_rows = 4096, .min_train = 4096};
+    f = tn_iforest_create(1, &oo);
+    assert_non_null(f);
+    tn_iforest_result_t r;
+    for (int i = 0; i < 4095; i++)
+        assert_int_equal(tn_iforest_observe(f, &x[i], &r), 0);
+    if (limit_memory(&saved, 64u << 20) != 0) {
+        tn_iforest_destroy(f);
+        skip();
+    }
+    rc = tn_iforest_observe(f, &x[4095], &r);
+    unlimit_memory(&saved);
+    assert_int_equal(rc, TN_ENOMEM);
+    assert_int_equal(tn_iforest_trained(f), 0);
+    /* with memory back, the next row trains (on 4096 rows: the ring is full) */
+    assert_int_equal(tn_iforest_observe(f, &x[4096], &r), 0);
+    assert_int_equal(tn_iforest_trained(f), 1);
+    assert_int_equal(tn_iforest_psi_used(f), 4096);
+    tn_iforest_destroy(f);
+}
+
 /* ---- SKAB ------------------------------------------------------------------------------- */
 
 /* The SKAB convention: per file, train on the first 400 rows and test on the rest. The threshold
@@ -541,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_nan_rows),
         cmocka_unit_test(test_online),
         cmocka_unit_test(test_online_exclude),
+        cmocka_unit_test(test_enomem),
         cmocka_unit_test(test_skab),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
