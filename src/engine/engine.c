@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
 #include "core/error.h"
+#include "core/json_arena.h"
 #include "core/fs.h"
 #include "core/log.h"
 
@@ -434,6 +435,7 @@ int tn_engine_run(const tn_config_t *cfg)
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_TOP_PAD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    tn_json_arena_install(); /* request bodies are parsed in arenas (core/json_arena.h) */
     tn_engine_t e;
     memset(&e, 0, sizeof e);
     e.cfg = cfg;

@@ -1,6 +1,7 @@
 #include "ingest/alerts.h"
 #include "ingest/normalize.h"
 #include "core/error.h"
+#include "core/json_arena.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -92,7 +93,7 @@ static int dump_data(json_t *d, char **out)
 {
     *out = NULL;
     if (json_object_size(d) == 0) return 0;
-    *out = json_dumps(d, JSON_COMPACT);
+    *out = tn_json_dumps(d, JSON_COMPACT);
     return *out ? 0 : TN_ENOMEM;
 }
 
@@ -502,7 +503,7 @@ static int parse_pd(json_t *ev, const void *ctx, const tn_parse_opts_t *o, tn_ev
     if (!rc) rc = tn_labels_finish(&e->labels, err);
     if (rc) return rc;
 
-    if (data && !(e->data = json_dumps(data, JSON_COMPACT))) return TN_ENOMEM;
+    if (data && !(e->data = tn_json_dumps(data, JSON_COMPACT))) return TN_ENOMEM;
     return 0;
 }
 

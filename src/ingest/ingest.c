@@ -4,6 +4,7 @@
 #include "ingest/inputs.h"
 #include "ingest/writer.h"
 #include "core/error.h"
+#include "core/json_arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -182,7 +183,10 @@ static void h_input(tn_http_req_t *req, void *data)
     }
     tn_ingest_report_init(&p->rep);
     tn_parse_opts_t o = {.now_ms = tn_now_ms(), .max_items = in->max_items};
+    tn_json_arena_t arena; /* the parse's jansson values die with it */
+    tn_json_arena_begin(&arena);
     int rc = input->parse(body, len, &o, &args, &batch, &p->rep, &fatal);
+    tn_json_arena_end(&arena);
     tn_metric_add(route->rejected, (double)p->rep.rejected);
     size_t n = tn_batch_count(&batch);
     if (rc || (n == 0 && p->rep.rejected)) {

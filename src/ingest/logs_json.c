@@ -1,6 +1,7 @@
 #include "ingest/logs_json.h"
 #include "ingest/normalize.h"
 #include "core/error.h"
+#include "core/json_arena.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -161,7 +162,7 @@ static int parse_record(json_t *r, const rec_ctx_t *c, const tn_parse_opts_t *o,
         if (!(lg->body = strdup(json_string_value(v)))) return TN_ENOMEM;
         consume(&used, body_keys[i], NULL);
     }
-    if (!lg->body && !(lg->body = json_dumps(r, JSON_COMPACT))) return TN_ENOMEM;
+    if (!lg->body && !(lg->body = tn_json_dumps(r, JSON_COMPACT))) return TN_ENOMEM;
 
     /* time */
     static const char *const ts_keys[] = {"@timestamp", "timestamp", "time", "ts"};

@@ -11,10 +11,25 @@
 #define MAX_REPORTED 20
 #define MAX_DEPTH 32
 
+/* Called for every element of every list (it names the element in error messages), so without
+ * printf: "parent.key[i]", cut to size. */
 void tn__otlp_path(char *buf, size_t size, const char *parent, const char *key, size_t i)
 {
-    int n = snprintf(buf, size, "%s%s%s[%zu]", parent ? parent : "", parent ? "." : "", key, i);
-    if (n < 0 && size) buf[0] = '\0';
+    if (!size) return;
+    char digits[24];
+    size_t nd = 0, w = 0;
+    do
+        digits[nd++] = (char)('0' + i % 10);
+    while ((i /= 10));
+    const char *parts[3] = {parent, parent ? "." : NULL, key};
+    for (int k = 0; k < 3; k++)
+        for (const char *p = parts[k]; p && *p && w + 1 < size; p++)
+            buf[w++] = *p;
+    if (w + 1 < size) buf[w++] = '[';
+    while (nd && w + 1 < size)
+        buf[w++] = digits[--nd];
+    if (w + 1 < size) buf[w++] = ']';
+    buf[w] = '\0';
 }
 
 /* ---- request context --------------------------------------------------------------------- */

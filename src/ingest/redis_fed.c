@@ -3,6 +3,7 @@
 #include "ingest/writer.h"
 #include "store/reader.h"
 #include "core/error.h"
+#include "core/json_arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -124,7 +125,7 @@ static void on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void 
             int samples = strcmp(e->stream, f->keys[0]) == 0;
             input = tn_input_find(samples ? "samples" : "events");
             json_t *o = entry_json(e, "ts");
-            owned = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            owned = o ? tn_json_dumps(o, JSON_COMPACT) : NULL;
             json_decref(o);
             if (!owned) {
                 dead_letter(f, e, "out of memory");
@@ -137,7 +138,10 @@ static void on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void 
         tn_ingest_report_init(&rep);
         tn_buf_reset(&fatal);
         tn_parse_opts_t o = {.now_ms = tn_now_ms(), .max_items = 1000000};
+        tn_json_arena_t arena; /* the parse's jansson values die with it */
+        tn_json_arena_begin(&arena);
         int rc = input->parse(body, len, &o, &args, &batch, &rep, &fatal);
+        tn_json_arena_end(&arena);
         if (rc || rep.rejected) {
             tn_buf_t why;
             tn_buf_init(&why);

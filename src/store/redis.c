@@ -21,7 +21,9 @@
  * hiredis, or (b) from conn_drop(), outside it. */
 #include "store/redis.h"
 #include "store/redis_internal.h"
+#include "core/buf.h"
 #include "core/error.h"
+#include "core/num.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -608,6 +610,7 @@ static bool cmd_unsupported(const char *cmd, size_t len)
                                         "punsubscribe", "sunsubscribe", "monitor"};
     char name[16], sub[16];
     if (tn__redis_cmd_arg(cmd, len, 0, name, sizeof name) != 0) return true;
+    if (!strchr("spumcSPUMC", name[0])) return false; /* the common case, without 7 compares */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(name, names[i]) == 0) return true;
     return strcasecmp(name, "client") == 0 &&
@@ -627,11 +630,30 @@ int tn_redis_cmd_argv(tn_redis_t *r, tn_redis_cb cb, void *arg, uint64_t timeout
 {
     if (!tn_redis_is_up(r)) return TN_ECLOSED;
     if (argc <= 0 || argv == NULL) return TN_EINVAL;
-    sds cmd = NULL;
-    int len = redisFormatSdsCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0) return TN_ENOMEM;
-    int rc = send_user(r, cb, arg, timeout_ms, cmd, (size_t)len);
-    sdsfree(cmd);
+    /* RESP by hand into a reused buffer: hiredis' own formatter (sdscatfmt per argument) cost a
+     * fifth of the engine's time when every sample is its own XADD. */
+    static _Thread_local tn_buf_t fmt;
+    tn_buf_reset(&fmt);
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += 24 + (argvlen ? argvlen[i] : strlen(argv[i]));
+    if (tn_buf_reserve(&fmt, need)) return TN_ENOMEM;
+    char *w = fmt.data;
+    *w++ = '*';
+    w += tn_num_format_i64(w, argc);
+    *w++ = '\r', *w++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
+        *w++ = '$';
+        w += tn_num_format_i64(w, (int64_t)n);
+        *w++ = '\r', *w++ = '\n';
+        memcpy(w, argv[i], n);
+        w += n;
+        *w++ = '\r', *w++ = '\n';
+    }
+    fmt.len = (size_t)(w - fmt.data);
+    int rc = send_user(r, cb, arg, timeout_ms, fmt.data, fmt.len);
+    if (fmt.cap > (1u << 20)) tn_buf_deinit(&fmt); /* keep a small one for the next command */
     return rc;
 }
 

@@ -237,7 +237,8 @@ int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
 {
     char minid[32];
     int64_t m = tn_now_ms() - keep_ms(g->s, kind);
-    snprintf(minid, sizeof minid, "%lld-0", (long long)(m > 0 ? m : 0));
+    size_t n = tn_num_format_i64(minid, m > 0 ? m : 0);
+    memcpy(minid + n, "-0", 3);
     return xadd(g, tn_streams_pkey(g->s, kind, partition), "MINID", minid, fields, lens, npairs);
 }
 
@@ -281,16 +282,21 @@ static int encode_line(tn_streams_t *s, tn_buf_t *b, const tn_sample_t *x, tn_bu
     return rc ? TN_ENOMEM : 0;
 }
 
-static int write_single(tn_wgroup_t *g, unsigned p, const tn_sample_t *x, tn_buf_t *labels)
+static int write_single(tn_wgroup_t *g, unsigned p, const tn_sample_t *x, tn_buf_t *tmp)
 {
-    char value[TN_NUM_BUF + 1], ts[24];
-    value[tn_num_format(value, x->value)] = '\0';
-    ts[tn_num_format_i64(ts, x->ts_ms)] = '\0';
-    tn_buf_reset(labels);
-    if (tn_sample_labels_json(x, labels)) return TN_ENOMEM;
-    const char *f[12] = {"name", x->name, "labels", labels->data, "value", value,
-                         "ts",   ts,      "sid",    x->sid,       "unit",  x->unit};
-    return tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, p, f, NULL, x->unit ? 6 : 5);
+    /* the labels' JSON text is the third column of the series' cached prefix */
+    const char *prefix = series_prefix(g->s, x, tmp);
+    if (!prefix) return TN_ENOMEM;
+    size_t sid_len = strlen(x->sid), name_len = strlen(x->name);
+    const char *labels = prefix + sid_len + 1 + name_len + 1;
+    size_t labels_len = strlen(labels) - 1;
+    char value[TN_NUM_BUF], ts[24];
+    size_t value_len = tn_num_format(value, x->value), ts_len = tn_num_format_i64(ts, x->ts_ms);
+    const char *f[12] = {"name", x->name, "labels", labels, "value", value,
+                         "ts",   ts,      "sid",    x->sid, "unit",  x->unit};
+    size_t lens[12] = {4, name_len, 6, labels_len, 5, value_len,
+                       2, ts_len,   3, sid_len,    4, x->unit ? strlen(x->unit) : 0};
+    return tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, p, f, lens, x->unit ? 6 : 5);
 }
 
 int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n)
