@@ -204,7 +204,8 @@ static size_t m_path(const char *s, size_t n)
 }
 
 /* Writes the masked form of token t (message msg) to d->mbuf at *mlen and records its spans.
- * Capacity was ensured by the caller (6 bytes per input byte + 1). */
+ * Capacity was ensured by the caller (6 bytes per input byte + 1), so scratch memory follows
+ * the tokens kept, not the message length. */
 static int mask_token(tn_drain_t *d, const char *msg, token_t *t, size_t *mlen)
 {
     const char *s = msg + t->raw_off;
@@ -257,13 +258,6 @@ static int mask_token(tn_drain_t *d, const char *msg, token_t *t, size_t *mlen)
 static int tokenize(tn_drain_t *d, const char *msg, size_t len, uint32_t *ntok)
 {
     if (len > UINT32_MAX / 8) len = UINT32_MAX / 8;
-    size_t need = 6 * len + len / 2 + 2;
-    if (need > d->capm) {
-        char *nb = realloc(d->mbuf, need);
-        if (!nb) return TN_ENOMEM;
-        d->mbuf = nb;
-        d->capm = need;
-    }
     uint32_t n = 0, nspan = 0;
     size_t mlen = 0, i = 0;
     while (i < len) {
@@ -277,7 +271,10 @@ static int tokenize(tn_drain_t *d, const char *msg, size_t len, uint32_t *ntok)
             d->truncated++;
             break;
         }
-        if (grow32((void **)&d->toks, &d->captoks, n + 1, sizeof(token_t))) return TN_ENOMEM;
+        /* a mask is at most 6 bytes and replaces at least 1 */
+        if (grow32((void **)&d->toks, &d->captoks, n + 1, sizeof(token_t)) ||
+            grow((void **)&d->mbuf, &d->capm, mlen + 6 * (i - st) + 1, 1))
+            return TN_ENOMEM;
         token_t *t = &d->toks[n];
         *t = (token_t){(uint32_t)st, (uint32_t)(i - st), 0, nspan, 0};
         int rc = mask_token(d, msg, t, &mlen);

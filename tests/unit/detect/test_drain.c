@@ -345,7 +345,8 @@ static int limit_memory(struct rlimit *saved, size_t margin)
 #endif
 }
 
-/* A message whose scratch memory cannot be had: TN_ENOMEM, the miner unchanged and working. */
+/* A message whose scratch memory cannot be had: TN_ENOMEM, the miner unchanged and working.
+ * Tokens past max_tokens cost no scratch memory. */
 static void test_enomem(void **state)
 {
     (void)state;
@@ -355,8 +356,7 @@ static void test_enomem(void **state)
     const size_t n = 24u << 20;
     char *big = malloc(n);
     assert_non_null(big);
-    for (size_t i = 0; i < n; i++)
-        big[i] = i % 2 ? ' ' : 'x';
+    memset(big, 'x', n); /* one 24 MB token: its masked form needs 6 bytes a byte */
     struct rlimit saved;
     if (limit_memory(&saved, 64u << 20) != 0) {
         free(big);
@@ -372,6 +372,19 @@ static void test_enomem(void **state)
     assert_int_equal(tn_drain_cluster_count(d), 1);
     m = add(d, "disk sdb2 full", 2);
     assert_int_equal(m.id, 1);
+    assert_string_equal(m.template_text, "disk <*> full");
+    /* 12 M tokens, 24 MB: only the first 256 are masked, within the limit */
+    big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = i % 2 ? ' ' : 'x';
+    assert_int_equal(limit_memory(&saved, 64u << 20), 0);
+    rc = tn_drain_add(d, big, n, 3, &m);
+    assert_int_equal(setrlimit(RLIMIT_AS, &saved), 0);
+    free(big);
+    assert_int_equal(rc, 0);
+    assert_int_equal(tn_drain_truncated(d), 1);
+    m = add(d, "disk sdc3 full", 2);
     assert_string_equal(m.template_text, "disk <*> full");
     tn_drain_destroy(d);
 }
