@@ -540,6 +540,120 @@ static void test_rate_gap(void **state)
     tn_drain_destroy(d);
 }
 
+/* ---- a corpus with known templates -------------------------------------------------------- */
+
+static const char *k_words[] = {"alice", "bob",    "carol", "dave",    "erin",
+                                "ops",   "deploy", "ci",    "billing", "search"};
+static const char *pick(void)
+{
+    return k_words[(int)(rnd01() * 10)];
+}
+
+/* Writes message i of template k (random parameters) into buf. */
+static void gen_message(int k, char *buf, size_t cap)
+{
+    int a = (int)(rnd01() * 256), b = (int)(rnd01() * 256), n = (int)(rnd01() * 100000);
+    switch (k) {
+    case 0:
+        snprintf(buf, cap, "Connection from 10.%d.%d.7 closed after %d ms", a, b, n);
+        break;
+    case 1:
+        snprintf(buf, cap, "Accepted publickey for %s from 192.168.%d.%d port %d ssh2", pick(), a,
+                 b, n);
+        break;
+    case 2:
+        snprintf(buf, cap, "Disk usage on /dev/sd%c at %d percent", 'a' + a % 4, n % 100);
+        break;
+    case 3:
+        snprintf(buf, cap, "Job %d finished with status %s", n,
+                 a % 3 ? (a % 3 == 1 ? "ok" : "failed") : "timeout");
+        break;
+    case 4:
+        snprintf(buf, cap, "GET /api/v1/users/%d returned %d in %d.%d ms", n, a % 2 ? 200 : 404, b,
+                 a % 10);
+        break;
+    case 5:
+        snprintf(buf, cap, "Task 0x%x%x picked by worker %s from queue %s", a + 1, n, pick(),
+                 pick());
+        break;
+    case 6:
+        snprintf(buf, cap, "Session %08x-%04x-4%03x-a%03x-%012x expired for user %s", n * 7919, a,
+                 b, a, n, pick());
+        break;
+    case 7:
+        snprintf(buf, cap, "Cache miss for key user:%d:profile", n);
+        break;
+    case 8:
+        snprintf(buf, cap, "Failed to connect to 172.16.%d.%d : connection refused", a, b);
+        break;
+    case 9:
+        snprintf(buf, cap, "Scheduled backup of database %s started", pick());
+        break;
+    case 10:
+        snprintf(buf, cap, "Scheduled backup of database %s completed in %d s", pick(), n % 900);
+        break;
+    default:
+        snprintf(buf, cap, "Heartbeat ok");
+        break;
+    }
+}
+
+static const char *k_corpus_templates[12] = {
+    "Connection from <IP> closed after <NUM> ms",
+    "Accepted publickey for <*> from <IP> port <NUM> ssh2",
+    "Disk usage on <*> at <NUM> percent",
+    "Job <NUM> finished with status <*>",
+    "GET /api/v1/users/<NUM> returned <NUM> in <NUM> ms",
+    "Task <HEX> picked by worker <*> from queue <*>",
+    "Session <UUID> expired for user <*>",
+    "Cache miss for key user:<NUM>:profile",
+    "Failed to connect to <IP> : connection refused",
+    "Scheduled backup of database <*> started",
+    "Scheduled backup of database <*> completed in <NUM> s",
+    "Heartbeat ok",
+};
+
+/* 3000 messages from 12 templates, interleaved at random: Drain's grouping accuracy (the share
+ * of messages whose template holds exactly the messages of their true template) is 1. */
+static void test_corpus(void **state)
+{
+    (void)state;
+    enum { N = 3000, K = 12 };
+    static int truth[N];
+    static uint32_t got[N];
+    tn_drain_t *d = tn_drain_create(NULL);
+    assert_non_null(d);
+    g_rng = 1234567;
+    char buf[256];
+    for (int i = 0; i < N; i++) {
+        truth[i] = (int)(rnd01() * K);
+        gen_message(truth[i], buf, sizeof buf);
+        got[i] = add(d, buf, i).id;
+    }
+    /* grouping accuracy */
+    size_t correct = 0;
+    for (int i = 0; i < N; i++) {
+        int ok = 1;
+        for (int j = 0; j < N && ok; j++)
+            ok = (got[j] == got[i]) == (truth[j] == truth[i]);
+        correct += ok;
+    }
+    printf("corpus: %d messages, %d true templates, %zu mined, grouping accuracy %.4f\n", N, K,
+           tn_drain_cluster_count(d), (double)correct / N);
+    assert_int_equal(correct, N);
+    assert_int_equal(tn_drain_cluster_count(d), K);
+    for (int k = 0; k < K; k++) {
+        uint32_t id = 0;
+        for (int i = 0; i < N && !id; i++)
+            if (truth[i] == k) id = got[i];
+        const char *t = tn_drain_template(d, id);
+        assert_non_null(t);
+        if (strcmp(t, k_corpus_templates[k]) != 0)
+            fail_msg("template %d: \"%s\", want \"%s\"", k, t, k_corpus_templates[k]);
+    }
+    tn_drain_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,7 +661,7 @@ int main(void)
         cmocka_unit_test(test_masks),        cmocka_unit_test(test_max_clusters),
         cmocka_unit_test(test_max_children), cmocka_unit_test(test_max_tokens),
         cmocka_unit_test(test_rates),        cmocka_unit_test(test_rate_gap),
-        cmocka_unit_test(test_enomem),
+        cmocka_unit_test(test_enomem),       cmocka_unit_test(test_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
