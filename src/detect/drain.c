@@ -328,7 +328,7 @@ static node_t *add_child(tn_drain_t *d, node_t *n, const char *key)
  * clusters. */
 static void prune(tn_drain_t *d, node_t *n)
 {
-    while (n && n->parent && n->nkids == 0 && n->ncl == 0) {
+    while (n && n != &d->root && n->parent && n->nkids == 0 && n->ncl == 0) {
         node_t *p = n->parent;
         for (uint32_t i = 0; i < p->nkids; i++) {
             if (p->kids[i] == n) {
