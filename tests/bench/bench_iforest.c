@@ -89,10 +89,10 @@ static int bench_generated(size_t n, uint32_t d)
 {
     double *x = malloc(sizeof(double) * n * d), *s = malloc(sizeof(double) * n);
     double *mix = malloc(sizeof(double) * d * d), *z = malloc(sizeof(double) * d);
-    int *y = malloc(sizeof(int) * n);
+    int *y = malloc(sizeof(int) * n), rc = 1;
     if (!x || !s || !mix || !z || !y) {
         fprintf(stderr, "out of memory\n");
-        return 1;
+        goto out;
     }
     for (uint32_t i = 0; i < d * d; i++)
         mix[i] = gauss() / sqrt(d);
@@ -111,9 +111,12 @@ static int bench_generated(size_t n, uint32_t d)
     for (int rep = 0; rep < 3; rep++) {
         tn_iforest_opts_t o = {.ntrees = NTREES, .psi = PSI, .seed = (uint64_t)rep};
         tn_iforest_t *f = tn_iforest_create(d, &o);
-        if (!f) return 1;
         double t0 = now_s();
-        if (tn_iforest_fit(f, x, n)) return 1;
+        if (!f || tn_iforest_fit(f, x, n)) {
+            fprintf(stderr, "isolation forest: out of memory\n");
+            tn_iforest_destroy(f);
+            goto out;
+        }
         double t1 = now_s();
         tn_iforest_score_batch(f, x, n, s);
         double t2 = now_s();
@@ -148,12 +151,14 @@ static int bench_generated(size_t n, uint32_t d)
              "score all rows",
              n, d, NTREES, PSI);
     report(what, best_fit, best_score, auc, ref);
+    rc = 0;
+out:
     free(x);
     free(s);
     free(mix);
     free(z);
     free(y);
-    return 0;
+    return rc;
 }
 
 static int bench_skab(void)
@@ -170,8 +175,11 @@ static int bench_skab(void)
     for (size_t i = 0; i < sk.nfiles; i++)
         total += sk.files[i].n > 400 ? sk.files[i].n - 400 : 0;
     double *s = malloc(sizeof(double) * total);
-    int *y = malloc(sizeof(int) * total);
-    if (!s || !y) return 1;
+    int *y = malloc(sizeof(int) * total), rc = 1;
+    if (!s || !y) {
+        fprintf(stderr, "out of memory\n");
+        goto out;
+    }
     double best_fit = 1e30, best_score = 1e30;
     for (int rep = 0; rep < 3; rep++) {
         double fit = 0, score = 0;
@@ -181,9 +189,12 @@ static int bench_skab(void)
             if (fl->n <= 400) continue;
             tn_iforest_opts_t o = {.ntrees = NTREES, .psi = PSI, .seed = i};
             tn_iforest_t *f = tn_iforest_create(SKAB_D, &o);
-            if (!f) return 1;
             double t0 = now_s();
-            if (tn_iforest_fit(f, fl->x, 400)) return 1;
+            if (!f || tn_iforest_fit(f, fl->x, 400)) {
+                fprintf(stderr, "isolation forest: out of memory\n");
+                tn_iforest_destroy(f);
+                goto out;
+            }
             double t1 = now_s();
             tn_iforest_score_batch(f, fl->x + 400 * SKAB_D, fl->n - 400, s + m);
             double t2 = now_s();
@@ -204,10 +215,12 @@ static int bench_skab(void)
              "SKAB: %zu files, train on the first 400 rows of each, score the other %zu rows",
              sk.nfiles, total);
     report(what, best_fit, best_score, auc, ref);
+    rc = 0;
+out:
     free(s);
     free(y);
     skab_free(&sk);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -144,7 +144,9 @@ static inline int skab_load(const char *root, skab_t *s)
             if (rc > 0) s->nfiles++;
         }
     }
-    return s->nfiles ? 0 : -1;
+    if (s->nfiles) return 0;
+    skab_free(s);
+    return -1;
 }
 
 typedef struct {
