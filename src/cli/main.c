@@ -24,6 +24,7 @@ static const char *g_usage =
     "  serve     run the engine (ingest, detect, correlate, automate)\n"
     "  check     validate the configuration, rules and runbooks\n"
     "  config    print every setting with its value and documentation\n"
+    "  detect    score a CSV time series (timestamp,value...) with the anomaly detectors\n"
     "  version   print the version\n"
     "\n"
     "Run 'tocsin <command> --help' for the options of a command.\n";
@@ -249,6 +250,8 @@ static int cmd_config(int argc, char **argv)
     return rc < 0 ? 2 : 0;
 }
 
+int tn_cli_detect(int argc, char **argv); /* cmd_detect.c */
+
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -273,6 +276,7 @@ int main(int argc, char **argv)
     } cmds[] = {{"serve", cmd_serve},
                 {"check", cmd_check},
                 {"config", cmd_config},
+                {"detect", tn_cli_detect},
                 {"version", cmd_version}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -9,6 +9,12 @@ static const char *const g_names[TN_DET_COUNT] = {
     "zscore", "ewma", "mad", "iqr", "seasonal", "holtwinters", "ar", "flat",
 };
 
+int tn_det_family(int id)
+{
+    static const int fam[TN_DET_COUNT] = {0, 0, 1, 1, 2, 3, 4, 5};
+    return id >= 0 && id < TN_DET_COUNT ? fam[id] : 0;
+}
+
 const char *tn_det_name(int id)
 {
     return id >= 0 && id < TN_DET_COUNT ? g_names[id] : "none";
@@ -58,7 +64,7 @@ int tn_ens_params_resolve(tn_ens_params_t *p)
     if (p->detectors & ~TN_DET_ALL) return TN_EINVAL;
     if (p->threshold == 0) p->threshold = 4;
     if (!p->agree) p->agree = 2;
-    if (p->strong == 0) p->strong = 2;
+    if (p->strong == 0) p->strong = 1.5;
     if (!p->min_samples) p->min_samples = 20;
     if (!p->clear_after) p->clear_after = 3;
     if (!p->window) p->window = 60;
@@ -183,6 +189,14 @@ double tn_ens_z_from_logtail(double logq)
            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
+double tn_ens_calibrate(double t, double dof)
+{
+    if (!(dof > 0)) return t;
+    if (dof < 1) dof = 1;
+    double z = (8 * dof + 1) / (8 * dof + 3) * sqrt(dof * log1p(t * t / dof));
+    return copysign(z, t);
+}
+
 static int64_t median_step(const int64_t *v, uint32_t n)
 {
     int64_t s[STEP_SAMPLES];
@@ -245,19 +259,28 @@ static void build_seasonal(tn_ens_t *e)
 static void combine(tn_ens_t *e, tn_ens_result_t *r)
 {
     const tn_ens_params_t *p = &e->p;
-    double a[TN_DET_COUNT];
-    int na = 0;
+    /* detectors that fail together vote together: the largest |zc| of each family */
+    double fam[TN_FAMILIES];
+    int fam_on[TN_FAMILIES] = {0};
     for (int d = 0; d < TN_DET_COUNT; d++) {
         if (!r->det[d].ready) continue;
         r->active |= TN_DET_BIT(d);
-        double az = fabs(r->det[d].z);
+        double az = fabs(r->det[d].zc);
         if (az >= p->threshold) r->flagged |= TN_DET_BIT(d);
+        int f = tn_det_family(d);
+        if (!fam_on[f] || az > fam[f]) fam[f] = az;
+        fam_on[f] = 1;
+    }
+    double a[TN_FAMILIES];
+    int na = 0;
+    for (int f = 0; f < TN_FAMILIES; f++) {
+        if (!fam_on[f]) continue;
         int j = na++;
-        while (j > 0 && a[j - 1] < az) { /* descending */
+        while (j > 0 && a[j - 1] < fam[f]) { /* descending */
             a[j] = a[j - 1];
             j--;
         }
-        a[j] = az;
+        a[j] = fam[f];
     }
     if (na == 0) {
         r->kind = TN_ENS_WARMUP;
@@ -266,18 +289,18 @@ static void combine(tn_ens_t *e, tn_ens_result_t *r)
     uint32_t k = p->agree < (uint32_t)na ? p->agree : (uint32_t)na;
     double comb = a[k - 1];
     if (p->strong > 0 && a[0] / p->strong > comb) comb = a[0] / p->strong;
-    if (r->det[TN_DET_SEASONAL].ready && comb > 2 * fabs(r->det[TN_DET_SEASONAL].z))
-        comb = 2 * fabs(r->det[TN_DET_SEASONAL].z);
+    if (r->det[TN_DET_SEASONAL].ready && comb > 2 * fabs(r->det[TN_DET_SEASONAL].zc))
+        comb = 2 * fabs(r->det[TN_DET_SEASONAL].zc);
     r->lead = -1;
     for (int d = 0; d < TN_DET_COUNT; d++)
-        if (r->det[d].ready && fabs(r->det[d].z) >= comb) {
+        if (r->det[d].ready && fabs(r->det[d].zc) >= comb) {
             r->lead = d;
             break;
         }
     if (r->lead < 0) r->lead = __builtin_ctz(r->active);
-    r->z = copysign(comb, r->det[r->lead].z);
+    r->z = copysign(comb, r->det[r->lead].zc);
     r->score = erf(comb / M_SQRT2);
-    if (e->n < p->min_samples) {
+    if (e->n < p->min_samples || e->n < p->hw_season) { /* at least a season when known */
         r->kind = TN_ENS_WARMUP;
         return;
     }
@@ -350,6 +373,7 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
     if (on(p, TN_DET_ZSCORE)) {
         double z, m, s;
         o[TN_DET_ZSCORE].ready = e->bz.count >= 2;
+        o[TN_DET_ZSCORE].dof = e->bz.count - 1.0;
         tn_bz_step(&e->bz, &x, &z, &m, &s);
         o[TN_DET_ZSCORE].z = z;
         o[TN_DET_ZSCORE].expected = m;
@@ -359,6 +383,9 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
     if (on(p, TN_DET_EWMA)) {
         double z, m, s;
         o[TN_DET_EWMA].ready = e->be.n >= 2;
+        /* effective sample size of the weights: min(n, (2 - a) / a) */
+        double ne = (2 - p->ewma_alpha) / p->ewma_alpha;
+        o[TN_DET_EWMA].dof = (e->be.n < ne ? (double)e->be.n : ne) - 1;
         tn_be_step(&e->be, &x, &z, &m, &s);
         o[TN_DET_EWMA].z = z;
         o[TN_DET_EWMA].expected = m;
@@ -370,11 +397,14 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
             tn_robust_out_t ro;
             if (on(p, TN_DET_MAD)) {
                 tn_robust_mad(&e->sw, x, thr, &ro);
-                o[TN_DET_MAD] = (tn_det_out_t){1, ro.z, ro.expected, ro.scale, ro.lower, ro.upper};
+                o[TN_DET_MAD] = (tn_det_out_t){
+                    1,        ro.z,     ro.expected,        ro.scale,
+                    ro.lower, ro.upper, 0.37 * e->sw.count, 0}; /* MAD: 37% efficient */
             }
             if (on(p, TN_DET_IQR)) {
                 tn_robust_iqr(&e->sw, x, thr, &ro);
-                o[TN_DET_IQR] = (tn_det_out_t){1, ro.z, ro.expected, ro.scale, ro.lower, ro.upper};
+                o[TN_DET_IQR] = (tn_det_out_t){1,        ro.z,     ro.expected,        ro.scale,
+                                               ro.lower, ro.upper, 0.37 * e->sw.count, 0};
             }
         }
         tn_sortwin_add(&e->sw, x);
@@ -387,7 +417,8 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
         if (e->se_built) {
             tn_seasonal_out_t so;
             tn_seasonal_update(&e->se, ts, x, &so);
-            o[TN_DET_SEASONAL] = (tn_det_out_t){so.ready, so.z, so.expected, so.scale, 0, 0};
+            o[TN_DET_SEASONAL] = (tn_det_out_t){so.ready,         so.z, so.expected, so.scale, 0, 0,
+                                                0.88 * p->window, 0}; /* mean abs deviation */
             band(&o[TN_DET_SEASONAL], thr);
         }
     }
@@ -395,6 +426,7 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
         double z, f, s;
         uint64_t need = (uint64_t)(p->hw_season > 1 ? p->hw_season : 1) + p->min_samples;
         o[TN_DET_HOLTWINTERS].ready = e->hw.n >= need;
+        o[TN_DET_HOLTWINTERS].dof = p->window;
         tn_bhw_step(&e->hw, &x, &z, &f, &s);
         o[TN_DET_HOLTWINTERS].z = z;
         o[TN_DET_HOLTWINTERS].expected = f;
@@ -404,11 +436,16 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
     if (on(p, TN_DET_AR)) {
         tn_det_out_t *a = &o[TN_DET_AR];
         tn_ar_update(&e->ar, x, &a->ready, &a->z, &a->expected, &a->scale);
+        if (e->ar.count < p->ar_window / 2 + 1) a->ready = 0; /* a fit on half a window at least */
+        a->dof = (double)e->ar.count - p->ar_p;
         band(a, thr);
     }
     if (on(p, TN_DET_FLAT)) flat_update(e, x, &o[TN_DET_FLAT]);
-    for (int d = 0; d < TN_DET_COUNT; d++)
+    int single = !(p->detectors & (p->detectors - 1));
+    for (int d = 0; d < TN_DET_COUNT; d++) {
         if (!o[d].ready) o[d].z = 0;
+        o[d].zc = single ? o[d].z : tn_ens_calibrate(o[d].z, o[d].dof);
+    }
     combine(e, r);
     e->n++;
     e->last_ts = ts;

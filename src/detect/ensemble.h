@@ -2,12 +2,16 @@
  * hysteresis. Pure computation: the caller feeds (timestamp, value) pairs and gets results.
  *
  * Each detector turns the sample into a z on the normal scale (its residual divided by a scale
- * that estimates the standard deviation of normal data), so their scores erf(|z|/sqrt 2) are
- * comparable. The combined |z| is the agree-th largest |z| of the detectors that are ready
- * (so `agree` of them must see the sample as unusual), or the largest divided by `strong` when
- * that is more (one detector alone is enough when it is far out). When the seasonal baseline is
- * ready its view caps the result at twice its own |z|: what the same time yesterday or last week
- * explains is not an anomaly. See docs/detection.md. */
+ * that estimates the standard deviation of normal data). A scale estimated from few values makes
+ * z heavy-tailed (Student t), more so for robust scales, so before combining, each z is
+ * calibrated: mapped to the normal z of the same tail probability under a t with the
+ * detector's effective degrees of freedom. The calibrated scores erf(|zc|/sqrt 2) are then
+ * comparable across detectors and series. Detectors of one family (below) vote together with
+ * their largest |zc|. The combined |z| is the agree-th largest vote of the families that are
+ * ready (so `agree` independent views must see the sample as unusual), or the largest vote
+ * divided by `strong` when that is more (one view alone is enough when it is far out). When the
+ * seasonal baseline is ready its view caps the result at twice its own |z|: what the same time
+ * yesterday or last week explains is not an anomaly. See docs/detection.md. */
 #ifndef TN_DETECT_ENSEMBLE_H
 #define TN_DETECT_ENSEMBLE_H
 
@@ -34,6 +38,12 @@ typedef enum {
 #define TN_DET_BIT(id) (1u << (id))
 #define TN_DET_ALL ((1u << TN_DET_COUNT) - 1)
 
+/* Detectors that share their failure modes form a family, and a family has one vote in the
+ * agreement: zscore and ewma (mean and variance), mad and iqr (order statistics of the same
+ * window); the others are a family each. */
+#define TN_FAMILIES 6
+int tn_det_family(int id);
+
 /* Static name ("zscore", "ewma", "mad", "iqr", "seasonal", "holtwinters", "ar", "flat"). */
 const char *tn_det_name(int id);
 /* The id for a name, or -1. "hw" is accepted for holtwinters. */
@@ -42,9 +52,9 @@ int tn_det_parse(const char *name);
 typedef struct {
     uint32_t detectors;   /* mask of TN_DET_BIT(); 0 = all */
     double threshold;     /* combined |z| at or above opens an anomaly; 0 = 4 */
-    uint32_t agree;       /* detectors that must reach it together; 0 = 2 (capped at the ready) */
-    double strong;        /* one detector at strong * threshold suffices; 0 = 2, < 0 = never */
-    uint32_t min_samples; /* warm-up: no verdict before; 0 = 20 */
+    uint32_t agree;       /* families that must reach it together; 0 = 2 (capped at the ready) */
+    double strong;        /* one family at strong * threshold suffices; 0 = 1.5, < 0 = never */
+    uint32_t min_samples; /* warm-up: no verdict before (nor before hw_season); 0 = 20 */
     uint32_t clear_after; /* consecutive normal samples that close an anomaly; 0 = 3 */
     uint32_t window;      /* zscore, mad, iqr window; 0 = 60 */
     double ewma_alpha;    /* 0 = 2 / (window + 1) */
@@ -68,6 +78,8 @@ int tn_ens_params_same_state(const tn_ens_params_t *a, const tn_ens_params_t *b)
 typedef struct {
     int ready;
     double z, expected, scale, lower, upper;
+    double dof; /* degrees of freedom behind the scale estimate; 0 = z is exact */
+    double zc;  /* z calibrated to the normal scale (see tn_ens_calibrate); z when dof is 0 */
 } tn_det_out_t;
 
 typedef enum {
@@ -116,6 +128,9 @@ const tn_ens_counts_t *tn_ens_counts(const tn_ens_t *e);
 const tn_ens_params_t *tn_ens_params(const tn_ens_t *e);
 /* Replaces thresholds, agreement and hysteresis settings; p must be same_state. */
 void tn_ens_retune(tn_ens_t *e, const tn_ens_params_t *p);
+/* z of a t statistic with dof degrees of freedom mapped to the normal z of the same tail
+ * probability (Wallace 1959: (8 dof + 1)/(8 dof + 3) sqrt(dof ln(1 + t^2 / dof))); t for dof 0. */
+double tn_ens_calibrate(double t, double dof);
 /* The two-sided normal tail probability q as a z: Phi^-1(1 - q/2), given log q. */
 double tn_ens_z_from_logtail(double logq);
 

@@ -103,6 +103,16 @@ double tn_sortwin_meanad(const tn_sortwin_t *w, double med)
     return s / w->count;
 }
 
+double tn_sortwin_quantum(const tn_sortwin_t *w)
+{
+    double q = 0;
+    for (uint32_t i = 1; i < w->count; i++) {
+        double g = w->sorted[i] - w->sorted[i - 1];
+        if (g > 0 && (q == 0 || g < q)) q = g;
+    }
+    return q;
+}
+
 static void fill(tn_robust_out_t *out, double x, double center, double scale, double thr)
 {
     out->expected = center;
@@ -117,6 +127,8 @@ void tn_robust_mad(const tn_sortwin_t *w, double x, double thr, tn_robust_out_t 
     double med = tn_sortwin_quantile(w, 0.5);
     double scale = TN_MAD_TO_SD * tn_sortwin_mad(w, med);
     if (!(scale > 0)) scale = TN_MEANAD_TO_SD * tn_sortwin_meanad(w, med);
+    double q = tn_sortwin_quantum(w);
+    if (scale < q) scale = q;
     fill(out, x, med, scale, thr);
 }
 
@@ -126,5 +138,7 @@ void tn_robust_iqr(const tn_sortwin_t *w, double x, double thr, tn_robust_out_t 
     double scale = TN_IQR_TO_SD * (q3 - q1);
     double mid = 0.5 * (q1 + q3);
     if (!(scale > 0)) scale = TN_MEANAD_TO_SD * tn_sortwin_meanad(w, tn_sortwin_quantile(w, 0.5));
+    double q = tn_sortwin_quantum(w);
+    if (scale < q) scale = q;
     fill(out, x, mid, scale, thr);
 }

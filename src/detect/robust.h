@@ -33,12 +33,18 @@ double tn_sortwin_meanad(const tn_sortwin_t *w, double med);
 #define TN_IQR_TO_SD 0.7413011092528010    /* 1 / (2 Phi^-1(3/4)) */
 #define TN_MEANAD_TO_SD 1.2533141373155003 /* sqrt(pi / 2) */
 
+/* The data's resolution: the smallest positive gap between two values of the window (0 if all
+ * are equal). A robust spread below it is not measurable (discrete or quantized data, where
+ * more than half the window sits on one level), so it floors the MAD and IQR scales. */
+double tn_sortwin_quantum(const tn_sortwin_t *w);
+
 typedef struct {
     double z, expected, scale, lower, upper;
 } tn_robust_out_t;
 
 /* Robust z of x against the window: (x - median) / (1.4826 MAD); when MAD is 0, the mean
- * absolute deviation (x 1.2533) is the scale. Band: median -+ thr * scale. */
+ * absolute deviation (x 1.2533) is the scale; the scale is at least the window's quantum. Band:
+ * median -+ thr * scale. */
 void tn_robust_mad(const tn_sortwin_t *w, double x, double thr, tn_robust_out_t *out);
 /* IQR fences: z = (x - midhinge) / (IQR / 1.349), so |z| >= thr is the same as being outside
  * the fences Q1 - k IQR, Q3 + k IQR with k = thr / 1.349 - 0.5 (thr 2.698 is Tukey's k 1.5).

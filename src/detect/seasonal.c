@@ -39,8 +39,10 @@ int tn_seasonal_init(tn_seasonal_t *s, const int64_t *periods_ms, uint32_t n, in
         size_t cells = (size_t)(periods + 1) * z->buckets;
         z->val = malloc(sizeof(float) * cells);
         z->cnt = calloc(cells, sizeof(uint16_t));
+        z->lag_cap = z->buckets < 1024 ? z->buckets : 1024;
+        z->lag = calloc(z->lag_cap, sizeof(float));
         s->n = i + 1;
-        if (!z->val || !z->cnt) {
+        if (!z->val || !z->cnt || !z->lag) {
             tn_seasonal_deinit(s);
             return TN_ENOMEM;
         }
@@ -48,7 +50,6 @@ int tn_seasonal_init(tn_seasonal_t *s, const int64_t *periods_ms, uint32_t n, in
             z->val[c] = NAN;
         for (uint32_t r = 0; r <= periods; r++)
             z->pid[r] = INT64_MIN;
-        z->decay = 1;
     }
     return 0;
 }
@@ -58,6 +59,8 @@ void tn_seasonal_deinit(tn_seasonal_t *s)
     for (uint32_t i = 0; i < s->n; i++) {
         free(s->s[i].val);
         free(s->s[i].cnt);
+        free(s->s[i].lag);
+        s->s[i].lag = NULL;
         s->s[i].val = NULL;
         s->s[i].cnt = NULL;
     }
@@ -97,19 +100,29 @@ static void one(tn_season_t *z, const tn_seasonal_t *s, int64_t ts, double x,
     if (nref > 0) {
         sort_small(ref, nref);
         double e = nref % 2 ? ref[nref / 2] : 0.5 * (ref[nref / 2 - 1] + ref[nref / 2]);
-        double w = 1 - z->decay;
-        double scale = w > 0 ? TN_MEANAD_TO_SD * z->absres / w : 0;
-        double r = fabs(x - e);
+        double scale = z->wsum > 0 ? TN_MEANAD_TO_SD * z->absres / z->wsum : 0;
         out->expected = e;
         out->scale = scale;
         if (z->residuals >= s->min_residuals) {
             out->ready = 1;
             out->z = tn_batch_z(x - e, scale, e);
         }
-        if (z->residuals >= s->min_residuals && scale > 0 && r > 4 * scale) r = 4 * scale;
-        z->absres = (1 - s->rate) * z->absres + s->rate * r;
-        z->decay *= 1 - s->rate;
-        z->residuals++;
+        /* the residual reaches the scale only after `lag_cap` more residuals */
+        double r = fabs(x - e);
+        if (z->lag_count == z->lag_cap) {
+            double old = z->lag[z->lag_pos], rate = s->rate;
+            if (z->residuals >= s->min_residuals && scale > 0 && old > 4 * scale) {
+                old = 4 * scale; /* an outlier: clipped, and it counts less */
+                rate *= 0.1;
+            }
+            z->absres = (1 - rate) * z->absres + rate * old;
+            z->wsum = (1 - rate) * z->wsum + rate;
+            z->residuals++;
+        } else {
+            z->lag_count++;
+        }
+        z->lag[z->lag_pos] = (float)r;
+        z->lag_pos = (z->lag_pos + 1) % z->lag_cap;
     }
     /* record x in the current season's row, starting the row afresh for a new season */
     uint32_t r = (uint32_t)(((pid % rows) + rows) % rows);

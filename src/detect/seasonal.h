@@ -7,8 +7,11 @@
  * included). The expected value is the median of the same slot in the previous seasons that
  * have data there: missing data (gaps, a series younger than a season, NaN) just leaves a slot
  * empty, and with no previous season present the baseline abstains. The scale is an EWMA of the
- * absolute residual (clipped at 4 scales once warm, so an anomaly does not widen it) times
- * sqrt(pi/2). With several seasons (day and week), the one that explains the value best (the
+ * absolute residual times
+ * sqrt(pi/2), fed with residuals `buckets` samples late (at most 1024), so that a drift that
+ * starts now (a trend change) is measured against the scale from before it; once warm, a residual
+ * beyond 4 scales is clipped there and weighs a tenth, so an anomaly does not widen the band it is
+ * measured against. With several seasons (day and week), the one that explains the value best (the
  * smallest |z|) speaks: a value is unusual only if it is unusual for every season. */
 #ifndef TN_DETECT_SEASONAL_H
 #define TN_DETECT_SEASONAL_H
@@ -25,8 +28,10 @@ typedef struct {
     uint16_t *cnt;                          /* owned, the same shape */
     int64_t pid[TN_SEASON_PERIODS_MAX + 1]; /* season index stored in each slot row */
     double absres;                          /* EWMA of |residual| */
-    double decay;                           /* (1 - rate)^residuals */
-    uint64_t residuals;
+    double wsum;                            /* total weight of the EWMA (its start-up bias) */
+    uint64_t residuals;                     /* residuals that reached the scale */
+    float *lag; /* owned, lag_cap: residuals on their way to the scale */
+    uint32_t lag_cap, lag_pos, lag_count;
 } tn_season_t;
 
 typedef struct {
