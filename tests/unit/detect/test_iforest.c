@@ -147,6 +147,45 @@ static void test_path_exact(void **state)
     tn_iforest_destroy(f);
 }
 
+/* The expected path length of a point in one random tree over sorted 1-D points xs[i..j], at
+ * depth, computed exactly by recursion on where the uniform threshold falls (between xs[k] and
+ * xs[k+1] with probability (xs[k+1] - xs[k]) / (xs[j] - xs[i])), with the height limit and the
+ * c() adjustment of leaves. Independent of the forest's code. */
+static double expected_path(const double *xs, int i, int j, int p, int depth, int height)
+{
+    if (i == j || depth >= height) {
+        int n = j - i + 1;
+        double c = n <= 1   ? 0
+                   : n == 2 ? 1
+                            : 2 * (log(n - 1.0) + 0.5772156649015329) - 2.0 * (n - 1) / n;
+        return depth + c;
+    }
+    double e = 0, span = xs[j] - xs[i];
+    for (int k = i; k < j; k++) {
+        double pr = (xs[k + 1] - xs[k]) / span;
+        e += pr * (p <= k ? expected_path(xs, i, k, p, depth + 1, height)
+                          : expected_path(xs, k + 1, j, p, depth + 1, height));
+    }
+    return e;
+}
+
+/* The forest's mean path length over many trees converges to that expectation. */
+static void test_path_expectation(void **state)
+{
+    (void)state;
+    static const double xs[8] = {0, 1, 1.5, 4, 4.2, 7, 10, 30};
+    const uint32_t T = 40000;
+    tn_iforest_t *f = make(1, T, 8, 77);
+    assert_int_equal(tn_iforest_fit(f, xs, 8), 0);
+    for (int p = 0; p < 8; p++) {
+        double h, want = expected_path(xs, 0, 7, p, 0, 3);
+        assert_int_equal(tn_iforest_path_length(f, &xs[p], &h), 0);
+        /* per-tree path lengths lie in [1, 3 + c(6)]: the standard error is below 0.01 */
+        if (fabs(h - want) > 0.03) fail_msg("point %g: E(h) %.4f, exact %.4f", xs[p], h, want);
+    }
+    tn_iforest_destroy(f);
+}
+
 /* Height limit: with psi = 256 distinct values no leaf is deeper than 8, and every path is at
  * least 1; the mean path of a row equals the mean over trees computed one tree at a time
  * (ntrees = 1 forests with the same generator stream are not comparable, so check bounds). */
@@ -627,6 +666,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_c),
         cmocka_unit_test(test_path_exact),
+        cmocka_unit_test(test_path_expectation),
         cmocka_unit_test(test_path_bounds),
         cmocka_unit_test(test_gaussian_outliers),
         cmocka_unit_test(test_determinism),
