@@ -73,16 +73,18 @@ return {
   ["retention.cold_s"] = 31536000,
   -- Read the sample streams and score them here. false makes an ingest-only engine: inputs write to the streams, and other engines sharing the Redis and streams.prefix score them.
   ["detect.enabled"] = true,
-  -- Rolling z-score: samples in the window.
+  -- Detection defaults: samples in the rolling windows (z-score, MAD, IQR).
   ["detect.zscore.window"] = 60,
-  -- Rolling z-score: |z| at or above this is an anomaly.
+  -- Detection defaults: combined |z| at or above this opens an anomaly.
   ["detect.zscore.threshold"] = 4,
-  -- Rolling z-score: no verdict before this many samples of a series (warm-up).
+  -- Detection defaults: no verdict before this many samples of a series (warm-up).
   ["detect.zscore.min_samples"] = 20,
   -- Directory of correlation rules (*.lua).
   ["scripts.rules_dir"] = "rules",
   -- Directory of runbooks (*.lua).
   ["scripts.runbooks_dir"] = "runbooks",
+  -- Directory of detection policies (*.lua): which detectors score which series.
+  ["scripts.detection_dir"] = "rules/detection",
   -- Directory of the Lua library scripts require (tocsin/*.lua).
   ["scripts.lib_dir"] = "lua",
   -- Memory ceiling of one script state, in bytes.

@@ -148,11 +148,18 @@ static int cmd_serve(int argc, char **argv)
     return rc;
 }
 
-/* Decides whether a script is a runbook or a rule: by its directory, then by its content. */
-static int is_runbook(const char *path)
+/* What a script is (0 rule, 1 runbook, 2 detection policy): by its directory, then by its
+ * content. */
+static int script_kind(const char *path, const tn_config_t *cfg)
 {
+    size_t dl = strlen(cfg->scripts.detection_dir);
+    if (strstr(path, "rules/detection/") ||
+        (dl && !strncmp(path, cfg->scripts.detection_dir, dl) && path[dl] == '/'))
+        return 2;
     if (strstr(path, "runbooks/")) return 1;
     if (strstr(path, "rules/")) return 0;
+    if (tn_contract_line_of(path, "policies") > 1 || tn_contract_line_of(path, "defaults") > 1)
+        return 2;
     return tn_contract_line_of(path, "run") > 1 || tn_contract_line_of(path, "level") > 1;
 }
 
@@ -160,9 +167,10 @@ static int check_file(const char *path, const tn_config_t *cfg, int *nfiles)
 {
     tn_buf_t err;
     tn_buf_init(&err);
-    int rb = is_runbook(path);
-    int rc =
-        rb ? tn_automate_check_file(path, cfg, &err) : tn_correlate_check_file(path, cfg, &err);
+    int kind = script_kind(path, cfg);
+    int rc = kind == 2   ? tn_engine_check_detection_file(path, cfg, &err)
+             : kind == 1 ? tn_automate_check_file(path, cfg, &err)
+                         : tn_correlate_check_file(path, cfg, &err);
     (*nfiles)++;
     if (rc) fprintf(stderr, "%s\n", err.data ? err.data : path);
     tn_buf_deinit(&err);
@@ -202,9 +210,10 @@ static int cmd_check(int argc, char **argv)
     if (rc) {
         if (rc == 1)
             printf("usage: tocsin check [options] [PATH...]\n\n"
-                   "Validate scripts without running the engine. Each PATH is a rule or runbook\n"
-                   "file, or a directory of them. Without PATH, the configuration and the\n"
-                   "configured rules_dir and runbooks_dir are checked. Errors are printed as\n"
+                   "Validate scripts without running the engine. Each PATH is a rule, runbook or\n"
+                   "detection policy file, or a directory of them. Without PATH, the\n"
+                   "configuration and the configured rules_dir, runbooks_dir and detection_dir\n"
+                   "are checked. Errors are printed as\n"
                    "'file:line: message'; the exit status is 1 when anything is wrong.\n\n"
                    "options:\n%s",
                    g_config_opts);
@@ -216,6 +225,9 @@ static int cmd_check(int argc, char **argv)
     if (npos == 0) {
         bad += check_path(cfg.scripts.rules_dir, &cfg, &nfiles);
         bad += check_path(cfg.scripts.runbooks_dir, &cfg, &nfiles);
+        struct stat dst; /* the detection policies are optional */
+        if (stat(cfg.scripts.detection_dir, &dst) == 0)
+            bad += check_path(cfg.scripts.detection_dir, &cfg, &nfiles);
     }
     for (int i = 0; i < npos; i++)
         bad += check_path(pos[i], &cfg, &nfiles);

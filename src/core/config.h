@@ -81,6 +81,7 @@ typedef struct tn_config {
     struct {
         char *rules_dir;
         char *runbooks_dir;
+        char *detection_dir;
         char *lib_dir;
         int64_t memory_limit;
         int64_t instruction_limit;

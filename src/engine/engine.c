@@ -237,6 +237,7 @@ static void start_core(tn_engine_t *e)
     if (nb < 0 || nr < 0) goto fail;
     tn_metric_set(e->m.rules, nr);
     tn_metric_set(e->m.runbooks, nb);
+    if (tn_engine__detection_start(e)) goto fail;
     if (tn_engine__reloader_start(e)) goto fail;
 
     const char *keys[1024];
@@ -376,6 +377,7 @@ static void stop(tn_engine_t *e, int code)
     e->automate = NULL;
     tn_correlate_destroy(e->correlate);
     e->correlate = NULL;
+    tn_engine__detection_stop(e);
     tn_detector_destroy(e->detector);
     e->detector = NULL;
     if (e->httpc) tn_httpc_destroy(e->httpc);

@@ -9,9 +9,14 @@
 #ifndef TN_ENGINE_ENGINE_H
 #define TN_ENGINE_ENGINE_H
 
+#include "core/buf.h"
 #include "core/config.h"
 
 /* Runs the engine until a stop signal. cfg borrowed. Returns the process exit code. */
 int tn_engine_run(const tn_config_t *cfg);
+
+/* Loads and validates one detection policy file in a throw-away state (`tocsin check`).
+ * 0, or an error with "file:line: message" in err (caller-owned buffer). */
+int tn_engine_check_detection_file(const char *path, const tn_config_t *cfg, tn_buf_t *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "ingest/listeners.h"
 #include "ingest/topology.h"
 #include "script/catalog.h"
+#include "script/scriptset.h"
 #include "script/services.h"
 #include "http/server.h"
 #include "notify/httpc.h"
@@ -51,6 +52,7 @@ typedef struct tn_engine {
     tn_http_server_t *http;
     tn_httpc_t *httpc;
     tn_detector_t *detector;
+    tn_scriptset_t *detection; /* detection policy files (detection.c) */
     tn_correlate_t *correlate;
     tn_automate_t *automate;
     tn_ingest_t *ingest;
@@ -82,6 +84,12 @@ int tn_engine__reloader_start(tn_engine_t *e);
 void tn_engine__reloader_stop(tn_engine_t *e);
 /* Reloads every rule and runbook; *failed (optional) counts files that failed. */
 void tn_engine__reload_all(tn_engine_t *e, int *failed);
+
+/* detection.c: the detection policy files. start loads them and applies the merged policy;
+ * apply rebuilds it from the loaded files after a reload. */
+int tn_engine__detection_start(tn_engine_t *e);
+void tn_engine__detection_apply(tn_engine_t *e);
+void tn_engine__detection_stop(tn_engine_t *e);
 
 /* (Re)loads topology.file when configured; failures keep the previous graph. */
 void tn_engine__load_topology(tn_engine_t *e);

@@ -1,4 +1,5 @@
-/* reload.c - hot reload of rules, runbooks and the Lua library while the engine runs.
+/* reload.c - hot reload of rules, runbooks, detection policies and the Lua library while the
+ * engine runs.
  *
  * libuv fs_event watchers on the script directories note which files changed; a short debounce
  * timer (editors write files in several steps) then reloads each changed file on its own.
@@ -15,13 +16,13 @@
 #include <sys/stat.h>
 
 #define DEBOUNCE_MS 20
-#define MAX_WATCHES 4
+#define MAX_WATCHES 6
 
 typedef struct {
     uv_fs_event_t h;
     tn_engine_t *e;
     char *dir;
-    int kind; /* 0 rules, 1 runbooks, 2 library */
+    int kind; /* 0 rules, 1 runbooks, 2 library, 3 detection policies */
 } watch_t;
 
 struct tn_reloader {
@@ -48,6 +49,11 @@ void tn_engine__reload_all(tn_engine_t *e, int *failed)
         int rc = tn_scriptset_reload_all(tn_automate_runbooks(e->automate));
         f += rc > 0 ? rc : 0;
     }
+    if (e->detection) {
+        int rc = tn_scriptset_reload_all(e->detection);
+        f += rc > 0 ? rc : 0;
+        tn_engine__detection_apply(e);
+    }
     if (e->correlate) tn_metric_set(e->m.rules, tn_correlate_rule_count(e->correlate));
     if (e->automate) tn_metric_set(e->m.runbooks, tn_automate_runbook_count(e->automate));
     tn_metric_inc(e->m.reloads);
@@ -65,13 +71,18 @@ static void on_debounced(uv_timer_t *t)
     } else {
         tn_buf_t err;
         tn_buf_init(&err);
+        int policies = 0;
         for (size_t i = 0; i < r->npending; i++) {
-            tn_scriptset_t *set = r->pending_kind[i] == 0 ? tn_correlate_rules(e->correlate)
-                                                          : tn_automate_runbooks(e->automate);
+            int k = r->pending_kind[i];
+            tn_scriptset_t *set = k == 0   ? tn_correlate_rules(e->correlate)
+                                  : k == 1 ? tn_automate_runbooks(e->automate)
+                                           : e->detection;
+            if (!set) continue;
             tn_buf_reset(&err);
-            tn_scriptset_reload_file(set, r->pending[i], &err);
+            if (tn_scriptset_reload_file(set, r->pending[i], &err) == 0 && k == 3) policies = 1;
         }
         tn_buf_deinit(&err);
+        if (policies) tn_engine__detection_apply(e);
         if (e->correlate) tn_metric_set(e->m.rules, tn_correlate_rule_count(e->correlate));
         if (e->automate) tn_metric_set(e->m.runbooks, tn_automate_runbook_count(e->automate));
         tn_metric_inc(e->m.reloads);
@@ -196,7 +207,8 @@ int tn_engine__reloader_start(tn_engine_t *e)
     char lib2[4096];
     snprintf(lib2, sizeof lib2, "%s/tocsin", cfg->scripts.lib_dir);
     if (add_watch(r, cfg->scripts.rules_dir, 0) || add_watch(r, cfg->scripts.runbooks_dir, 1) ||
-        add_watch(r, cfg->scripts.lib_dir, 2) || add_watch(r, lib2, 2))
+        add_watch(r, cfg->scripts.lib_dir, 2) || add_watch(r, lib2, 2) ||
+        add_watch(r, cfg->scripts.detection_dir, 3))
         return TN_ENOMEM;
     return 0;
 }
