@@ -12,6 +12,15 @@
 #define TN_SIMD_CLONES
 #endif
 
+/* Explicit AVX-512VL for the rolling z-score's z-only loop, where the CPU has it (checked at run
+ * time); the portable loop otherwise. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(TN_NO_AVX512)
+#define TN_HAVE_AVX512 1
+#include <immintrin.h>
+#else
+#define TN_HAVE_AVX512 0
+#endif
+
 static inline double sel(int c, double a, double b)
 {
     return c ? a : b;
@@ -65,37 +74,43 @@ void tn_bz_deinit(tn_bz_t *b)
     b->ring = b->mean = b->m2 = b->tmp = NULL;
 }
 
-/* Exact mean and m2 of every ring, in one pass shifted by the current mean (which is close to
- * the true one, so the shifted sums do not cancel). */
+/* Exact mean and m2 of the rings of lanes [l0, l0 + n), in one pass shifted by the current mean
+ * (which is close to the true one, so the shifted sums do not cancel). */
 TN_SIMD_CLONES
-static void bz_recompute(tn_bz_t *b)
+static void bz_recompute_range(tn_bz_t *b, size_t l0, size_t n, uint32_t count)
 {
     size_t L = b->lanes;
-    double *restrict s = b->tmp, *restrict ss = b->tmp + L;
-    const double *restrict mean = b->mean;
-    memset(s, 0, 2 * L * sizeof(double));
-    for (uint32_t k = 0; k < b->count; k++) {
-        const double *restrict row = b->ring + (size_t)k * L;
-        for (size_t i = 0; i < L; i++) {
+    double *restrict s = b->tmp + l0, *restrict ss = b->tmp + L + l0;
+    const double *restrict mean = b->mean + l0;
+    memset(s, 0, n * sizeof(double));
+    memset(ss, 0, n * sizeof(double));
+    for (uint32_t k = 0; k < count; k++) {
+        const double *restrict row = b->ring + (size_t)k * L + l0;
+        for (size_t i = 0; i < n; i++) {
             double d = row[i] - mean[i];
             s[i] += d;
             ss[i] += d * d;
         }
     }
-    double inv = 1.0 / b->count;
-    double *restrict mo = b->mean, *restrict qo = b->m2;
-    for (size_t i = 0; i < L; i++) {
+    double inv = 1.0 / count;
+    double *restrict mo = b->mean + l0, *restrict qo = b->m2 + l0;
+    for (size_t i = 0; i < n; i++) {
         mo[i] = mo[i] + s[i] * inv;
         double q = ss[i] - s[i] * s[i] * inv;
         qo[i] = sel(q > 0, q, 0.0);
     }
+}
+
+static void bz_recompute(tn_bz_t *b)
+{
+    bz_recompute_range(b, 0, b->lanes, b->count);
     b->since_exact = 0;
 }
 
 TN_SIMD_CLONES
-static void bz_full(size_t L, double inv_n, double inv_nm1, const double *restrict x,
-                    double *restrict ring, double *restrict mean, double *restrict m2,
-                    double *restrict z)
+static void bz_full_portable(size_t L, double inv_n, double inv_nm1, const double *restrict x,
+                             double *restrict ring, double *restrict mean, double *restrict m2,
+                             double *restrict z)
 {
     for (size_t i = 0; i < L; i++) {
         double mu = mean[i], q = m2[i], xi = x[i];
@@ -108,6 +123,65 @@ static void bz_full(size_t L, double inv_n, double inv_nm1, const double *restri
         mean[i] = nmu;
         m2[i] = q + (xi - y) * (xi - nmu + y - mu);
     }
+}
+
+#if TN_HAVE_AVX512
+/* Explicit AVX-512VL (256-bit) version: 1/sd from the 14-bit hardware estimate refined by two
+ * Newton steps (error below 1e-15) instead of a square root and a division, which share one
+ * slow unit. The lanes past the last multiple of 4 take the portable loop. */
+__attribute__((target("avx512f,avx512vl,fma"))) static void
+bz_full_avx512(size_t L, double inv_n, double inv_nm1, const double *restrict x,
+               double *restrict ring, double *restrict mean, double *restrict m2,
+               double *restrict z)
+{
+    const __m256d vinv_n = _mm256_set1_pd(inv_n), vinv_nm1 = _mm256_set1_pd(inv_nm1);
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d half = _mm256_set1_pd(0.5), three_halves = _mm256_set1_pd(1.5);
+    const __m256d tiny = _mm256_set1_pd(1e-12), big = _mm256_set1_pd(TN_Z_INF);
+    const __m256d absmask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+    const __m256d signmask =
+        _mm256_castsi256_pd(_mm256_set1_epi64x((long long)0x8000000000000000ULL));
+    size_t i = 0;
+    for (; i + 4 <= L; i += 4) {
+        __m256d mu = _mm256_loadu_pd(mean + i), q = _mm256_loadu_pd(m2 + i);
+        __m256d xi = _mm256_loadu_pd(x + i);
+        __m256d var = _mm256_max_pd(_mm256_mul_pd(q, vinv_nm1), zero);
+        __m256d eps = _mm256_mul_pd(tiny, _mm256_max_pd(_mm256_and_pd(mu, absmask), one));
+        __m256d y = _mm256_rsqrt14_pd(var);
+        __m256d hv = _mm256_mul_pd(half, var);
+        y = _mm256_mul_pd(y, _mm256_fnmadd_pd(hv, _mm256_mul_pd(y, y), three_halves));
+        y = _mm256_mul_pd(y, _mm256_fnmadd_pd(hv, _mm256_mul_pd(y, y), three_halves));
+        __m256d dev = _mm256_sub_pd(xi, mu);
+        __m256d ok = _mm256_cmp_pd(var, _mm256_mul_pd(eps, eps), _CMP_GT_OQ); /* sd > eps */
+        __m256d adev = _mm256_and_pd(dev, absmask);
+        __m256d inf = _mm256_or_pd(big, _mm256_and_pd(dev, signmask));
+        __m256d zz = _mm256_blendv_pd(inf, zero, _mm256_cmp_pd(adev, eps, _CMP_LE_OQ));
+        _mm256_storeu_pd(z + i, _mm256_blendv_pd(zz, _mm256_mul_pd(dev, y), ok));
+        __m256d yv = _mm256_loadu_pd(ring + i);
+        _mm256_storeu_pd(ring + i, xi);
+        __m256d d = _mm256_sub_pd(xi, yv);
+        __m256d nmu = _mm256_fmadd_pd(d, vinv_n, mu);
+        _mm256_storeu_pd(mean + i, nmu);
+        __m256d t = _mm256_add_pd(_mm256_sub_pd(xi, nmu), _mm256_sub_pd(yv, mu));
+        _mm256_storeu_pd(m2 + i, _mm256_fmadd_pd(d, t, q));
+    }
+    if (i < L) bz_full_portable(L - i, inv_n, inv_nm1, x + i, ring + i, mean + i, m2 + i, z + i);
+}
+#endif
+
+static void bz_full(size_t L, double inv_n, double inv_nm1, const double *restrict x,
+                    double *restrict ring, double *restrict mean, double *restrict m2,
+                    double *restrict z)
+{
+#if TN_HAVE_AVX512
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    if (have) {
+        bz_full_avx512(L, inv_n, inv_nm1, x, ring, mean, m2, z);
+        return;
+    }
+#endif
+    bz_full_portable(L, inv_n, inv_nm1, x, ring, mean, m2, z);
 }
 
 TN_SIMD_CLONES
@@ -130,23 +204,35 @@ static void bz_full_explain(size_t L, double inv_n, double inv_nm1, const double
     }
 }
 
+TN_SIMD_CLONES
+static void bz_fill(size_t L, int scored, double inv_np1, double inv_nm1, const double *restrict x,
+                    double *restrict ring, double *restrict mean, double *restrict m2,
+                    double *restrict z, double *restrict mo, double *restrict so)
+{
+    for (size_t i = 0; i < L; i++) {
+        double mu = mean[i], q = m2[i], xi = x[i];
+        double var = q * inv_nm1;
+        double s = sqrt(sel(var > 0, var, 0.0));
+        z[i] = scored ? zsafe(xi - mu, s, mu) : 0.0;
+        mo[i] = mu;
+        so[i] = s;
+        ring[i] = xi;
+        double d = xi - mu;
+        double nmu = mu + d * inv_np1;
+        mean[i] = nmu;
+        m2[i] = q + d * (xi - nmu);
+    }
+}
+
 void tn_bz_step(tn_bz_t *b, const double *x, double *z, double *mean, double *sd)
 {
     size_t L = b->lanes;
     double *row = b->ring + (size_t)b->pos * L;
     if (b->count < b->window) { /* filling: plain Welford, z once two values are in */
         uint32_t n = b->count;
-        for (size_t i = 0; i < L; i++) {
-            double mu = b->mean[i];
-            double s = n > 1 ? sqrt(fmax(b->m2[i], 0) / (n - 1)) : 0;
-            z[i] = n < 2 ? 0 : zsafe(x[i] - mu, s, mu);
-            if (mean) mean[i] = mu;
-            if (sd) sd[i] = s;
-            row[i] = x[i];
-            double d = x[i] - mu;
-            b->mean[i] = mu + d / (n + 1);
-            b->m2[i] += d * (x[i] - b->mean[i]);
-        }
+        double inv_np1 = 1.0 / (n + 1), inv_nm1 = n > 1 ? 1.0 / (n - 1) : 0;
+        double *mo = mean ? mean : b->tmp, *so = sd ? sd : b->tmp + L;
+        bz_fill(L, n >= 2, inv_np1, inv_nm1, x, row, b->mean, b->m2, z, mo, so);
         b->count++;
     } else {
         double inv_n = 1.0 / b->count, inv_nm1 = 1.0 / (b->count - 1);
@@ -159,6 +245,41 @@ void tn_bz_step(tn_bz_t *b, const double *x, double *z, double *mean, double *sd
         if (++b->since_exact >= b->window) bz_recompute(b);
     }
     b->pos = (b->pos + 1) % b->window;
+}
+
+/* Lanes per tile in tn_bz_run: a tile's rings (window x TILE doubles) stay in the L2 cache
+ * while it advances through the steps. */
+#define BZ_TILE 1024
+
+void tn_bz_run(tn_bz_t *b, size_t steps, const double *x, double *z)
+{
+    size_t L = b->lanes;
+    uint32_t W = b->window, count = b->count, pos = b->pos, since = b->since_exact;
+    for (size_t l0 = 0; l0 < L; l0 += BZ_TILE) {
+        size_t n = L - l0 < BZ_TILE ? L - l0 : BZ_TILE;
+        count = b->count, pos = b->pos, since = b->since_exact;
+        for (size_t t = 0; t < steps; t++) {
+            const double *xt = x + t * L + l0;
+            double *zt = z + t * L + l0;
+            double *row = b->ring + (size_t)pos * L + l0;
+            if (count < W) {
+                double inv_np1 = 1.0 / (count + 1), inv_nm1 = count > 1 ? 1.0 / (count - 1) : 0;
+                bz_fill(n, count >= 2, inv_np1, inv_nm1, xt, row, b->mean + l0, b->m2 + l0, zt,
+                        b->tmp + l0, b->tmp + L + l0);
+                count++;
+            } else {
+                bz_full(n, 1.0 / count, 1.0 / (count - 1), xt, row, b->mean + l0, b->m2 + l0, zt);
+                if (++since >= W) {
+                    bz_recompute_range(b, l0, n, count);
+                    since = 0;
+                }
+            }
+            pos = (pos + 1) % W;
+        }
+    }
+    b->count = count;
+    b->pos = pos;
+    b->since_exact = since;
 }
 
 /* ---- EWMA ----------------------------------------------------------------------------------- */

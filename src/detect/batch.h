@@ -42,6 +42,11 @@ void tn_bz_deinit(tn_bz_t *b);
  * every `window` replacements, so rounding error cannot accumulate. */
 void tn_bz_step(tn_bz_t *b, const double *x, double *z, double *mean, double *sd);
 
+/* The same as `steps` calls of tn_bz_step (z only), for input rows x[steps][lanes] and output
+ * z[steps][lanes], but tiled: each group of lanes goes through all the steps while its rings are
+ * in cache, so memory traffic is the input and output only. Bitwise the same results. */
+void tn_bz_run(tn_bz_t *b, size_t steps, const double *x, double *z);
+
 /* ---- EWMA mean and variance --------------------------------------------------------------- */
 typedef struct {
     size_t lanes;
