@@ -7,6 +7,7 @@
  * is the multivariate method; this is the per-column fallback). One output row per input row. */
 #include "core/error.h"
 #include "detect/ensemble.h"
+#include "detect/iforest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -31,7 +32,13 @@ static const char *g_detect_usage =
     "\n"
     "options:\n"
     "  --detector NAME        ensemble (default) or one of: zscore, ewma, mad, iqr, seasonal,\n"
-    "                         holtwinters, ar, flat\n"
+    "                         holtwinters, ar, flat, iforest\n"
+    "                         iforest: an isolation forest over all value columns together\n"
+    "                         (multivariate rows): trained on the first --train rows, then\n"
+    "                         every row is scored; anomaly 1 when the score is above the 0.99\n"
+    "                         quantile of the training rows' scores; --explain names the\n"
+    "                         column that isolated the row most\n"
+    "  --train N              iforest: training rows (default 400; all rows if fewer)\n"
     "  --threshold Z          combined |z| that opens an anomaly (default 4)\n"
     "  --window N             rolling window of zscore, mad, iqr (default 60)\n"
     "  --min-samples N        warm-up: no verdict before N samples (default 20)\n"
@@ -67,6 +74,8 @@ typedef struct {
     int nseason_arg;
     char *season_arg[TN_SEASONS_MAX];
     int hw_season_set;
+    int iforest;         /* --detector iforest */
+    uint32_t train_rows; /* --train, 0 = 400 */
 } opts_t;
 
 static int parse_uint(const char *s, uint32_t *out)
@@ -318,6 +327,9 @@ typedef struct {
     int single;
     uint64_t rows, opened, skipped[5], gaps, dup_ts;
     FILE *out;
+    double *if_x; /* iforest: kept rows (nscore values each), owned */
+    char **if_ts; /* their timestamp texts, owned */
+    size_t if_n, if_cap;
 } run_t;
 
 static const char *state_name(const tn_ens_result_t *r)
@@ -443,6 +455,107 @@ static int64_t median_i64(int64_t *v, int n)
     return n ? v[n / 2] : 0;
 }
 
+/* ---- isolation forest (--detector iforest) ---------------------------------------------- */
+
+/* Rows are kept until the end: the forest trains on the first --train rows (default 400; all
+ * rows when there are fewer), then scores every row. A row is an anomaly when its score is
+ * above the 0.99 quantile of the training rows' scores. */
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int iforest_keep(run_t *R, row_t *row)
+{
+    if (R->if_n == R->if_cap) {
+        size_t cap = R->if_cap ? 2 * R->if_cap : 1024;
+        double *x = realloc(R->if_x, sizeof(double) * cap * R->nscore);
+        if (x) R->if_x = x;
+        char **ts = x ? realloc(R->if_ts, sizeof(char *) * cap) : NULL;
+        if (ts) R->if_ts = ts;
+        if (!x || !ts) {
+            fprintf(stderr, "tocsin detect: out of memory\n");
+            return -1;
+        }
+        R->if_cap = cap;
+    }
+    memcpy(R->if_x + R->if_n * R->nscore, row->v, sizeof(double) * R->nscore);
+    R->if_ts[R->if_n++] = row->ts_text; /* taken */
+    row->ts_text = NULL;
+    return 0;
+}
+
+static int iforest_finish(run_t *R)
+{
+    size_t n = R->if_n, ntrain = R->o->train_rows ? R->o->train_rows : 400;
+    if (ntrain > n) ntrain = n;
+    tn_iforest_t *f = tn_iforest_create((uint32_t)R->nscore, NULL);
+    double *s = malloc(sizeof(double) * (n ? n : 1)), *tr = malloc(sizeof(double) * (n ? n : 1));
+    double *share = malloc(sizeof(double) * R->nscore);
+    int status = -1;
+    if (!f || !s || !tr || !share) {
+        fprintf(stderr, "tocsin detect: out of memory\n");
+        goto done;
+    }
+    int rc = tn_iforest_fit(f, R->if_x, ntrain);
+    if (rc) {
+        fprintf(stderr,
+                "tocsin detect: isolation forest: %s (%zu training rows, %llu with "
+                "missing values)\n",
+                rc == TN_EINVAL ? "fewer than 2 complete training rows" : tn_strerror(rc), ntrain,
+                (unsigned long long)tn_iforest_rejected(f));
+        goto done;
+    }
+    tn_iforest_score_batch(f, R->if_x, n, s);
+    size_t m = 0;
+    for (size_t i = 0; i < ntrain; i++)
+        if (!isnan(s[i])) tr[m++] = s[i];
+    qsort(tr, m, sizeof(double), cmp_dbl);
+    double pos = 0.99 * (m - 1), thr = tr[(size_t)pos];
+    if ((size_t)pos + 1 < m) thr += (pos - (size_t)pos) * (tr[(size_t)pos + 1] - thr);
+    for (size_t i = 0; i < n; i++) {
+        int missing = isnan(s[i]), anomaly = !missing && s[i] > thr;
+        R->rows++;
+        R->opened += anomaly;
+        const double *v = R->if_x + i * R->nscore;
+        int inf = 0;
+        for (int c = 0; missing && c < R->nscore; c++)
+            inf |= isinf(v[c]) && !isnan(v[c]);
+        if (missing) R->skipped[inf ? TN_SKIP_INF : TN_SKIP_NAN]++;
+        fprintf(R->out, "%s,%.6f,%d", R->if_ts[i], missing ? 0 : s[i], anomaly);
+        if (R->o->explain) {
+            char colname[64] = "";
+            if (!missing && !tn_iforest_explain(f, v, share)) {
+                int top = 0;
+                for (int c = 1; c < R->nscore; c++)
+                    if (share[c] > share[top]) top = c;
+                int fc = R->score_col[top];
+                if (R->names[fc])
+                    snprintf(colname, sizeof colname, "%s", R->names[fc]);
+                else
+                    snprintf(colname, sizeof colname, "%d", fc + 1);
+                for (char *q = colname; *q; q++)
+                    if (*q == ',' || *q == '"') *q = '_';
+            }
+            /* upper: the score threshold; column: the feature that isolated the row most */
+            fprintf(R->out, ",,,,%.6f,iforest,%s,%s", thr, colname,
+                    missing      ? (inf ? "skipped:inf" : "skipped:missing")
+                    : anomaly    ? "anomaly"
+                    : i < ntrain ? "train"
+                                 : "normal");
+        }
+        fputc('\n', R->out);
+    }
+    status = 0;
+done:
+    tn_iforest_destroy(f);
+    free(s);
+    free(tr);
+    free(share);
+    return status;
+}
+
 /* Reads the whole input; returns the exit status. */
 static int run(opts_t *o, FILE *in)
 {
@@ -566,6 +679,13 @@ static int run(opts_t *o, FILE *in)
             fprintf(stderr, "tocsin detect: out of memory\n");
             goto out;
         }
+        if (o->iforest) { /* scored at the end */
+            if (iforest_keep(&R, &row)) {
+                free(row.ts_text);
+                goto out;
+            }
+            continue;
+        }
         if (!built) { /* the first rows give the sampling step, needed for seasons in samples */
             buf[nbuf++] = row;
             if (nbuf < BUF) continue;
@@ -596,7 +716,9 @@ static int run(opts_t *o, FILE *in)
         fprintf(stderr, "tocsin detect: no input\n");
         goto out;
     }
-    if (!built && R.nscore) {
+    if (o->iforest) {
+        if (iforest_finish(&R)) goto out;
+    } else if (!built && R.nscore) {
         int64_t d[BUF];
         int nd = 0;
         for (int i = 1; i < nbuf; i++)
@@ -634,6 +756,10 @@ out:
         tn_ens_destroy(R.ens[c]);
         free(R.names[c]);
     }
+    for (size_t i = 0; i < R.if_n; i++)
+        free(R.if_ts[i]);
+    free(R.if_ts);
+    free(R.if_x);
     free(line);
     return status;
 }
@@ -682,13 +808,18 @@ int tn_cli_detect(int argc, char **argv)
             o.stats = 1;
         } else if (!strcmp(a, "--detector")) {
             VALUE();
-            if (!strcmp(val, "ensemble")) {
+            o.iforest = !strcmp(val, "iforest");
+            if (!strcmp(val, "ensemble") || o.iforest) {
                 o.p.detectors = 0;
             } else {
                 int id = tn_det_parse(val);
                 if (id < 0) BAD("unknown detector");
                 o.p.detectors = TN_DET_BIT(id);
             }
+        } else if (!strcmp(a, "--train")) {
+            VALUE();
+            if (parse_uint(val, &o.train_rows) || o.train_rows < 2)
+                BAD("needs an integer >= 2, not");
         } else if (!strcmp(a, "--threshold")) {
             VALUE();
             if (parse_double(val, &o.p.threshold) || !(o.p.threshold > 0))

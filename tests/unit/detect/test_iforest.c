@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -661,6 +662,59 @@ static void test_skab(void **state)
     skab_free(&sk);
 }
 
+/* `tocsin detect --detector iforest` on one SKAB file prints, row for row, the scores of a
+ * default forest trained here on the first 400 rows, and flags the rows above the 0.99 quantile
+ * of the training scores. Skipped when the binary or the data is absent. */
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *src = getenv("TN_SOURCE_DIR"), *build = getenv("TN_BUILD_DIR");
+    char bin[1024], path[1200], cmd[2600];
+    snprintf(bin, sizeof bin, "%s/tocsin", build ? build : ".");
+    snprintf(path, sizeof path, "%s/../shared/data/skab/valve1/1.csv", src ? src : ".");
+    skab_file_t fl;
+    if (access(bin, X_OK) != 0 || skab_read(path, "valve1/1.csv", &fl) != 1) {
+        printf("tocsin binary (%s) or SKAB file (%s) absent: CLI check skipped\n", bin, path);
+        skip();
+    }
+    tn_iforest_t *f = tn_iforest_create(SKAB_D, NULL);
+    assert_non_null(f);
+    assert_int_equal(tn_iforest_fit(f, fl.x, 400), 0);
+    double *s = malloc(sizeof(double) * fl.n), tr[400];
+    assert_non_null(s);
+    assert_int_equal(tn_iforest_score_batch(f, fl.x, fl.n, s), 0);
+    memcpy(tr, s, sizeof tr);
+    double thr = quantile(tr, 400, 0.99);
+    snprintf(cmd, sizeof cmd, "'%s' detect --detector iforest '%s'", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[512];
+    assert_non_null(fgets(line, sizeof line, p));
+    assert_string_equal(line, "datetime,score,anomaly\n");
+    size_t i = 0, flagged = 0;
+    while (fgets(line, sizeof line, p)) {
+        assert_true(i < fl.n);
+        char *c1 = strchr(line, ',');
+        assert_non_null(c1);
+        char *c2 = strchr(c1 + 1, ',');
+        assert_non_null(c2);
+        double got = strtod(c1 + 1, NULL);
+        int anomaly = atoi(c2 + 1);
+        if (fabs(got - s[i]) > 5e-7) fail_msg("row %zu: CLI %.6f, library %.9f", i, got, s[i]);
+        if (fabs(s[i] - thr) > 1e-9) assert_int_equal(anomaly, s[i] > thr);
+        flagged += anomaly;
+        i++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(i, fl.n);
+    printf("CLI on valve1/1.csv: %zu rows, %zu flagged, threshold %.4f\n", i, flagged, thr);
+    assert_true(flagged > 0);
+    free(s);
+    free(fl.x);
+    free(fl.y);
+    tn_iforest_destroy(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_online_exclude),
         cmocka_unit_test(test_enomem),
         cmocka_unit_test(test_skab),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
