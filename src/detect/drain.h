@@ -67,6 +67,7 @@ typedef struct {
     tn_drain_rate_kind_t kind;
 } tn_drain_rate_t;
 
+/* Called while an interval closes: it must not call back into the same miner. */
 typedef void (*tn_drain_rate_cb)(void *ud, const tn_drain_rate_t *verdict);
 
 typedef struct {

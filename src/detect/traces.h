@@ -61,6 +61,7 @@ typedef struct {
     double score; /* max(latency_score, error_score), in [0,1] */
 } tn_trace_verdict_t;
 
+/* Called while an interval closes: it must not call back into the same tn_traces_t. */
 typedef void (*tn_traces_cb)(void *ud, const tn_trace_verdict_t *v);
 
 typedef struct {
