@@ -73,6 +73,10 @@ return {
   ["retention.cold_s"] = 31536000,
   -- Read the sample streams and score them here. false makes an ingest-only engine: inputs write to the streams, and other engines sharing the Redis and streams.prefix score them.
   ["detect.enabled"] = true,
+  -- Mine log templates and score span latency and errors (the logs and spans streams).
+  ["detect.logs_traces"] = true,
+  -- Interval of log template rates and of span statistics per service and call edge.
+  ["detect.interval_ms"] = 60000,
   -- Detection defaults: samples in the rolling windows (z-score, MAD, IQR).
   ["detect.zscore.window"] = 60,
   -- Detection defaults: combined |z| at or above this opens an anomaly.

@@ -87,6 +87,10 @@ static const tn_conf_opt_t g_schema[] = {
     {"detect.enabled", TN_CONF_BOOL, OFF(detect.enabled), "true", UNCHECKED,
      "Read the sample streams and score them here. false makes an ingest-only engine: inputs "
      "write to the streams, and other engines sharing the Redis and streams.prefix score them."},
+    {"detect.logs_traces", TN_CONF_BOOL, OFF(detect.logs_traces), "true", UNCHECKED,
+     "Mine log templates and score span latency and errors (the logs and spans streams)."},
+    {"detect.interval_ms", TN_CONF_INT, OFF(detect.interval_ms), "60000", 1000, 86400000,
+     "Interval of log template rates and of span statistics per service and call edge."},
     {"detect.zscore.window", TN_CONF_INT, OFF(zscore.window), "60", 3, 100000,
      "Detection defaults: samples in the rolling windows (z-score, MAD, IQR)."},
     {"detect.zscore.threshold", TN_CONF_NUM, OFF(zscore.threshold), "4", 0.5, 1000,

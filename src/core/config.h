@@ -72,6 +72,8 @@ typedef struct tn_config {
     } retention;
     struct {
         bool enabled;
+        bool logs_traces;
+        int64_t interval_ms;
     } detect;
     struct {
         int64_t window;

@@ -175,10 +175,15 @@ static void start_core(tn_engine_t *e)
     e->rconn = tn_redis_create(e->loop, &ro);
     ro.name = "inputs";
     e->iconn = cfg->ingest.redis_fed ? tn_redis_create(e->loop, &ro) : NULL;
-    if (!e->redis || !e->rconn || (cfg->ingest.redis_fed && !e->iconn)) goto fail;
+    int logs_traces = cfg->detect.enabled && cfg->detect.logs_traces;
+    ro.name = "logreader";
+    e->lconn = logs_traces ? tn_redis_create(e->loop, &ro) : NULL;
+    if (!e->redis || !e->rconn || (cfg->ingest.redis_fed && !e->iconn) ||
+        (logs_traces && !e->lconn))
+        goto fail;
     tn_redis_on_state(e->redis, on_redis_state, e);
     if (tn_redis_start(e->redis) || tn_redis_start(e->rconn) ||
-        (e->iconn && tn_redis_start(e->iconn)))
+        (e->iconn && tn_redis_start(e->iconn)) || (e->lconn && tn_redis_start(e->lconn)))
         goto fail;
 
     tn_streams_opts_t so = {.prefix = cfg->streams.prefix,
@@ -254,6 +259,7 @@ static void start_core(tn_engine_t *e)
         e->reader = tn_reader_create(e->loop, e->rconn, &rdo, tn_engine__on_batch, e);
         if (!e->reader) goto fail;
         tn_reader_start(e->reader);
+        if (e->lconn && !(e->logtrace = tn_logtrace_start(e, e->lconn))) goto fail;
     } else {
         tn_log_info("engine",
                     "detect.enabled is false: ingesting only, samples are not scored here");
@@ -352,6 +358,7 @@ static void stop(tn_engine_t *e, int code)
     tn_engine__reloader_stop(e);
     tn_reader_destroy(e->reader);
     e->reader = NULL;
+    tn_logtrace_stop(e->logtrace); /* its writes in flight complete; freed after the loop */
     tn_redis_fed_stop(e->fed);
     e->fed = NULL;
     tn_influx_tcp_stop(e->influx_tcp);
@@ -414,7 +421,8 @@ static void on_drain(uv_timer_t *t)
                     pending, DRAIN_MS);
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, on_drain_closed);
-    unsigned nconn = (e->redis != NULL) + (e->rconn != NULL) + (e->iconn != NULL);
+    unsigned nconn =
+        (e->redis != NULL) + (e->rconn != NULL) + (e->iconn != NULL) + (e->lconn != NULL);
     if (nconn == 0 && e->embedded) {
         tn_redis_server_t *s = e->embedded;
         e->embedded = NULL;
@@ -426,7 +434,8 @@ static void on_drain(uv_timer_t *t)
     if (e->redis) tn_redis_close(e->redis, after_redis_closed, e);
     if (e->rconn) tn_redis_close(e->rconn, after_redis_closed, e);
     if (e->iconn) tn_redis_close(e->iconn, after_redis_closed, e);
-    e->redis = e->rconn = e->iconn = NULL;
+    if (e->lconn) tn_redis_close(e->lconn, after_redis_closed, e);
+    e->redis = e->rconn = e->iconn = e->lconn = NULL;
 }
 
 int tn_engine_run(const tn_config_t *cfg)
@@ -478,6 +487,7 @@ int tn_engine_run(const tn_config_t *cfg)
     tn_ingest_destroy(e.ingest); /* after the HTTP server answered its last request */
     tn_catalog_destroy(e.catalog);
     tn_topology_destroy(e.topology);
+    tn_logtrace_destroy(e.logtrace);
     int rc = uv_loop_close(e.loop);
     if (rc) tn_log_warn("engine", "event loop closed with handles still open");
     tn_log_info("engine", "stopped");

@@ -25,6 +25,7 @@
 #include "store/streams.h"
 
 typedef struct tn_reloader tn_reloader_t;
+typedef struct tn_logtrace tn_logtrace_t;
 
 typedef struct tn_engine {
     const tn_config_t *cfg;
@@ -40,6 +41,8 @@ typedef struct tn_engine {
     tn_redis_t *redis; /* commands */
     tn_redis_t *rconn; /* the reader's blocking connection */
     tn_redis_t *iconn; /* the Redis-fed inputs' blocking connection */
+    tn_redis_t *lconn; /* the logs and spans reader's blocking connection */
+    tn_logtrace_t *logtrace;
     tn_redis_fed_t *fed;
     tn_influx_tcp_t *influx_tcp;
     tn_scraper_t *scraper;
@@ -75,6 +78,12 @@ typedef struct tn_engine {
 
 /* pipeline.c: the stream reader's consumer. */
 void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg);
+/* Writes an anomaly (the object the rules see: sid, metric, labels, service, value, expected,
+ * lower, upper, z, score, detector, ts, sample) to the anomalies stream and offers it to the
+ * rules. Each asynchronous step adds one to *pending and calls step(err, arg) when done. a
+ * borrowed. */
+void tn_engine__publish_anomaly(tn_engine_t *e, const json_t *a, unsigned *pending,
+                                void (*step)(int err, void *arg), void *arg);
 /* correlate -> automate hand-off. */
 void tn_engine__start_runbook(void *arg, const char *runbook, const json_t *params,
                               const json_t *incident, const char *origin);
@@ -90,6 +99,13 @@ void tn_engine__reload_all(tn_engine_t *e, int *failed);
 int tn_engine__detection_start(tn_engine_t *e);
 void tn_engine__detection_apply(tn_engine_t *e);
 void tn_engine__detection_stop(tn_engine_t *e);
+
+/* logtrace.c: log templates and trace anomalies from the logs and spans streams. start: NULL on
+ * allocation failure; conn (a dedicated connection) borrowed. stop ends reading (writes in
+ * flight still complete); destroy, after the loop has finished, frees it. */
+tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn);
+void tn_logtrace_stop(tn_logtrace_t *lt);
+void tn_logtrace_destroy(tn_logtrace_t *lt);
 
 /* (Re)loads topology.file when configured; failures keep the previous graph. */
 void tn_engine__load_topology(tn_engine_t *e);

@@ -23,7 +23,8 @@ static void batch_step(int err, void *arg)
     if (--e->batch_pending == 0 && !e->stopping && e->reader) tn_reader_done(e->reader);
 }
 
-static void write_anomaly(tn_engine_t *e, batch_t *b, const json_t *a)
+void tn_engine__publish_anomaly(tn_engine_t *e, const json_t *a, unsigned *pending,
+                                void (*step)(int err, void *arg), void *arg)
 {
     char value[32], expected[32], lower[32], upper[32], z[32], score[32], ts[24];
     snprintf(value, sizeof value, "%.17g", json_number_value(json_object_get(a, "value")));
@@ -47,13 +48,15 @@ static void write_anomaly(tn_engine_t *e, batch_t *b, const json_t *a)
                             "detector", json_string_value(json_object_get(a, "detector")),
                             "ts",       ts,
                             "sample",   json_string_value(json_object_get(a, "sample"))};
-    b->batch_pending++;
+    (*pending)++;
     if (tn_streams_xadd(e->streams, tn_streams_key(e->streams, TN_STREAM_ANOMALIES), fields, 13,
-                        batch_step, b)) {
-        b->batch_pending--;
+                        step, arg)) {
+        (*pending)--;
         tn_log_warn("pipeline", "anomaly not written: redis unavailable");
     }
     free(labels);
+    (*pending)++;
+    tn_correlate_anomaly(e->correlate, a, step, arg);
 }
 
 static void handle_sample(const tn_sample_view_t *v, void *arg)
@@ -98,9 +101,7 @@ static void handle_sample(const tn_sample_view_t *v, void *arg)
                 "score %.4f",
                 (int)v->name_len, v->name, (int)v->labels_len, v->labels, v->value, vd.expected,
                 vd.lower, vd.upper, vd.z, vd.score);
-    write_anomaly(e, e, a);
-    e->batch_pending++;
-    tn_correlate_anomaly(e->correlate, a, batch_step, e);
+    tn_engine__publish_anomaly(e, a, &e->batch_pending, batch_step, e);
     json_decref(a);
 }
 
