@@ -19,17 +19,21 @@ HOOK="http://127.0.0.1:$(cat "$D/receiver.port")/chat"
 touch "$D/received.jsonl"
 echo "receiver at $HOOK"
 
-mkdir -p "$D/rules" "$D/runbooks"
+mkdir -p "$D/rules" "$D/runbooks" "$D/detection"
 cp "$ROOT"/rules/*.lua "$D/rules/"
 cp "$ROOT"/runbooks/*.lua "$D/runbooks/"
+cp "$ROOT"/rules/detection/*.lua "$D/detection/"
 say "2. Start tocsin (no Redis URL given: it starts its own redis-server under $D/data)"
 cat >"$D/tocsin.conf.lua" <<CONF
 return {
   data_dir = "$D/data",
   http = { port = 0 },
-  scripts = { rules_dir = "$D/rules", runbooks_dir = "$D/runbooks", lib_dir = "$ROOT/lua" },
+  scripts = { rules_dir = "$D/rules", runbooks_dir = "$D/runbooks", lib_dir = "$ROOT/lua",
+              detection_dir = "$D/detection" },
   notify = { webhook_url = "$HOOK" },
-  detect = { zscore = { window = 60, min_samples = 30, threshold = 4 } },
+  -- log template rates and span statistics per 10 s (the default is a minute), so the demo's
+  -- ten minutes are sixty intervals
+  detect = { zscore = { window = 60, min_samples = 30, threshold = 4 }, interval_ms = 10000 },
 }
 CONF
 "$TOCSIN" serve -c "$D/tocsin.conf.lua" >"$D/engine.log" 2>&1 &
@@ -55,25 +59,57 @@ for i in $(seq 0 54); do
     body="$body$(sample db_query_ms payments $((12 + (i * 3) % 4)) $ts ms),"
 done
 echo "POST /api/v1/samples (165 samples) -> HTTP $(send "${body%,}]")"
+# The same ten minutes as logs (Fluentd/Logstash JSON) and traces (OTLP/HTTP JSON): every 10 s
+# each service logs its usual lines, and frontend calls checkout, which calls payments.
+cat >"$D/traffic.py" <<'PY'
+import json, random, sys, urllib.request
+url, start, first, last, bad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "bad"
+rng = random.Random(first)
+def post(path, body):
+    req = urllib.request.Request(url + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return urllib.request.urlopen(req).status
+def hexid(n): return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+nlogs = nspans = 0
+codes = set()
+for i in range(first, last + 1):  # one request of each kind per 10 s, as exporters send them
+    logs, spans = [], {"frontend": [], "checkout": [], "payments": []}
+    t = start + i * 10
+    for k in range(3):
+        ts = t + k * 3
+        logs.append({"message": "GET /product/%d 200 in %d ms" % (rng.randint(1, 900), rng.randint(20, 60)), "service": "frontend", "level": "info", "timestamp": ts})
+        logs.append({"message": "cart %s updated: %d items" % (hexid(8), rng.randint(1, 9)), "service": "checkout", "level": "info", "timestamp": ts})
+        if bad:
+            logs.append({"message": "slow query on orders: seq scan of %d rows took %d ms (no index on orders.user_id)" % (rng.randint(900000, 990000), rng.randint(2100, 2600)), "service": "payments", "level": "warn", "timestamp": ts + 1})
+        else:
+            logs.append({"message": "charge %s authorized in %d ms" % (hexid(12), rng.randint(8, 20)), "service": "payments", "level": "info", "timestamp": ts + 1})
+    for k in range(24):  # 24 requests per 10 s through all three services
+        tid, a, b, c = hexid(32), hexid(16), hexid(16), hexid(16)
+        s0 = t * 10**9 + k * 4 * 10**8
+        pay = (rng.uniform(230, 260) if bad else rng.uniform(11, 15)) * 1e6
+        chk = pay + rng.uniform(60, 70) * 1e6
+        fe = chk + rng.uniform(35, 45) * 1e6
+        spans["frontend"].append({"traceId": tid, "spanId": a, "name": "GET /checkout", "kind": 2, "startTimeUnixNano": str(s0), "endTimeUnixNano": str(int(s0 + fe))})
+        spans["checkout"].append({"traceId": tid, "spanId": b, "parentSpanId": a, "name": "POST /cart/checkout", "kind": 2, "startTimeUnixNano": str(s0 + 10**6), "endTimeUnixNano": str(int(s0 + 10**6 + chk))})
+        sp = {"traceId": tid, "spanId": c, "parentSpanId": b, "name": "POST /charge", "kind": 2, "startTimeUnixNano": str(s0 + 2 * 10**6), "endTimeUnixNano": str(int(s0 + 2 * 10**6 + pay))}
+        if bad and k % 3 == 0: sp["status"] = {"code": 2, "message": "upstream timeout"}
+        spans["payments"].append(sp)
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": svc}}]},
+                               "scopeSpans": [{"spans": ss}]} for svc, ss in spans.items()]}
+    codes.add(post("/api/v1/logs", logs))
+    codes.add(post("/v1/traces", body))
+    nlogs += len(logs)
+    nspans += sum(len(v) for v in spans.values())
+print("POST /api/v1/logs (%d log lines) and /v1/traces (%d spans), %d requests -> HTTP %s" % (
+    nlogs, nspans, 2 * (last - first + 1), "/".join(map(str, sorted(codes)))))
+PY
+python3 "$D/traffic.py" "$URL" "$start" 0 54 good
 
 say "4. $(date -u -d @$((start + 550)) +%H:%M) deploy payments v2.4.0 ships a missing index: queries slow down"
 curl -s -o /dev/null -H 'Content-Type: application/json' "$URL/api/v1/events" \
     -d "{\"type\":\"deploy\",\"service\":\"payments\",\"version\":\"2.4.0\",\"title\":\"payments 2.4.0\",\"timestamp\":$((start + 550))}"
 echo "POST /api/v1/events: deploy of payments 2.4.0 recorded in tocsin:events"
-python3 - "$URL" <<'PY'
-# the services' traces (OTLP/HTTP JSON): frontend calls checkout, checkout calls payments
-import json, sys, urllib.request
-t = "5b8efff798038103d269b633813fc60c"
-def span(svc, sid, parent):
-    return {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": svc}}]},
-            "scopeSpans": [{"spans": [{"traceId": t, "spanId": sid, "parentSpanId": parent, "name": "HTTP POST",
-                                        "kind": 2, "startTimeUnixNano": "1764000000000000000",
-                                        "endTimeUnixNano": "1764000000250000000"}]}]}
-body = {"resourceSpans": [span("frontend", "eee19b7ec3c1b174", ""), span("checkout", "eee19b7ec3c1b175", "eee19b7ec3c1b174"),
-                          span("payments", "eee19b7ec3c1b176", "eee19b7ec3c1b175")]}
-req = urllib.request.Request(sys.argv[1] + "/v1/traces", json.dumps(body).encode(), {"Content-Type": "application/json"})
-print("POST /v1/traces (OTLP JSON, 3 spans) -> HTTP", urllib.request.urlopen(req).status)
-PY
+echo "from now on payments logs slow queries, its spans take ~250 ms instead of ~13 and some time out:"
+python3 "$D/traffic.py" "$URL" "$start" 55 59 bad
 body="[$(sample db_query_ms payments 240 $((start + 560)) ms)]"
 echo "payments db_query_ms = 240 ms (usually ~13 ms) -> HTTP $(send "$body")"
 sleep 1
@@ -84,10 +120,24 @@ echo "frontend http_latency_ms = 1500 ms -> HTTP $(send "[$(sample http_latency_
 echo "payments db_query_ms = 260 ms (still bad) -> HTTP $(send "[$(sample db_query_ms payments 260 $((start + 590)) ms)]")"
 
 for _ in $(seq 100); do [ "$(wc -l <"$D/received.jsonl")" -ge 3 ] && break; sleep 0.1; done
+# log template rates and span statistics close every 10 s: wait for the last interval
+for _ in $(seq 150); do
+    redis-cli -s "$D/data/redis.sock" --raw XRANGE tocsin:anomalies - + | grep -q traces_errors && break
+    sleep 0.1
+done
 sleep 0.5
 
 say "6. What tocsin did (engine log)"
 grep -E "detect:|correlate:|automate:|script:" "$D/engine.log" | sed 's/^/  | /'
+
+say "6b. Anomalies by kind (tocsin:anomalies): metrics, log templates, spans"
+redis-cli -s "$D/data/redis.sock" --json XRANGE tocsin:anomalies - + | python3 -c '
+import json, sys
+for _id, f in json.load(sys.stdin):
+    d = dict(zip(f[0::2], f[1::2]))
+    lab = json.loads(d["labels"])
+    what = lab.get("template") or lab.get("edge") or ""
+    print("  %-15s %-9s %-20s %-8s value %-8.4g expected %-8.4g %s" % (d["detector"], d["service"], d["metric"], "", float(d["value"]), float(d["expected"]), what[:60]))'
 
 say "7. What the on-call chat received (local webhook receiver)"
 python3 - "$D/received.jsonl" <<'PY'

@@ -2,9 +2,13 @@
  * rates, and latency / error-rate anomalies per service and per call edge (detect/traces.h).
  *
  * One consumer-group reader (group tocsin-detect, on its own blocking connection) reads the
- * logs and spans partitions. Logs are mined with the service as their first token, so templates
- * are per service. Spans are indexed by span id (bounded) so that a span whose parent belongs to
- * another service counts for the edge parent -> child. Intervals close as the data's timestamps
+ * logs and spans partitions. Both are partitioned by service, and each partition has its own
+ * miner and trace scorer: a partition is in time order, while entries of different partitions
+ * come in no common order (a backlog is read partition by partition), and interval statistics
+ * need time order. Logs are mined with the service as their first token, so templates are per
+ * service. A span names its parent's service when the parent came in the same request; else the
+ * parent is looked up in a bounded index of span ids, so a call across services counts for the
+ * edge parent -> child. Intervals close as the data's timestamps
  * move on; when data is live (timestamps near the clock) a timer also closes them when traffic
  * stops, so a silenced heartbeat is seen. Verdicts that flag become anomalies, written to the
  * anomalies stream and offered to the rules like the samples' (pipeline.c); a batch is
@@ -26,13 +30,23 @@
 #define SPAN_INDEX_MAX 200000 /* span id -> service entries kept (then the index starts over) */
 #define MAX_MSG 8192          /* log bytes mined (service prefix included) */
 #define LIVE_MS 300000        /* data within this of the clock is live */
+#define CLEAR_AFTER 3         /* normal intervals that close an open log or trace anomaly */
+#define OPEN_MAX 100000       /* keys with hysteresis state kept (then it starts over) */
+
+typedef struct {
+    tn_logtrace_t *lt;
+    unsigned p;
+    tn_drain_t *drain;
+    tn_traces_t *traces;
+} part_t;
 
 struct tn_logtrace {
     tn_engine_t *e;
     tn_reader_t *reader;
-    tn_drain_t *drain;
-    tn_traces_t *traces;
+    part_t *parts;
+    unsigned np;
     tn_hmap_t spans; /* span id -> service (owned strings) */
+    tn_hmap_t open;  /* "partition/kind/key" -> run_t: hysteresis */
     uv_timer_t *tick;
     int64_t interval_ms;
     int64_t last_data_ms;  /* newest timestamp seen */
@@ -48,6 +62,44 @@ static void step(int err, void *arg)
     tn_logtrace_t *lt = arg;
     (void)err; /* failures are logged where they happen */
     if (--lt->pending == 0 && !lt->e->stopping && lt->reader) tn_reader_done(lt->reader);
+}
+
+typedef struct {
+    int open;
+    unsigned normal;
+} run_t;
+
+/* Hysteresis over intervals: a key's first flagged interval opens an anomaly (returns 1, publish
+ * it); flagged intervals after it continue it (0); CLEAR_AFTER normal intervals close it. */
+static int hysteresis(tn_logtrace_t *lt, unsigned p, const char *kind, const char *key, int flagged)
+{
+    char k[512];
+    snprintf(k, sizeof k, "%u/%s/%s", p, kind, key);
+    run_t *r = tn_hmap_get(&lt->open, k);
+    if (!r) {
+        if (!flagged) return 0;
+        if (lt->open.len >= OPEN_MAX) {
+            size_t it = 0;
+            void *v;
+            while (tn_hmap_next(&lt->open, &it, NULL, &v))
+                free(v);
+            tn_hmap_deinit(&lt->open);
+            tn_hmap_init(&lt->open);
+        }
+        r = calloc(1, sizeof *r);
+        if (!r || tn_hmap_put(&lt->open, k, r, NULL)) {
+            free(r);
+            return 1; /* no memory for the state: report every flagged interval */
+        }
+    }
+    if (flagged) {
+        r->normal = 0;
+        if (r->open) return 0;
+        r->open = 1;
+        return 1;
+    }
+    if (r->open && ++r->normal >= CLEAR_AFTER) r->open = 0;
+    return 0;
 }
 
 static void tick_step(int err, void *arg)
@@ -92,12 +144,16 @@ static void split_service(const char *text, char *svc, size_t cap, const char **
 
 static void on_rate(void *ud, const tn_drain_rate_t *v)
 {
-    tn_logtrace_t *lt = ud;
-    if (v->kind != TN_DRAIN_RATE_HIGH && v->kind != TN_DRAIN_RATE_LOW) return;
-    char svc[128], sid[17], id[16];
+    part_t *pt = ud;
+    tn_logtrace_t *lt = pt->lt;
+    char svc[128], sid[17], id[32];
+    if (v->kind == TN_DRAIN_RATE_WARMUP) return;
+    snprintf(id, sizeof id, "%u", v->id);
+    int flagged = v->kind == TN_DRAIN_RATE_HIGH || v->kind == TN_DRAIN_RATE_LOW;
+    if (!hysteresis(lt, pt->p, v->kind == TN_DRAIN_RATE_LOW ? "low" : "high", id, flagged)) return;
     const char *tmpl;
     split_service(v->template_text, svc, sizeof svc, &tmpl);
-    snprintf(id, sizeof id, "%u", v->id);
+    snprintf(id, sizeof id, "%u.%u", pt->p, v->id); /* template ids are per partition */
     sid_of(sid, "log_template_rate", id);
     tn_log_info("detect",
                 "log template %u of %s %s: %llu in the interval, expected %.1f: \"%.120s\"", v->id,
@@ -115,7 +171,7 @@ static void on_rate(void *ud, const tn_drain_rate_t *v)
     publish(lt, a);
 }
 
-static void handle_log(tn_logtrace_t *lt, const tn_entry_t *en)
+static void handle_log(tn_logtrace_t *lt, part_t *pt, const tn_entry_t *en)
 {
     const char *body = tn_entry_get(en, "body"), *labels = tn_entry_get(en, "labels"),
                *ts = tn_entry_get(en, "ts");
@@ -133,17 +189,20 @@ static void handle_log(tn_logtrace_t *lt, const tn_entry_t *en)
     int64_t t = strtoll(ts, NULL, 10);
     if (t > lt->last_data_ms) lt->last_data_ms = t;
     tn_drain_match_t m;
-    if (tn_drain_add(lt->drain, msg, len, t, &m)) {
+    if (tn_drain_add(pt->drain, msg, len, t, &m)) {
         tn_log_warn("detect", "out of memory mining a log line of %s", svc);
         return;
     }
     tn_metric_inc(lt->m_logs);
-    tn_metric_set(lt->m_templates, (double)tn_drain_cluster_count(lt->drain));
+    size_t nt = 0;
+    for (unsigned p = 0; p < lt->np; p++)
+        nt += tn_drain_cluster_count(lt->parts[p].drain);
+    tn_metric_set(lt->m_templates, (double)nt);
     if (!m.novel) return;
     const char *tmpl;
     char s2[128], sid[17], id[16];
     split_service(m.template_text, s2, sizeof s2, &tmpl);
-    snprintf(id, sizeof id, "%u", m.id);
+    snprintf(id, sizeof id, "%u.%u", pt->p, m.id);
     sid_of(sid, "log_template_new", id);
     tn_log_info("detect", "new log template %u of %s: \"%.120s\"", m.id, svc, tmpl);
     json_t *a = json_pack(
@@ -159,12 +218,15 @@ static void handle_log(tn_logtrace_t *lt, const tn_entry_t *en)
 
 static void on_verdict(void *ud, const tn_trace_verdict_t *v)
 {
-    tn_logtrace_t *lt = ud;
-    if (v->warmup || (!v->latency_anomaly && !v->error_anomaly)) return;
+    part_t *pt = ud;
+    tn_logtrace_t *lt = pt->lt;
+    if (v->warmup) return;
     int64_t ts = v->interval_start_ms + lt->interval_ms;
     for (int k = 0; k < 2; k++) {
         int lat = k == 0;
-        if (lat ? !v->latency_anomaly : !v->error_anomaly) continue;
+        if (!hysteresis(lt, pt->p, lat ? "latency" : "errors", v->key,
+                        lat ? v->latency_anomaly : v->error_anomaly))
+            continue;
         const char *metric = lat ? "span_latency_p95_ms" : "span_error_rate";
         char sid[17];
         sid_of(sid, metric, v->key);
@@ -219,7 +281,7 @@ static void index_span(tn_logtrace_t *lt, const tn_entry_t *en)
     if (!copy || tn_hmap_put(&lt->spans, id, copy, NULL)) free(copy);
 }
 
-static void handle_span(tn_logtrace_t *lt, const tn_entry_t *en)
+static void handle_span(tn_logtrace_t *lt, part_t *pt, const tn_entry_t *en)
 {
     const char *svc = tn_entry_get(en, "service"), *start = tn_entry_get(en, "start_us"),
                *dur = tn_entry_get(en, "duration_us"), *err = tn_entry_get(en, "error");
@@ -227,13 +289,14 @@ static void handle_span(tn_logtrace_t *lt, const tn_entry_t *en)
     double d_us = strtod(dur, NULL);
     int64_t end_ms = (strtoll(start, NULL, 10) + (int64_t)d_us) / 1000;
     if (end_ms > lt->last_data_ms) lt->last_data_ms = end_ms;
-    const char *parent = service_of_span(lt, tn_entry_get(en, "parent_id"));
+    const char *parent = tn_entry_get(en, "parent_service");
+    if (!parent || !*parent) parent = service_of_span(lt, tn_entry_get(en, "parent_id"));
     tn_trace_span_t s = {.service = svc,
                          .parent_service = parent && strcmp(parent, svc) ? parent : NULL,
                          .duration_ms = d_us / 1000.0,
                          .error = err && err[0] == '1',
                          .ts_ms = end_ms};
-    int rc = tn_traces_add(lt->traces, &s);
+    int rc = tn_traces_add(pt->traces, &s);
     if (rc == TN_ENOMEM) tn_log_warn("detect", "out of memory adding a span of %s", svc);
     tn_metric_inc(lt->m_spans);
 }
@@ -248,10 +311,13 @@ static void on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void 
         if (strstr(entries[i].stream, ":spans:")) index_span(lt, &entries[i]);
     for (size_t i = 0; i < n; i++) {
         lt->entry_id = entries[i].id;
+        const char *tag = strrchr(entries[i].stream, '{');
+        unsigned p = tag ? (unsigned)strtoul(tag + 1, NULL, 10) : 0;
+        part_t *pt = &lt->parts[p < lt->np ? p : 0];
         if (strstr(entries[i].stream, ":spans:"))
-            handle_span(lt, &entries[i]);
+            handle_span(lt, pt, &entries[i]);
         else
-            handle_log(lt, &entries[i]);
+            handle_log(lt, pt, &entries[i]);
     }
     lt->entry_id = NULL;
     lt->in_batch = 0;
@@ -264,8 +330,10 @@ static void on_tick(uv_timer_t *t)
     tn_logtrace_t *lt = t->data;
     int64_t now = tn_now_ms();
     if (lt->last_data_ms < now - LIVE_MS || lt->e->stopping) return;
-    tn_drain_flush(lt->drain, now - 1000);
-    tn_traces_flush(lt->traces, now - 1000);
+    for (unsigned p = 0; p < lt->np; p++) {
+        tn_drain_flush(lt->parts[p].drain, now - 1000);
+        tn_traces_flush(lt->parts[p].traces, now - 1000);
+    }
 }
 
 static void on_tick_closed(uv_handle_t *h)
@@ -282,13 +350,24 @@ tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn)
     lt->interval_ms = cfg->detect.interval_ms;
     lt->last_data_ms = INT64_MIN / 2;
     tn_hmap_init(&lt->spans);
-    tn_drain_opts_t dopt = {.interval_ms = lt->interval_ms, .on_rate = on_rate, .ud = lt};
-    tn_traces_opts_t topt = {.interval_ms = lt->interval_ms, .on_verdict = on_verdict, .ud = lt};
-    lt->drain = tn_drain_create(&dopt);
-    lt->traces = tn_traces_create(&topt);
+    tn_hmap_init(&lt->open);
+    unsigned np = tn_streams_partitions(e->streams), nk = 0;
+    lt->parts = calloc(np, sizeof *lt->parts);
+    int ok = lt->parts != NULL;
+    if (ok) lt->np = np;
+    for (unsigned p = 0; p < lt->np && ok; p++) {
+        part_t *pt = &lt->parts[p];
+        pt->lt = lt;
+        pt->p = p;
+        tn_drain_opts_t dopt = {.interval_ms = lt->interval_ms, .on_rate = on_rate, .ud = pt};
+        tn_traces_opts_t topt = {
+            .interval_ms = lt->interval_ms, .on_verdict = on_verdict, .ud = pt};
+        pt->drain = tn_drain_create(&dopt);
+        pt->traces = tn_traces_create(&topt);
+        ok = pt->drain && pt->traces;
+    }
     lt->tick = malloc(sizeof *lt->tick);
     const char *keys[2048];
-    unsigned np = tn_streams_partitions(e->streams), nk = 0;
     for (unsigned p = 0; p < np && nk + 2 <= 2048; p++) {
         keys[nk++] = tn_streams_pkey(e->streams, TN_PSTREAM_LOGS, p);
         keys[nk++] = tn_streams_pkey(e->streams, TN_PSTREAM_SPANS, p);
@@ -299,8 +378,7 @@ tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn)
                            .consumer = cfg->engine_name,
                            .batch = (unsigned)cfg->streams.read_batch,
                            .block_ms = (unsigned)cfg->streams.read_block_ms};
-    if (lt->drain && lt->traces && lt->tick)
-        lt->reader = tn_reader_create(e->loop, conn, &ro, on_batch, lt);
+    if (ok && lt->tick) lt->reader = tn_reader_create(e->loop, conn, &ro, on_batch, lt);
     if (!lt->reader) {
         free(lt->tick);
         lt->tick = NULL;
@@ -337,9 +415,17 @@ void tn_logtrace_destroy(tn_logtrace_t *lt)
 {
     if (!lt) return;
     tn_logtrace_stop(lt);
-    tn_drain_destroy(lt->drain);
-    tn_traces_destroy(lt->traces);
+    for (unsigned p = 0; p < lt->np; p++) {
+        tn_drain_destroy(lt->parts[p].drain);
+        tn_traces_destroy(lt->parts[p].traces);
+    }
+    free(lt->parts);
     forget_spans(lt);
+    size_t it = 0;
+    void *v;
+    while (tn_hmap_next(&lt->open, &it, NULL, &v))
+        free(v);
+    tn_hmap_deinit(&lt->open);
     tn_hmap_deinit(&lt->spans);
     free(lt);
 }

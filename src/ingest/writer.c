@@ -1,5 +1,6 @@
 #include "ingest/writer.h"
 #include "core/error.h"
+#include "core/hmap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,25 +34,30 @@ static int write_log(tn_wgroup_t *g, tn_streams_t *s, const tn_log_t *x, tn_buf_
                            6);
 }
 
-static int write_span(tn_wgroup_t *g, tn_streams_t *s, const tn_span_t *x, tn_buf_t *lab)
+/* parent_service: the service of the parent span when it came in the same request, else "". */
+static int write_span(tn_wgroup_t *g, tn_streams_t *s, const tn_span_t *x,
+                      const char *parent_service, tn_buf_t *lab)
 {
     char start[24], dur[24];
     snprintf(start, sizeof start, "%lld", (long long)x->start_us);
     snprintf(dur, sizeof dur, "%lld", (long long)x->duration_us);
     tn_buf_reset(lab);
     if (tn_labels_json(&x->labels, lab)) return TN_ENOMEM;
-    const char *f[] = {"trace_id",    x->trace_id,
-                       "span_id",     x->span_id,
-                       "parent_id",   x->parent_id,
-                       "name",        x->name ? x->name : "",
-                       "service",     x->service ? x->service : "",
-                       "kind",        x->kind ? x->kind : "",
-                       "start_us",    start,
-                       "duration_us", dur,
-                       "error",       x->error ? "1" : "0",
-                       "labels",      lab->data};
-    return tn_wgroup_pxadd(g, TN_PSTREAM_SPANS, tn_streams_partition_of(s, x->trace_id), f, NULL,
-                           10);
+    const char *f[] = {"trace_id",       x->trace_id,
+                       "span_id",        x->span_id,
+                       "parent_id",      x->parent_id,
+                       "name",           x->name ? x->name : "",
+                       "service",        x->service ? x->service : "",
+                       "kind",           x->kind ? x->kind : "",
+                       "start_us",       start,
+                       "duration_us",    dur,
+                       "error",          x->error ? "1" : "0",
+                       "labels",         lab->data,
+                       "parent_service", parent_service};
+    /* by service, like the logs: a partition holds whole services, in time order, so the
+     * per-service statistics of detection can be kept per partition */
+    return tn_wgroup_pxadd(g, TN_PSTREAM_SPANS,
+                           tn_streams_partition_of(s, x->service ? x->service : ""), f, NULL, 11);
 }
 
 static int write_event(tn_wgroup_t *g, tn_streams_t *s, const tn_event_t *x, tn_buf_t *lab)
@@ -83,8 +89,17 @@ void tn_ingest_write(tn_streams_t *s, const tn_batch_t *b, tn_streams_cb cb, voi
     int rc = tn_wgroup_samples(g, b->samples.items, b->samples.n);
     for (size_t i = 0; i < b->nlogs && !rc; i++)
         rc = write_log(g, s, &b->logs[i], &lab);
+    tn_hmap_t by_id; /* span id -> service, to name each span's parent service */
+    tn_hmap_init(&by_id);
     for (size_t i = 0; i < b->nspans && !rc; i++)
-        rc = write_span(g, s, &b->spans[i], &lab);
+        if (b->spans[i].span_id[0] && b->spans[i].service)
+            rc = tn_hmap_put(&by_id, b->spans[i].span_id, b->spans[i].service, NULL);
+    for (size_t i = 0; i < b->nspans && !rc; i++) {
+        const tn_span_t *x = &b->spans[i];
+        const char *ps = x->parent_id[0] ? tn_hmap_get(&by_id, x->parent_id) : NULL;
+        rc = write_span(g, s, x, ps ? ps : "", &lab);
+    }
+    tn_hmap_deinit(&by_id);
     for (size_t i = 0; i < b->nevents && !rc; i++)
         rc = write_event(g, s, &b->events[i], &lab);
     tn_buf_deinit(&lab);
