@@ -6,6 +6,7 @@
  *   cmake --build build-fuzz --target fuzz_events_json
  *   build-fuzz/tests/fuzz_events_json -max_total_time=60 tests/fuzz/corpus/events_json */
 #include "core/error.h"
+#include "core/json_arena.h"
 #include "core/sample.h"
 #include "ingest/alerts.h"
 #include "ingest/datadog.h"
@@ -54,7 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tn_buf_t fatal;
     tn_buf_init(&fatal);
     tn_parse_opts_t o = {1700000000000LL, 500};
+    tn_json_arena_install(); /* as the engine parses; what escapes the arena is caught below */
+    tn_json_arena_t arena;
+    tn_json_arena_begin(&arena);
     int rc = fns[which](body, len, &o, &b, &rep, &fatal);
+    tn_json_arena_end(&arena);
 
     if (rc == 0) {
         if (rep.accepted != tn_batch_count(&b)) __builtin_trap();

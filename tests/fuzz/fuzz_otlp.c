@@ -1,10 +1,11 @@
 /* libFuzzer target: the OTLP/HTTP JSON parsers (ingest/otlp_*.c), the partial-success response
- * and tn_gunzip (ingest/gzip.c). Every input goes through all three parsers, then through
- * tn_gunzip; what decompresses goes through the parsers again. Built and run briefly by
- * `make test` when clang is present (build-fuzz/); by hand:
- *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTN_FUZZ=ON && cmake --build build-fuzz
- *   build-fuzz/tests/fuzz_otlp -max_total_time=60 tests/fuzz/corpus/otlp */
+ * and tn_gunzip (ingest/gzip.c), each parse in a JSON arena (core/json_arena.c) as the engine does.
+ * Every input goes through all three parsers, then through tn_gunzip; what decompresses goes
+ * through the parsers again. Built and run briefly by `make test` when clang is present
+ * (build-fuzz/); by hand: cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTN_FUZZ=ON && cmake
+ * --build build-fuzz build-fuzz/tests/fuzz_otlp -max_total_time=60 tests/fuzz/corpus/otlp */
 #include "core/error.h"
+#include "core/json_arena.h"
 #include "ingest/gzip.h"
 #include "ingest/otlp.h"
 
@@ -87,7 +88,13 @@ static void parse_all(const char *data, size_t size)
         tn_buf_t fatal;
         tn_buf_init(&fatal);
         tn_parse_opts_t o = {.now_ms = 1700000000000LL, .max_items = MAX_ITEMS};
+        /* as the engine parses: in a JSON arena; everything checked below is read after the
+         * arena is gone, so a value that escaped it is a use after free for ASan */
+        tn_json_arena_install();
+        tn_json_arena_t arena;
+        tn_json_arena_begin(&arena);
         int rc = fns[p](data, size, &o, &b, &rep, &fatal);
+        tn_json_arena_end(&arena);
         check(rc == 0 || rc == TN_EINVAL || rc == TN_ETOOBIG || rc == TN_ENOMEM);
         if (rc) {
             /* nothing kept on failure, and a reason */
