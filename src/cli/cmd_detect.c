@@ -32,7 +32,7 @@ static const char *g_detect_usage =
     "\n"
     "options:\n"
     "  --detector NAME        ensemble (default) or one of: zscore, ewma, mad, iqr, seasonal,\n"
-    "                         holtwinters, ar, flat, iforest\n"
+    "                         holtwinters, ar, flat, shift, iforest\n"
     "                         iforest: an isolation forest over all value columns together\n"
     "                         (multivariate rows): trained on the first --train rows, then\n"
     "                         every row is scored; anomaly 1 when the score is above the 0.99\n"

@@ -6,12 +6,12 @@
 #include <string.h>
 
 static const char *const g_names[TN_DET_COUNT] = {
-    "zscore", "ewma", "mad", "iqr", "seasonal", "holtwinters", "ar", "flat",
+    "zscore", "ewma", "mad", "iqr", "seasonal", "holtwinters", "ar", "flat", "shift",
 };
 
 int tn_det_family(int id)
 {
-    static const int fam[TN_DET_COUNT] = {0, 0, 1, 1, 2, 3, 4, 5};
+    static const int fam[TN_DET_COUNT] = {0, 0, 1, 1, 2, 3, 4, 5, 6};
     return id >= 0 && id < TN_DET_COUNT ? fam[id] : 0;
 }
 
@@ -45,6 +45,7 @@ struct tn_ens {
     tn_ar_t ar;
     tn_seasonal_t se;
     int se_built, se_failed;
+    tn_shift_t sh;
     /* flat: the current run of equal values and the repeat rate before it */
     uint32_t run;
     double rep, tot;
@@ -83,12 +84,15 @@ int tn_ens_params_resolve(tn_ens_params_t *p)
     if (!p->season_buckets) p->season_buckets = 288;
     if (!p->season_periods) p->season_periods = 2;
     if (p->gap_factor == 0) p->gap_factor = 2.5;
+    if (!p->shift_recent) /* a quarter window, at least 4 (the window when it is smaller) */
+        p->shift_recent = p->window / 4 > 4 ? p->window / 4 : (p->window < 4 ? p->window : 4);
     if (!(p->threshold > 0) || p->window < 3 || !(p->ewma_alpha > 0 && p->ewma_alpha <= 1) ||
         p->ar_p > TN_AR_MAX_P || p->ar_window < 4 * p->ar_p + 4 || p->n_seasons > TN_SEASONS_MAX ||
         p->season_periods > TN_SEASON_PERIODS_MAX || !(p->gap_factor > 1) ||
         (p->strong > 0 && p->strong < 1) || !(p->hw_alpha > 0 && p->hw_alpha <= 1) ||
         !(p->hw_beta > 0 && p->hw_beta <= 1) || !(p->hw_gamma > 0 && p->hw_gamma <= 1) ||
-        p->window > 10000000 || p->ar_window > 10000000 || p->hw_season > 10000000)
+        p->window > 10000000 || p->ar_window > 10000000 || p->hw_season > 10000000 ||
+        p->shift_recent < 2 || p->shift_recent > p->window)
         return TN_EINVAL;
     for (uint32_t i = 0; i < p->n_seasons; i++)
         if (p->seasons_ms[i] <= 0) return TN_EINVAL;
@@ -117,6 +121,7 @@ void tn_ens_destroy(tn_ens_t *e)
     tn_sortwin_deinit(&e->sw);
     tn_ar_deinit(&e->ar);
     tn_seasonal_deinit(&e->se);
+    tn_shift_deinit(&e->sh);
     free(e);
 }
 
@@ -138,6 +143,8 @@ tn_ens_t *tn_ens_create(const tn_ens_params_t *params)
         rc = tn_bhw_init(&e->hw, 1, p->hw_season, p->hw_alpha, p->hw_beta, p->hw_gamma, rate);
     if (!rc && (on(p, TN_DET_MAD) || on(p, TN_DET_IQR))) rc = tn_sortwin_init(&e->sw, p->window);
     if (!rc && on(p, TN_DET_AR)) rc = tn_ar_init(&e->ar, p->ar_p, p->ar_window, p->ar_refit);
+    if (!rc && on(p, TN_DET_SHIFT))
+        rc = tn_shift_init(&e->sh, p->window, p->shift_recent, 1.0 / (4.0 * p->window));
     if (rc) {
         tn_ens_destroy(e);
         return NULL;
@@ -441,6 +448,14 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
         band(a, thr);
     }
     if (on(p, TN_DET_FLAT)) flat_update(e, x, &o[TN_DET_FLAT]);
+    if (on(p, TN_DET_SHIFT)) {
+        tn_det_out_t *s = &o[TN_DET_SHIFT];
+        tn_shift_update(&e->sh, x, 2 * (uint64_t)p->window, &s->ready, &s->z, &s->expected,
+                        &s->scale);
+        /* the EWMA of d^2 over 4 windows holds about 4 window / recent independent values */
+        s->dof = 4.0 * p->window / p->shift_recent;
+        band(s, thr);
+    }
     int single = !(p->detectors & (p->detectors - 1));
     for (int d = 0; d < TN_DET_COUNT; d++) {
         if (!o[d].ready) o[d].z = 0;

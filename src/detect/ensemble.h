@@ -19,6 +19,8 @@
 #include "detect/batch.h"
 #include "detect/robust.h"
 #include "detect/seasonal.h"
+#include "detect/shift.h"
+#include "detect/shift.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +34,7 @@ typedef enum {
     TN_DET_HOLTWINTERS, /* additive Holt-Winters one-step forecast */
     TN_DET_AR,          /* AR(p) one-step forecast */
     TN_DET_FLAT,        /* stuck value: a run of equal values that history makes improbable */
+    TN_DET_SHIFT,       /* recent mean against the mean before it (trend changes, drifts) */
     TN_DET_COUNT
 } tn_det_id_t;
 
@@ -41,10 +44,11 @@ typedef enum {
 /* Detectors that share their failure modes form a family, and a family has one vote in the
  * agreement: zscore and ewma (mean and variance), mad and iqr (order statistics of the same
  * window); the others are a family each. */
-#define TN_FAMILIES 6
+#define TN_FAMILIES 7
 int tn_det_family(int id);
 
-/* Static name ("zscore", "ewma", "mad", "iqr", "seasonal", "holtwinters", "ar", "flat"). */
+/* Static name ("zscore", "ewma", "mad", "iqr", "seasonal", "holtwinters", "ar", "flat",
+ * "shift"). */
 const char *tn_det_name(int id);
 /* The id for a name, or -1. "hw" is accepted for holtwinters. */
 int tn_det_parse(const char *name);
@@ -68,6 +72,7 @@ typedef struct {
     uint32_t season_buckets; /* slots per season at most; 0 = 288 */
     uint32_t season_periods; /* previous seasons compared; 0 = 2 */
     double gap_factor;       /* a step longer than this many typical steps is a gap; 0 = 2.5 */
+    uint32_t shift_recent;   /* shift: values in the recent mean; 0 = max(4, window / 4) */
 } tn_ens_params_t;
 
 /* Fills every 0 with its default. 0 or TN_EINVAL (values out of range). */

@@ -13,6 +13,7 @@
 #include "detect/ensemble.h"
 #include "detect/robust.h"
 #include "detect/seasonal.h"
+#include "detect/shift.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -546,6 +547,64 @@ static void test_seasonal_naive(void **state)
     tn_seasonal_deinit(&s);
 }
 
+/* ---- shift: recent mean against the reference mean, scale learnt from d lagged ------------ */
+static void test_shift_naive(void **state)
+{
+    (void)state;
+    tn_shift_t s;
+    assert_int_equal(tn_shift_init(&s, 2, 2, 0.1), TN_EINVAL);
+    assert_int_equal(tn_shift_init(&s, 10, 11, 0.1), TN_EINVAL);
+    assert_int_equal(tn_shift_init(&s, 10, 3, 0), TN_EINVAL);
+    const uint32_t W = 30, R = 6;
+    const double rate = 0.02;
+    const uint64_t minfed = 40;
+    assert_int_equal(tn_shift_init(&s, W, R, rate), 0);
+    enum { T = 3000 };
+    static double h[T], dd[T];
+    size_t nd = 0;
+    double ms = 0, wsum = 0;
+    uint64_t fed = 0;
+    int ready_seen = 0;
+    g_rng = 60;
+    for (size_t t = 0; t < T; t++) {
+        double x =
+            5 + gauss() + (t > 2000 ? 0.01 * (double)(t - 2000) : 0) + (t % 400 == 5 ? 9 : 0);
+        int ready;
+        double z, e, sc;
+        tn_shift_update(&s, x, minfed, &ready, &z, &e, &sc);
+        size_t need = W + R - 1; /* previous values */
+        if (t >= need) {
+            long double r = x, ref = 0;
+            for (size_t k = t - (R - 1); k < t; k++)
+                r += h[k];
+            for (size_t k = t - need; k < t - (R - 1); k++)
+                ref += h[k];
+            double d = (double)(r / R - ref / W);
+            double scale = wsum > 0 ? sqrt(ms / wsum) : 0;
+            assert_int_equal(ready, fed >= minfed);
+            CHECK(e, (double)(ref / W), 1e-12, "shift reference", t);
+            CHECK(sc, scale, 1e-6, "shift scale", t);
+            if (ready) {
+                ready_seen++;
+                CHECK(z, ref_z(d, scale, (double)(ref / W)), 1e-5, "shift z", t);
+            }
+            dd[nd++] = (float)d;
+            if (nd > W + R) { /* the d made W + R values ago reaches the scale */
+                double old = dd[nd - 1 - (W + R)], rr = rate;
+                if (fed >= minfed && scale > 0 && fabs(old) > 4 * scale) old = 4 * scale, rr /= 10;
+                ms = (1 - rr) * ms + rr * old * old;
+                wsum = (1 - rr) * wsum + rr;
+                fed++;
+            }
+        } else {
+            assert_int_equal(ready, 0);
+        }
+        h[t] = x;
+    }
+    assert_true(ready_seen > 2500);
+    tn_shift_deinit(&s);
+}
+
 /* ---- flat: the z of a run's tail probability ---------------------------------------------- */
 static void test_z_from_logtail(void **state)
 {
@@ -569,7 +628,8 @@ int main(void)
         cmocka_unit_test(test_bz_naive),       cmocka_unit_test(test_bz_run_same),
         cmocka_unit_test(test_be_naive),       cmocka_unit_test(test_hw_naive),
         cmocka_unit_test(test_robust_naive),   cmocka_unit_test(test_ar_naive),
-        cmocka_unit_test(test_seasonal_naive), cmocka_unit_test(test_z_from_logtail),
+        cmocka_unit_test(test_seasonal_naive), cmocka_unit_test(test_shift_naive),
+        cmocka_unit_test(test_z_from_logtail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,8 +49,8 @@ static void test_combination_rule(void **state)
         assert_int_equal(tn_ens_update(e, (int64_t)t * 1000, x, &r), 0);
         assert_int_equal(r.n, (uint64_t)t);
         /* the documented rule: families vote with their largest calibrated |z| */
-        static const int family[TN_DET_COUNT] = {0, 0, 1, 1, 2, 3, 4, 5};
-        double fam[6] = {-1, -1, -1, -1, -1, -1}, a[6];
+        static const int family[TN_DET_COUNT] = {0, 0, 1, 1, 2, 3, 4, 5, 6};
+        double fam[7] = {-1, -1, -1, -1, -1, -1, -1}, a[7];
         int na = 0;
         uint32_t active = 0, flagged = 0;
         for (int d = 0; d < TN_DET_COUNT; d++) {
@@ -64,7 +64,7 @@ static void test_combination_rule(void **state)
             if (fabs(zc) >= p.threshold) flagged |= TN_DET_BIT(d);
             fam[family[d]] = fmax(fam[family[d]], fabs(zc));
         }
-        for (int f = 0; f < 6; f++)
+        for (int f = 0; f < 7; f++)
             if (fam[f] >= 0) a[na++] = fam[f];
         assert_int_equal(r.active, active);
         assert_int_equal(r.flagged, flagged);
@@ -203,6 +203,20 @@ static void test_skips_leave_no_trace(void **state)
     assert_int_equal(tn_ens_counts(dirty)->accepted, 5000);
     tn_ens_destroy(clean);
     tn_ens_destroy(dirty);
+}
+
+static void test_small_windows(void **state)
+{
+    (void)state;
+    for (uint32_t w = 3; w <= 8; w++) { /* every detector builds, whatever the window */
+        tn_ens_params_t p = {.window = w, .min_samples = 3};
+        tn_ens_t *e = tn_ens_create(&p);
+        assert_non_null(e);
+        tn_ens_result_t r;
+        for (int t = 0; t < 50; t++)
+            assert_int_equal(tn_ens_update(e, t * 1000, t % 5, &r), 0);
+        tn_ens_destroy(e);
+    }
 }
 
 static void test_gaps_and_dup_ts(void **state)
@@ -408,12 +422,12 @@ static void test_synthetic_suite(void **state)
     (void)state;
     static tally_t t[K_KINDS][3];
     /* the stated thresholds (recall per kind: spike, dip, level, trend, variance, season,
-     * stuck), a little below what this suite measured when they were set. Trend changes are a
-     * known weakness (every detector adapts to a slow ramp; only the seasonal baseline, with its
-     * lagged scale, sees them, and only at low noise); on non-seasonal data they are reported,
-     * not asserted. */
+     * stuck), a little below what this suite measured when they were set. Trend changes are the
+     * weak spot: the window detectors, Holt-Winters and AR adapt to a slow ramp; the shift
+     * detector sees them on flat data, the seasonal baseline's lagged scale on seasonal data,
+     * both mostly at low noise. */
     static const double seasonal_recall[K_KINDS] = {0.95, 0.95, 0.9, 0.3, 0.95, 0.7, 0.95, 0};
-    static const double flat_recall[K_KINDS] = {0.95, 0.95, 0.95, 0, 0.95, 0, 0.95, 0};
+    static const double flat_recall[K_KINDS] = {0.95, 0.95, 0.95, 0.55, 0.95, 0, 0.95, 0};
     memset(t, 0, sizeof t);
     run_suite(t, 1);
     int missed = report(t, "seasonal data, season given", seasonal_recall, 0.2, 0.95);
@@ -428,7 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_combination_rule),     cmocka_unit_test(test_hygiene),
         cmocka_unit_test(test_skips_leave_no_trace), cmocka_unit_test(test_gaps_and_dup_ts),
-        cmocka_unit_test(test_synthetic_suite),
+        cmocka_unit_test(test_small_windows),        cmocka_unit_test(test_synthetic_suite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
