@@ -209,11 +209,12 @@ static void bz_fill(size_t L, int scored, double inv_np1, double inv_nm1, const 
                     double *restrict ring, double *restrict mean, double *restrict m2,
                     double *restrict z, double *restrict mo, double *restrict so)
 {
+    double zm = scored ? 1.0 : 0.0; /* z is 0 until two values are in */
     for (size_t i = 0; i < L; i++) {
         double mu = mean[i], q = m2[i], xi = x[i];
         double var = q * inv_nm1;
         double s = sqrt(sel(var > 0, var, 0.0));
-        z[i] = scored ? zsafe(xi - mu, s, mu) : 0.0;
+        z[i] = zm * zsafe(xi - mu, s, mu);
         mo[i] = mu;
         so[i] = s;
         ring[i] = xi;
@@ -397,7 +398,8 @@ int tn_bhw_init(tn_bhw_t *b, size_t lanes, uint32_t season, double alpha, double
     b->trend = dalloc(lanes);
     b->s2 = dalloc(lanes);
     b->seas = b->season ? dalloc((size_t)b->season * lanes) : NULL;
-    if (!b->level || !b->trend || !b->s2 || (b->season && !b->seas)) {
+    b->tmp = dalloc(lanes);
+    if (!b->level || !b->trend || !b->s2 || !b->tmp || (b->season && !b->seas)) {
         tn_bhw_deinit(b);
         return TN_ENOMEM;
     }
@@ -410,7 +412,8 @@ void tn_bhw_deinit(tn_bhw_t *b)
     free(b->trend);
     free(b->s2);
     free(b->seas);
-    b->level = b->trend = b->s2 = b->seas = NULL;
+    free(b->tmp);
+    b->level = b->trend = b->s2 = b->seas = b->tmp = NULL;
 }
 
 uint64_t tn_bhw_warmup(const tn_bhw_t *b)
@@ -420,24 +423,26 @@ uint64_t tn_bhw_warmup(const tn_bhw_t *b)
 
 TN_SIMD_CLONES
 static void bhw_run(size_t L, double a, double bt, double g, double r, double inv_w, int scored,
-                    const double *restrict x, double *restrict lv, double *restrict tr,
-                    double *restrict s2, double *restrict se, double *restrict z,
-                    double *restrict fo, double *restrict so)
+                    int has_season, const double *restrict x, double *restrict lv,
+                    double *restrict tr, double *restrict s2, double *restrict se,
+                    double *restrict z, double *restrict fo, double *restrict so)
 {
+    /* branch-free: without a season, se is a scratch row whose values are multiplied by 0 */
+    double sm = has_season ? 1.0 : 0.0, zm = scored ? 1.0 : 0.0;
     for (size_t i = 0; i < L; i++) {
-        double xi = x[i], l = lv[i], t = tr[i], sp = se ? se[i] : 0.0;
+        double xi = x[i], l = lv[i], t = tr[i], sp = sm * se[i];
         double f = l + t + sp;
         double e = xi - f;
         double v = s2[i] * inv_w;
         double s = sqrt(sel(v > 0, v, 0.0));
-        z[i] = scored ? zsafe(e, s, f) : 0.0;
+        z[i] = zm * zsafe(e, s, f);
         fo[i] = f;
         so[i] = s;
         s2[i] = (1 - r) * s2[i] + r * e * e;
         double nl = a * (xi - sp) + (1 - a) * (l + t);
         lv[i] = nl;
         tr[i] = bt * (nl - l) + (1 - bt) * t;
-        if (se) se[i] = g * (xi - nl) + (1 - g) * sp;
+        se[i] = g * (xi - nl) + (1 - g) * sp;
     }
 }
 
@@ -475,19 +480,18 @@ void tn_bhw_step(tn_bhw_t *b, const double *x, double *z, double *fc, double *sd
     }
     uint64_t resid = b->n - (m ? m : 1); /* residuals seen so far */
     double w = 1 - b->decay, inv_w = w > 0 ? 1 / w : 0;
-    double *se = m ? b->seas + (size_t)b->phase * L : NULL;
+    double *se = m ? b->seas + (size_t)b->phase * L : b->tmp;
     /* without explanation outputs, the forecast and sd go to the variance scratch of z's
      * caller: use a small stack buffer in chunks */
     if (fc && sd) {
-        bhw_run(L, b->alpha, b->beta, b->gamma, b->rate, inv_w, resid >= 2, x, b->level, b->trend,
-                b->s2, se, z, fc, sd);
+        bhw_run(L, b->alpha, b->beta, b->gamma, b->rate, inv_w, resid >= 2, m != 0, x, b->level,
+                b->trend, b->s2, se, z, fc, sd);
     } else {
         double f1[256], s1[256];
         for (size_t off = 0; off < L; off += 256) {
             size_t n = L - off < 256 ? L - off : 256;
-            bhw_run(n, b->alpha, b->beta, b->gamma, b->rate, inv_w, resid >= 2, x + off,
-                    b->level + off, b->trend + off, b->s2 + off, se ? se + off : NULL, z + off, f1,
-                    s1);
+            bhw_run(n, b->alpha, b->beta, b->gamma, b->rate, inv_w, resid >= 2, m != 0, x + off,
+                    b->level + off, b->trend + off, b->s2 + off, se + off, z + off, f1, s1);
             if (fc) memcpy(fc + off, f1, n * sizeof(double));
             if (sd) memcpy(sd + off, s1, n * sizeof(double));
         }

@@ -74,6 +74,7 @@ typedef struct {
     double decay;                    /* (1 - rate)^residuals, for the variance's bias correction */
     double *level, *trend, *s2;      /* owned, lanes; s2 = EWMA of squared one-step residuals */
     double *seas;                    /* owned, season * lanes (slot-major), NULL when season is 0 */
+    double *tmp; /* owned, lanes: scratch (the season row when there is no season) */
 } tn_bhw_t;
 
 /* 0, TN_EINVAL (a coefficient outside (0,1]) or TN_ENOMEM. */

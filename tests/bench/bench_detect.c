@@ -234,6 +234,7 @@ static double numpy_rate(const bench_t *b)
 
 static void line(const char *name, double rate, const char *note)
 {
+    fflush(stdout);
     printf("  %-34s %12.3e points/s  %7.2f ns/point  %s\n", name, rate, 1e9 / rate, note);
 }
 
@@ -300,10 +301,11 @@ int main(int argc, char **argv)
                {"iqr (per-series)", TN_DET_IQR},
                {"seasonal 1d+1w (per-series)", TN_DET_SEASONAL},
                {"ar(3) (per-series)", TN_DET_AR},
-               {"flat (per-series)", TN_DET_FLAT}};
+               {"flat (per-series)", TN_DET_FLAT},
+               {"shift (per-series)", TN_DET_SHIFT}};
     for (size_t k = 0; !soa_only && k < sizeof per / sizeof *per; k++)
         line(per[k].name, run_ens(&b, TN_DET_BIT(per[k].id), NULL), "");
-    if (!soa_only) line("ensemble, all 8 (per-series)", run_ens(&b, 0, NULL), "");
+    if (!soa_only) line("ensemble, all 9 (per-series)", run_ens(&b, 0, NULL), "");
 
     if (use_numpy) {
         double np = numpy_rate(&b);
