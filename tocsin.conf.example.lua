@@ -77,6 +77,10 @@ return {
   ["detect.logs_traces"] = true,
   -- Interval of log template rates and of span statistics per service and call edge.
   ["detect.interval_ms"] = 60000,
+  -- Score the series that share one label set together (isolation forest and Mahalanobis distance over their rows).
+  ["detect.entities"] = true,
+  -- Most entities scored together (each holds a forest of about 200 KB).
+  ["detect.entities_max"] = 100,
   -- Detection defaults: samples in the rolling windows (z-score, MAD, IQR).
   ["detect.zscore.window"] = 60,
   -- Detection defaults: combined |z| at or above this opens an anomaly.

@@ -91,6 +91,11 @@ static const tn_conf_opt_t g_schema[] = {
      "Mine log templates and score span latency and errors (the logs and spans streams)."},
     {"detect.interval_ms", TN_CONF_INT, OFF(detect.interval_ms), "60000", 1000, 86400000,
      "Interval of log template rates and of span statistics per service and call edge."},
+    {"detect.entities", TN_CONF_BOOL, OFF(detect.entities), "true", UNCHECKED,
+     "Score the series that share one label set together (isolation forest and Mahalanobis "
+     "distance over their rows)."},
+    {"detect.entities_max", TN_CONF_INT, OFF(detect.entities_max), "100", 1, 1000000,
+     "Most entities scored together (each holds a forest of about 200 KB)."},
     {"detect.zscore.window", TN_CONF_INT, OFF(zscore.window), "60", 3, 100000,
      "Detection defaults: samples in the rolling windows (z-score, MAD, IQR)."},
     {"detect.zscore.threshold", TN_CONF_NUM, OFF(zscore.threshold), "4", 0.5, 1000,

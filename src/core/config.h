@@ -74,6 +74,8 @@ typedef struct tn_config {
         bool enabled;
         bool logs_traces;
         int64_t interval_ms;
+        bool entities;
+        int64_t entities_max;
     } detect;
     struct {
         int64_t window;

@@ -199,6 +199,8 @@ static void start_core(tn_engine_t *e)
                                .threshold = cfg->zscore.threshold,
                                .min_samples = (uint32_t)cfg->zscore.min_samples};
     e->detector = tn_detector_create(&dopt);
+    tn_entities_opts_t eo = {.max_entities = (size_t)cfg->detect.entities_max};
+    if (cfg->detect.entities && !(e->entities = tn_entities_create(&eo))) goto fail;
     e->rollup = tn_rollup_create(e->streams, 60000);
     if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
     uv_timer_init(e->loop, e->rollup_timer);
@@ -385,6 +387,8 @@ static void stop(tn_engine_t *e, int code)
     tn_correlate_destroy(e->correlate);
     e->correlate = NULL;
     tn_engine__detection_stop(e);
+    tn_entities_destroy(e->entities);
+    e->entities = NULL;
     tn_detector_destroy(e->detector);
     e->detector = NULL;
     if (e->httpc) tn_httpc_destroy(e->httpc);

@@ -9,6 +9,7 @@
 #include "core/metrics.h"
 #include "correlate/engine.h"
 #include "detect/detector.h"
+#include "detect/entity.h"
 #include "ingest/ingest.h"
 #include "ingest/redis_fed.h"
 #include "ingest/listeners.h"
@@ -56,6 +57,7 @@ typedef struct tn_engine {
     tn_httpc_t *httpc;
     tn_detector_t *detector;
     tn_scriptset_t *detection; /* detection policy files (detection.c) */
+    tn_entities_t *entities;   /* multivariate: the series of one label set together */
     tn_correlate_t *correlate;
     tn_automate_t *automate;
     tn_ingest_t *ingest;

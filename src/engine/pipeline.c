@@ -6,9 +6,11 @@
  * processed. */
 #include "engine/engine_internal.h"
 #include "core/error.h"
+#include "core/hmap.h"
 #include "core/log.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,53 @@ void tn_engine__publish_anomaly(tn_engine_t *e, const json_t *a, unsigned *pendi
     tn_correlate_anomaly(e->correlate, a, step, arg);
 }
 
+/* The sample's entity (its label set): a row that completes and is flagged opens an anomaly
+ * named after the series that explains it most. */
+static void entity_sample(tn_engine_t *e, const tn_sample_view_t *v)
+{
+    tn_entity_verdict_t ev;
+    if (tn_entities_add(e->entities, v->labels, v->labels_len, v->name, v->name_len, v->value,
+                        v->ts_ms, &ev)) {
+        tn_log_error("pipeline", "out of memory scoring an entity");
+        return;
+    }
+    if (!ev.opened || !ev.top_metric) return;
+    tn_metric_inc(e->m.anomalies);
+    char key[1024], sid[17];
+    int n = snprintf(key, sizeof key, "entity\x1f%.*s", (int)v->labels_len, v->labels);
+    snprintf(sid, sizeof sid, "%016llx",
+             (unsigned long long)tn_hash64(key, n > 0 && (size_t)n < sizeof key ? (size_t)n : 0));
+    json_t *lab = json_loadb(v->labels, v->labels_len, 0, NULL);
+    if (!json_is_object(lab)) {
+        json_decref(lab);
+        lab = json_object();
+    }
+    json_t *svc = json_object_get(lab, "service");
+    int dist = !strcmp(ev.by, "mahalanobis");
+    double expected = isnan(ev.top_expected) ? ev.top_value : ev.top_expected;
+    double sd = isnan(ev.top_sd) ? 0 : ev.top_sd;
+    json_t *a = json_pack("{s:s, s:s, s:O, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:I, s:s}",
+                          "sid", sid, "metric", ev.top_metric, "labels", lab, "service",
+                          json_is_string(svc) ? json_string_value(svc) : "", "value", ev.top_value,
+                          "expected", expected, "stddev", sd, "lower", expected - 4 * sd, "upper",
+                          expected + 4 * sd, "z", dist ? ev.distance_z : 0.0, "score",
+                          dist ? erf(ev.distance_z / M_SQRT2) : ev.score, "detector",
+                          dist ? "entity_mahalanobis" : "entity_iforest", "ts",
+                          (json_int_t)ev.ts_ms, "sample", e->batch_entry_id);
+    json_decref(lab);
+    if (!a) {
+        tn_log_error("pipeline", "out of memory building an anomaly");
+        return;
+    }
+    tn_log_info("detect",
+                "entity %.*s: its %u series together are unusual (%s: %s %.4g, forest score "
+                "%.3f, distance z %.1f); %s explains %.0f%%",
+                (int)v->labels_len, v->labels, ev.ncols, ev.by, ev.top_metric, ev.top_value,
+                ev.score, ev.distance_z, ev.top_metric, 100 * ev.top_share);
+    tn_engine__publish_anomaly(e, a, &e->batch_pending, batch_step, e);
+    json_decref(a);
+}
+
 static void handle_sample(const tn_sample_view_t *v, void *arg)
 {
     tn_engine_t *e = arg;
@@ -76,6 +125,7 @@ static void handle_sample(const tn_sample_view_t *v, void *arg)
     if (e->rollup)
         tn_rollup_add(e->rollup, sid, v->name, v->name_len, v->labels, v->labels_len, v->value,
                       v->ts_ms);
+    if (e->entities) entity_sample(e, v);
     if (!vd.opened) return;
     tn_metric_inc(e->m.anomalies);
 
@@ -114,13 +164,73 @@ static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
         tn_log_warn("pipeline", "malformed sample entry %s in %s: skipped", en->id, en->stream);
 }
 
+/* A batch's samples, put in time order before scoring: the partitions are read together but each
+ * is read as it comes, so a backlog arrives partition by partition; in time order the samples
+ * that one scrape or collection took at the same instant (the rows of an entity) come together.
+ * The order of each series is kept (the sort is stable, and each series is in one partition). */
+typedef struct {
+    tn_sample_view_t v;
+    const char *entry_id;
+    size_t seq;
+} queued_t;
+
+typedef struct {
+    queued_t *q;
+    size_t n, cap;
+    const char *entry_id;
+    int oom;
+} collect_t;
+
+static void collect(const tn_sample_view_t *v, void *arg)
+{
+    collect_t *c = arg;
+    if (c->oom) return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        queued_t *q = realloc(c->q, cap * sizeof *q);
+        if (!q) {
+            c->oom = 1;
+            return;
+        }
+        c->q = q;
+        c->cap = cap;
+    }
+    c->q[c->n] = (queued_t){*v, c->entry_id, c->n};
+    c->n++;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const queued_t *x = a, *y = b;
+    if (x->v.ts_ms != y->v.ts_ms) return x->v.ts_ms < y->v.ts_ms ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg)
 {
     (void)rd;
     tn_engine_t *e = arg;
     e->batch_pending = 1; /* guard */
-    for (size_t i = 0; i < n; i++)
-        handle_entry(e, e, &entries[i]);
+    collect_t c = {0};
+    for (size_t i = 0; i < n && !c.oom; i++) {
+        c.entry_id = entries[i].id;
+        if (tn_streams_decode_samples(entries[i].nfields, entries[i].names, entries[i].values,
+                                      entries[i].value_lens, collect, &c) < 0)
+            tn_log_warn("pipeline", "malformed sample entry %s in %s: skipped", entries[i].id,
+                        entries[i].stream);
+    }
+    if (c.oom) { /* no memory to order them: score them as they came */
+        tn_log_warn("pipeline", "out of memory ordering a batch of samples; scoring it unordered");
+        for (size_t i = 0; i < n; i++)
+            handle_entry(e, e, &entries[i]);
+    } else {
+        qsort(c.q, c.n, sizeof *c.q, by_time);
+        for (size_t i = 0; i < c.n; i++) {
+            e->batch_entry_id = c.q[i].entry_id;
+            handle_sample(&c.q[i].v, e);
+        }
+    }
+    free(c.q);
     batch_step(0, e);
 }
 

@@ -85,5 +85,33 @@ cp "$T/good.lua" "$T/detection/policy.lua"
 check "fixing the file reloads it" wait_for 5 bash -c "test \$(grep -c 'detection policy: 1 rule(s)' $T/engine.log) -ge 2"
 kill -HUP "$ENGINE_PID"
 check "SIGHUP reloads the policies too" wait_for 5 bash -c "test \$(grep -c 'detection policy: 1 rule(s)' $T/engine.log) -ge 3"
+# an entity: cpu and latency of one host move together; then a row where each is ordinary but
+# their relation is broken (high latency at low cpu)
+python3 - "$URL" "$now" <<'PY' >"$T/entity.out"
+import json, random, sys, urllib.request
+url, now = sys.argv[1], int(sys.argv[2])
+rng = random.Random(5)
+rows = []
+t0 = now - 3 * 3600
+for i in range(600):
+    load = rng.random()
+    rows.append((t0 + i * 10, 20 + 60 * load + rng.gauss(0, 1), 50 + 200 * load + rng.gauss(0, 3)))
+rows.append((t0 + 600 * 10, 25.0, 240.0))
+codes = set()
+for k in range(0, len(rows), 20):  # as an agent sends them: a request every 20 collections
+    body = []
+    for ts, cpu, lat in rows[k:k + 20]:
+        for name, v in (("node_cpu_percent", cpu), ("node_request_latency_ms", lat)):
+            body.append({"name": name, "labels": {"host": "db-1", "service": "orders-db"}, "value": v, "timestamp": ts})
+    req = urllib.request.Request(url + "/api/v1/samples", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    codes.add(urllib.request.urlopen(req).status)
+print(sorted(codes))
+PY
+check "an entity's rows were accepted ($(cat "$T/entity.out"))" grep -qx '\[202\]' "$T/entity.out"
+check "the broken relation between cpu and latency of db-1 is an entity anomaly" wait_for 10 bash -c \
+    "redis-cli -p $REDIS_PORT --raw XRANGE tocsin:anomalies - + | tr '\n' ' ' | grep -q 'labels {\"host\":\"db-1\",\"service\":\"orders-db\"} service orders-db .*detector entity_mahalanobis'"
+check "and it is the only entity anomaly (600 normal rows raised none)" test \
+    "$(grep -c 'entity {"host":"db-1"' "$T/engine.log")" = 1
+check "the engine log explains it" grep -q 'entity {"host":"db-1","service":"orders-db"}: its 2 series together are unusual (mahalanobis' "$T/engine.log"
 check "the engine stops cleanly" stop_engine
 finish
