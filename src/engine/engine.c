@@ -492,6 +492,7 @@ int tn_engine_run(const tn_config_t *cfg)
     tn_catalog_destroy(e.catalog);
     tn_topology_destroy(e.topology);
     tn_logtrace_destroy(e.logtrace);
+    tn_engine__batch_free(&e);
     int rc = uv_loop_close(e.loop);
     if (rc) tn_log_warn("engine", "event loop closed with handles still open");
     tn_log_info("engine", "stopped");

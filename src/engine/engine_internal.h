@@ -71,6 +71,11 @@ typedef struct tn_engine {
 
     unsigned batch_pending;     /* writes caused by the batch in hand (pipeline.c) */
     const char *batch_entry_id; /* the entry being handled (pipeline.c) */
+    /* the batch's samples in time order (pipeline.c), kept from batch to batch */
+    tn_sample_view_t *sq_views;
+    const char **sq_ids;
+    void *sq_order;
+    size_t sq_n, sq_cap;
 
     struct {
         tn_metric_t *anomalies, *samples_scored, *redis_up, *runs_running, *incidents_open, *series,
@@ -78,8 +83,9 @@ typedef struct tn_engine {
     } m;
 } tn_engine_t;
 
-/* pipeline.c: the stream reader's consumer. */
+/* pipeline.c: the stream reader's consumer; batch_free releases its kept buffers. */
 void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg);
+void tn_engine__batch_free(tn_engine_t *e);
 /* Writes an anomaly (the object the rules see: sid, metric, labels, service, value, expected,
  * lower, upper, z, score, detector, ts, sample) to the anomalies stream and offers it to the
  * rules. Each asynchronous step adds one to *pending and calls step(err, arg) when done. a

@@ -167,16 +167,15 @@ static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
 /* A batch's samples, put in time order before scoring: the partitions are read together but each
  * is read as it comes, so a backlog arrives partition by partition; in time order the samples
  * that one scrape or collection took at the same instant (the rows of an entity) come together.
- * The order of each series is kept (the sort is stable, and each series is in one partition). */
+ * The order of each series is kept (ties keep their order, and each series is in one
+ * partition). The buffers are kept from batch to batch (tn_engine__batch_free). */
 typedef struct {
-    tn_sample_view_t v;
-    const char *entry_id;
-    size_t seq;
-} queued_t;
+    int64_t ts;
+    uint32_t idx;
+} order_t;
 
 typedef struct {
-    queued_t *q;
-    size_t n, cap;
+    tn_engine_t *e;
     const char *entry_id;
     int oom;
 } collect_t;
@@ -184,26 +183,44 @@ typedef struct {
 static void collect(const tn_sample_view_t *v, void *arg)
 {
     collect_t *c = arg;
+    tn_engine_t *e = c->e;
     if (c->oom) return;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 1024;
-        queued_t *q = realloc(c->q, cap * sizeof *q);
-        if (!q) {
+    if (e->sq_n == e->sq_cap) {
+        size_t cap = e->sq_cap ? e->sq_cap * 2 : 4096;
+        tn_sample_view_t *q = realloc(e->sq_views, cap * sizeof *q);
+        if (q) e->sq_views = q;
+        const char **ids = q ? realloc(e->sq_ids, cap * sizeof *ids) : NULL;
+        if (ids) e->sq_ids = ids;
+        order_t *o = ids ? realloc(e->sq_order, cap * sizeof *o) : NULL;
+        if (!o) {
             c->oom = 1;
             return;
         }
-        c->q = q;
-        c->cap = cap;
+        e->sq_order = o;
+        e->sq_cap = cap;
     }
-    c->q[c->n] = (queued_t){*v, c->entry_id, c->n};
-    c->n++;
+    size_t n = e->sq_n++;
+    e->sq_views[n] = *v;
+    e->sq_ids[n] = c->entry_id;
+    ((order_t *)e->sq_order)[n] = (order_t){v->ts_ms, (uint32_t)n};
 }
 
 static int by_time(const void *a, const void *b)
 {
-    const queued_t *x = a, *y = b;
-    if (x->v.ts_ms != y->v.ts_ms) return x->v.ts_ms < y->v.ts_ms ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    const order_t *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void tn_engine__batch_free(tn_engine_t *e)
+{
+    free(e->sq_views);
+    free(e->sq_ids);
+    free(e->sq_order);
+    e->sq_views = NULL;
+    e->sq_ids = NULL;
+    e->sq_order = NULL;
+    e->sq_n = e->sq_cap = 0;
 }
 
 void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg)
@@ -211,7 +228,8 @@ void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, v
     (void)rd;
     tn_engine_t *e = arg;
     e->batch_pending = 1; /* guard */
-    collect_t c = {0};
+    collect_t c = {.e = e};
+    e->sq_n = 0;
     for (size_t i = 0; i < n && !c.oom; i++) {
         c.entry_id = entries[i].id;
         if (tn_streams_decode_samples(entries[i].nfields, entries[i].names, entries[i].values,
@@ -219,18 +237,22 @@ void tn_engine__on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, v
             tn_log_warn("pipeline", "malformed sample entry %s in %s: skipped", entries[i].id,
                         entries[i].stream);
     }
-    if (c.oom) { /* no memory to order them: score them as they came */
+    if (c.oom || e->sq_n > UINT32_MAX) { /* no memory to order them: score them as they came */
         tn_log_warn("pipeline", "out of memory ordering a batch of samples; scoring it unordered");
         for (size_t i = 0; i < n; i++)
             handle_entry(e, e, &entries[i]);
     } else {
-        qsort(c.q, c.n, sizeof *c.q, by_time);
-        for (size_t i = 0; i < c.n; i++) {
-            e->batch_entry_id = c.q[i].entry_id;
-            handle_sample(&c.q[i].v, e);
+        order_t *o = e->sq_order;
+        int sorted = 1;
+        for (size_t i = 1; i < e->sq_n && sorted; i++)
+            sorted = o[i - 1].ts <= o[i].ts;
+        if (!sorted) qsort(o, e->sq_n, sizeof *o, by_time);
+        for (size_t i = 0; i < e->sq_n; i++) {
+            e->batch_entry_id = e->sq_ids[o[i].idx];
+            handle_sample(&e->sq_views[o[i].idx], e);
         }
     }
-    free(c.q);
+    if (e->sq_cap > (1u << 20)) tn_engine__batch_free(e); /* an unusually large batch */
     batch_step(0, e);
 }
 
