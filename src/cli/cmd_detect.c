@@ -415,7 +415,7 @@ static int score_row(run_t *R, const row_t *row)
         }
     }
     R->rows++;
-    fprintf(R->out, "%s,%.6f,%d", row->ts_text, best < 0 ? 0 : best, anomaly);
+    fprintf(R->out, "%s,%.9f,%d", row->ts_text, best < 0 ? 0 : best, anomaly);
     if (R->o->explain) {
         char z[32] = "", ex[32] = "", lo[32] = "", up[32] = "";
         const char *det = "";
