@@ -81,6 +81,14 @@ check "their state says why they were skipped" \
     bash -c "cut -d, -f10 '$T/hyg.out' | tr '\n' ' ' | grep -q 'warmup skipped:missing skipped:missing warmup skipped:duplicate skipped:out_of_order warmup'"
 check "--stats counts them" grep -q "2 missing, 0 inf, 1 out of order, 1 duplicate" "$T/hyg.err"
 
+# RFC 3339: T or space, fractions, Z and offsets; an offset that makes a row earlier in UTC is
+# out of order
+printf 'time,v\n2024-05-01T12:00:00Z,1\n2024-05-01T12:00:01.5Z,2\n2024-05-01 12:00:03,1\n2024-05-01T14:00:04+02:00,2\n2024-05-01T13:00:02+01:00,9\n2024-05-01T12:00:05.250-00:00,1\n1714564806,2\n1714564807000,1\n' |
+    "$TOCSIN" detect --explain >"$T/ts.out" 2>"$T/ts.err"
+check "RFC 3339 forms and epoch s/ms all parse" test "$(wc -l <"$T/ts.out")" = 9
+check "an offset earlier in UTC is out of order; the others are in order" \
+    bash -c "cut -d, -f10 '$T/ts.out' | tr '\n' ' ' | grep -q '^state warmup warmup warmup warmup skipped:out_of_order warmup warmup warmup \$'"
+
 # errors name the line
 err_case() { # err_case "description" "expected message" csv-text
     local rc=0
