@@ -35,6 +35,7 @@ static const struct {
     {"season_buckets", P_UINT, offsetof(tn_ens_params_t, season_buckets)},
     {"season_periods", P_UINT, offsetof(tn_ens_params_t, season_periods)},
     {"gap_factor", P_DOUBLE, offsetof(tn_ens_params_t, gap_factor)},
+    {"shift_recent", P_UINT, offsetof(tn_ens_params_t, shift_recent)},
 };
 #define NPARAMS (sizeof g_params / sizeof g_params[0])
 

@@ -67,7 +67,8 @@ static const char *g_good =
     "      labels = { service = 'check*', env = '!dev' },\n"
     "      detectors = { 'ewma', 'hw' }, threshold = 6, hw_season = 24 },\n"
     "    { name = 'daily', metric = 'orders_total', seasons = { '1d', 604800 } },\n"
-    "    { name = 'exact', labels = { team = 'db' }, agree = 1 },\n"
+    "    { name = 'exact', labels = { team = 'db' }, agree = 1,\n"
+    "      detectors = { 'shift', 'zscore' }, shift_recent = 7 },\n"
     "  },\n"
     "}\n";
 
@@ -115,6 +116,8 @@ static void test_policy_matches_as_written(void **state)
     assert_int_equal(tn_policy_match(p, "anything", 8, db, strlen(db), &m, &rule), 2);
     assert_string_equal(rule, "exact");
     assert_int_equal(m->agree, 1);
+    assert_int_equal(m->detectors, TN_DET_BIT(TN_DET_SHIFT) | TN_DET_BIT(TN_DET_ZSCORE));
+    assert_int_equal(m->shift_recent, 7);
     tn_policy_unref(p);
     tn_buf_deinit(&err);
     done(L);
