@@ -28,7 +28,10 @@ int tn_det_parse(const char *name)
     return -1;
 }
 
-#define STEP_SAMPLES 9 /* diffs whose median is the typical step */
+#define STEP_SAMPLES 9
+#define TN_PERSIST                                                                                 \
+    8 /* seasonal z values averaged for persistence */ /* diffs whose median is the typical step   \
+                                                        */
 
 struct tn_ens {
     tn_ens_params_t p;
@@ -46,6 +49,8 @@ struct tn_ens {
     tn_seasonal_t se;
     int se_built, se_failed;
     tn_shift_t sh;
+    double sp[TN_PERSIST]; /* the seasonal baseline's last calibrated z */
+    int sp_pos, sp_n;
     /* flat: the current run of equal values and the repeat rate before it */
     uint32_t run;
     double rep, tot;
@@ -460,6 +465,18 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
     for (int d = 0; d < TN_DET_COUNT; d++) {
         if (!o[d].ready) o[d].z = 0;
         o[d].zc = single ? o[d].z : tn_ens_calibrate(o[d].z, o[d].dof);
+    }
+    if (o[TN_DET_SEASONAL].ready) { /* persistence: the mean of the last few z, x sqrt(k) */
+        e->sp[e->sp_pos] = o[TN_DET_SEASONAL].zc;
+        e->sp_pos = (e->sp_pos + 1) % TN_PERSIST;
+        if (e->sp_n < TN_PERSIST) e->sp_n++;
+        if (e->sp_n == TN_PERSIST) {
+            double sum = 0;
+            for (int k = 0; k < TN_PERSIST; k++)
+                sum += e->sp[k];
+            double zp = sum / sqrt((double)TN_PERSIST);
+            if (fabs(zp) > fabs(o[TN_DET_SEASONAL].zc)) o[TN_DET_SEASONAL].zc = zp;
+        }
     }
     combine(e, r);
     e->n++;

@@ -11,7 +11,10 @@
  * ready (so `agree` independent views must see the sample as unusual), or the largest vote
  * divided by `strong` when that is more (one view alone is enough when it is far out). When the
  * seasonal baseline is ready its view caps the result at twice its own |z|: what the same time
- * yesterday or last week explains is not an anomaly. See docs/detection.md. */
+ * yesterday or last week explains is not an anomaly. The seasonal baseline's zc is the larger of
+ * its instantaneous one and its persistence, the mean of its last 8 zc times sqrt 8 (its
+ * residuals at different times compare with different slots, so they are nearly independent
+ * under normal data, and a sustained deviation adds up). See docs/detection.md. */
 #ifndef TN_DETECT_ENSEMBLE_H
 #define TN_DETECT_ENSEMBLE_H
 
