@@ -4,6 +4,8 @@
 #include "core/log.h"
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +49,44 @@ static void h_metrics(tn_http_req_t *req, void *data)
     if (e->correlate)
         tn_metric_set(e->m.incidents_open,
                       (double)tn_incidents_open_count(tn_correlate_incidents(e->correlate)));
-    if (e->detector) tn_metric_set(e->m.series, (double)tn_detector_series_count(e->detector));
+    if (e->detector) {
+        tn_metric_set(e->m.series, (double)tn_detector_series_count(e->detector));
+        /* the detector's hygiene counts, read at scrape time */
+        tn_detector_stats_t st;
+        tn_detector_stats(e->detector, &st);
+        static const char *const help = "Samples detect did not score, by reason.";
+        static const struct {
+            const char *reason;
+            size_t off;
+        } reasons[] = {{"nan", offsetof(tn_detector_stats_t, nan)},
+                       {"inf", offsetof(tn_detector_stats_t, inf)},
+                       {"out_of_order", offsetof(tn_detector_stats_t, out_of_order)},
+                       {"duplicate", offsetof(tn_detector_stats_t, duplicate)},
+                       {"untracked_series", offsetof(tn_detector_stats_t, untracked)}};
+        for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+            char lab[64];
+            snprintf(lab, sizeof lab, "reason=\"%s\"", reasons[i].reason);
+            tn_metric_set(
+                tn_metrics_counter("tocsin_detect_skipped_total", lab, help),
+                (double)*(const uint64_t *)(const void *)((const char *)&st + reasons[i].off));
+        }
+        tn_metric_set(tn_metrics_counter("tocsin_detect_repeated_timestamps_total", NULL,
+                                         "Samples with their series' last timestamp and a new "
+                                         "value (scored)."),
+                      (double)st.dup_ts);
+        tn_metric_set(tn_metrics_counter("tocsin_detect_gaps_total", NULL,
+                                         "Gaps in series (a step over gap_factor typical steps)."),
+                      (double)st.gaps);
+        tn_metric_set(tn_metrics_counter("tocsin_detect_policy_resets_total", NULL,
+                                         "Series restarted because a new policy changed their "
+                                         "detectors."),
+                      (double)st.resets);
+    }
+    if (e->entities)
+        tn_metric_set(tn_metrics_gauge("tocsin_detect_entities", NULL,
+                                       "Entities (label sets with two series or more) scored "
+                                       "together."),
+                      (double)tn_entities_count(e->entities));
     if (e->redis) tn_metric_set(e->m.redis_latency, tn_redis_last_latency_ms(e->redis));
     if (e->ingest) tn_metric_set(e->m.ingest_inflight, (double)tn_ingest_inflight(e->ingest));
     tn_buf_t b;

@@ -113,5 +113,12 @@ check "the broken relation between cpu and latency of db-1 is an entity anomaly"
 check "and it is the only entity anomaly (600 normal rows raised none)" test \
     "$(grep -c 'entity {"host":"db-1"' "$T/engine.log")" = 1
 check "the engine log explains it" grep -q 'entity {"host":"db-1","service":"orders-db"}: its 2 series together are unusual (mahalanobis' "$T/engine.log"
+# hygiene: a sample older than its series' last one is skipped and counted (other_b: its
+# detectors never changed, so it kept its state through the reloads)
+post /api/v1/samples "{\"name\":\"other_b\",\"labels\":{\"service\":\"checkout\"},\"value\":100,\"timestamp\":$((now - 3000))}" >/dev/null
+check "an out-of-order sample is counted in /metrics" wait_for 5 bash -c \
+    "curl -sf $URL/metrics | grep -Eq '^tocsin_detect_skipped_total\{reason=\"out_of_order\"\} [1-9]'"
+check "/metrics counts the entities (db-1, and checkout's four series)" bash -c \
+    "curl -sf $URL/metrics | grep -q '^tocsin_detect_entities 2'"
 check "the engine stops cleanly" stop_engine
 finish
