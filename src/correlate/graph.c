@@ -476,3 +476,84 @@ void tn_graph_sub_free(tn_graph_t *g, tn_graph_sub_t *sub)
     mem(g, sub->links, 0);
     memset(sub, 0, sizeof *sub);
 }
+
+/* Parses "cmdb+traces" into bits; 0 for an unknown or empty source. */
+static unsigned parse_sources(const char *s)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } known[] = {{"cmdb", TN_GRAPH_SRC_CMDB},
+                 {"traces", TN_GRAPH_SRC_TRACES},
+                 {"labels", TN_GRAPH_SRC_LABELS}};
+    unsigned bits = 0;
+    while (*s) {
+        size_t len = strcspn(s, "+"), k;
+        for (k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strlen(known[k].name) == len && !strncmp(known[k].name, s, len)) break;
+        if (k == sizeof known / sizeof known[0]) return 0;
+        bits |= known[k].bit;
+        s += len;
+        if (*s == '+' && !*++s) return 0; /* trailing '+' */
+    }
+    return bits;
+}
+
+static int bad_name(const json_t *v)
+{
+    if (!json_is_string(v)) return 1;
+    size_t len = json_string_length(v);
+    return len == 0 || len > TN_GRAPH_MAX_NAME || strlen(json_string_value(v)) != len;
+}
+
+#define TOPO_FAIL(...)                                                                             \
+    do {                                                                                           \
+        if (err) tn_buf_printf(err, __VA_ARGS__);                                                  \
+        return TN_EINVAL;                                                                          \
+    } while (0)
+
+int tn_graph_add_topology(tn_graph_t *g, const json_t *topo, tn_buf_t *err)
+{
+    if (!json_is_object(topo)) TOPO_FAIL("topology: expected a JSON object");
+    const json_t *services = json_object_get(topo, "services");
+    const json_t *edges = json_object_get(topo, "edges");
+    if (services && !json_is_array(services)) TOPO_FAIL("services: must be an array");
+    if (edges && !json_is_array(edges)) TOPO_FAIL("edges: must be an array");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(services, i, v)
+    {
+        if (bad_name(json_object_get(v, "name")))
+            TOPO_FAIL("services[%zu].name: a service name (1..%d bytes) is required", i,
+                      TN_GRAPH_MAX_NAME);
+    }
+    json_array_foreach(edges, i, v)
+    {
+        if (bad_name(json_object_get(v, "from")))
+            TOPO_FAIL("edges[%zu].from: a service name is required", i);
+        if (bad_name(json_object_get(v, "to")))
+            TOPO_FAIL("edges[%zu].to: a service name is required", i);
+        const json_t *src = json_object_get(v, "source"), *count = json_object_get(v, "count");
+        if (!json_is_string(src) || !parse_sources(json_string_value(src)))
+            TOPO_FAIL("edges[%zu].source: expected \"cmdb\", \"traces\" or \"labels\" (or several "
+                      "joined by '+')",
+                      i);
+        if (count && (!json_is_integer(count) || json_integer_value(count) < 0))
+            TOPO_FAIL("edges[%zu].count: expected an integer >= 0", i);
+    }
+    json_array_foreach(services, i, v)
+    {
+        int rc = tn_graph_add_node(g, json_string_value(json_object_get(v, "name")));
+        if (rc < 0) return rc;
+    }
+    json_array_foreach(edges, i, v)
+    {
+        const json_t *count = json_object_get(v, "count");
+        int rc = tn_graph_add_edge(g, json_string_value(json_object_get(v, "from")),
+                                   json_string_value(json_object_get(v, "to")),
+                                   parse_sources(json_string_value(json_object_get(v, "source"))),
+                                   1.0, count ? (uint64_t)json_integer_value(count) : 0);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}

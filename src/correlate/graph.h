@@ -23,8 +23,11 @@
 #ifndef TN_CORRELATE_GRAPH_H
 #define TN_CORRELATE_GRAPH_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/buf.h"
 
 typedef struct tn_graph tn_graph_t;
 
@@ -97,6 +100,17 @@ int tn_graph_add_edge(tn_graph_t *g, const char *from, const char *to, unsigned 
 /* The same on ids (both must exist). */
 int tn_graph_add_edge_id(tn_graph_t *g, int from, int to, unsigned sources, double weight,
                          uint64_t observed);
+/* Adds the services and edges of a topology document, the JSON tn_topology_json writes
+ * (src/ingest/topology.h):
+ *   {"services": [{"name": "checkout", ...}, ...],
+ *    "edges": [{"from": "checkout", "to": "payments", "source": "cmdb+traces", "count": 12}]}
+ * Both arrays are optional. source is "cmdb", "traces" or "labels", or several joined by '+';
+ * count (optional, an integer >= 0) is added to observed; each edge adds weight 1. topo is
+ * borrowed. The whole document is checked first: on TN_EINVAL nothing was added and err (may
+ * be NULL) names the problem ("edges[3].source: unknown source \"x\""). On TN_ENOMEM or
+ * TN_ETOOBIG part of it may have been added (clear the graph to start again). 0 on success. */
+int tn_graph_add_topology(tn_graph_t *g, const json_t *topo, tn_buf_t *err);
+
 /* The index of the edge from -> to, or TN_ENOTFOUND (TN_EINVAL for ids out of range). */
 int tn_graph_find_edge(const tn_graph_t *g, int from, int to);
 /* Edge number idx (borrowed: valid until the next add or clear), or NULL. */

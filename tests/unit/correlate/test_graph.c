@@ -8,8 +8,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "correlate/graph.h"
+#include "ingest/topology.h"
+
+#include <jansson.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +464,95 @@ static void test_allocation_failures(void **state)
     }
 }
 
+/* The document the ingest layer writes (tn_topology_json after a CMDB file and some spans)
+ * loads into the graph with the right sources and counts. */
+static void test_topology_document(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tn-test-graph-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *cmdb = "{\"services\": [{\"name\": \"web\", \"depends_on\": [\"checkout\"]},"
+                       " {\"name\": \"checkout\", \"depends_on\": [\"payments\"]},"
+                       " {\"name\": \"payments\"}, {\"name\": \"lonely\"}]}";
+    assert_int_equal(write(fd, cmdb, strlen(cmdb)), (ssize_t)strlen(cmdb));
+    close(fd);
+    tn_topology_t *t = tn_topology_create();
+    assert_non_null(t);
+    tn_buf_t err, js;
+    tn_buf_init(&err), tn_buf_init(&js);
+    assert_int_equal(tn_topology_load_file(t, path, &err), 0);
+    unlink(path);
+    /* spans: checkout -> payments (twice, also declared) and checkout -> search (traces only) */
+    tn_span_t sp[4];
+    memset(sp, 0, sizeof sp);
+    char *svc[4] = {"checkout", "payments", "payments", "search"};
+    const char *ids[4] = {"a1", "b1", "b2", "c1"};
+    for (int i = 0; i < 4; i++) {
+        strcpy(sp[i].span_id, ids[i]);
+        strcpy(sp[i].parent_id, i ? "a1" : "");
+        sp[i].service = svc[i];
+    }
+    assert_int_equal(tn_topology_learn(t, sp, 4), 1);
+    assert_int_equal(tn_topology_json(t, &js), 0);
+    json_t *doc = json_loads(js.data, 0, NULL);
+    assert_non_null(doc);
+
+    tn_graph_t *g = tn_graph_create(NULL);
+    assert_non_null(g);
+    assert_int_equal(tn_graph_add_topology(g, doc, &err), 0);
+    assert_int_equal(tn_graph_node_count(g), 5); /* web checkout payments lonely search */
+    assert_true(tn_graph_node_id(g, "lonely") >= 0);
+    int web = tn_graph_node_id(g, "web"), co = tn_graph_node_id(g, "checkout");
+    int pay = tn_graph_node_id(g, "payments"), search = tn_graph_node_id(g, "search");
+    assert_true(search >= 0);
+    assert_int_equal(tn_graph_edge_count(g), 3);
+    const tn_graph_edge_t *e = tn_graph_edge(g, (size_t)tn_graph_find_edge(g, co, pay));
+    assert_int_equal(e->sources, TN_GRAPH_SRC_CMDB | TN_GRAPH_SRC_TRACES);
+    assert_int_equal(e->observed, 2);
+    e = tn_graph_edge(g, (size_t)tn_graph_find_edge(g, co, search));
+    assert_int_equal(e->sources, TN_GRAPH_SRC_TRACES);
+    assert_int_equal(e->observed, 1);
+    e = tn_graph_edge(g, (size_t)tn_graph_find_edge(g, web, co));
+    assert_int_equal(e->sources, TN_GRAPH_SRC_CMDB);
+    assert_int_equal(tn_graph_downstream(g, web, NULL, 0), 3);
+    json_decref(doc);
+
+    /* bad documents: nothing added, the error names the place */
+    static const char *bad[][2] = {
+        {"[]", "expected a JSON object"},
+        {"{\"edges\": {}}", "edges: must be an array"},
+        {"{\"services\": [{\"name\": \"\"}]}", "services[0].name"},
+        {"{\"edges\": [{\"from\": \"a\", \"to\": \"b\", \"source\": \"cmdb\"}, {\"from\": \"a\"}]}",
+         "edges[1].to"},
+        {"{\"edges\": [{\"from\": \"a\", \"to\": \"b\", \"source\": \"cmdb+\"}]}",
+         "edges[0].source"},
+        {"{\"edges\": [{\"from\": \"a\", \"to\": \"b\", \"source\": \"dns\"}]}", "edges[0].source"},
+        {"{\"edges\": [{\"from\": \"a\", \"to\": \"b\", \"source\": \"traces\", \"count\": -1}]}",
+         "edges[0].count"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tn_graph_clear(g);
+        tn_buf_reset(&err);
+        json_t *d = json_loads(bad[i][0], JSON_DECODE_ANY, NULL);
+        assert_non_null(d);
+        assert_int_equal(tn_graph_add_topology(g, d, &err), TN_EINVAL);
+        if (!strstr(err.data, bad[i][1])) fail_msg("%s: error \"%s\"", bad[i][0], err.data);
+        assert_int_equal(tn_graph_node_count(g), 0);
+        json_decref(d);
+    }
+    /* "labels" and combined sources */
+    json_t *d = json_loads("{\"edges\": [{\"from\": \"a\", \"to\": \"b\", \"source\": "
+                           "\"labels+cmdb\"}]}",
+                           0, NULL);
+    assert_int_equal(tn_graph_add_topology(g, d, NULL), 0);
+    assert_int_equal(tn_graph_edge(g, 0)->sources, TN_GRAPH_SRC_LABELS | TN_GRAPH_SRC_CMDB);
+    json_decref(d);
+    tn_graph_destroy(g);
+    tn_topology_destroy(t);
+    tn_buf_deinit(&err), tn_buf_deinit(&js);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_names_and_edges),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_topology_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
