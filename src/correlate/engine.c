@@ -1,4 +1,5 @@
 #include "correlate/engine.h"
+#include "correlate/bind_topology.h"
 #include "script/bindings.h"
 #include "script/contract.h"
 #include "script/convert.h"
@@ -31,6 +32,7 @@ struct tn_correlate {
     tn_correlate_opts_t o;
     tn_incidents_t *incidents;
     tn_scriptset_t *rules;
+    tn_graph_t *graph;   /* the service graph the rules query (tocsin.topology) */
     dispatch_t *current; /* during a rule call */
     const tn_script_t *current_rule;
     rb_request_t *reqs;
@@ -214,7 +216,8 @@ static int setup_state(void *owner, tn_lua_t *lua)
 {
     tn_correlate_t *c = owner;
     if (tn_lua_preload(lua, "tocsin.incident", open_incident, c) ||
-        tn_lua_preload(lua, "tocsin.runbook", open_runbook, c))
+        tn_lua_preload(lua, "tocsin.runbook", open_runbook, c) ||
+        tn_lua_preload(lua, "tocsin.topology", tn_correlate_open_topology, c ? c->graph : NULL))
         return TN_ENOMEM;
     return 0;
 }
@@ -251,13 +254,15 @@ tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
     tn_correlate_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->o = *opts;
+    c->graph = tn_graph_create(NULL);
     c->incidents = tn_incidents_create(opts->streams);
     tn_scriptset_opts_t so;
     rule_opts(c, opts->cfg, opts->catalog, opts->svc, &so);
     c->rules = tn_scriptset_create(&so);
-    if (!c->incidents || !c->rules) {
+    if (!c->incidents || !c->rules || !c->graph) {
         tn_incidents_destroy(c->incidents);
         tn_scriptset_destroy(c->rules);
+        tn_graph_destroy(c->graph);
         free(c);
         return NULL;
     }
@@ -283,8 +288,14 @@ void tn_correlate_destroy(tn_correlate_t *c)
     if (!c) return;
     tn_scriptset_destroy(c->rules);
     tn_incidents_destroy(c->incidents);
+    tn_graph_destroy(c->graph);
     free(c->reqs);
     free(c);
+}
+
+tn_graph_t *tn_correlate_graph(tn_correlate_t *c)
+{
+    return c->graph;
 }
 
 tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c)

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "correlate/graph.h"
 #include "correlate/incidents.h"
 #include "script/catalog.h"
 #include "script/scriptset.h"
@@ -51,6 +52,9 @@ void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)
                           void *arg);
 
 tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c);
+/* The service graph the rules query through tocsin.topology (borrowed: the owner fills it and
+ * clears it on changes; the rules see the new graph at their next call). */
+tn_graph_t *tn_correlate_graph(tn_correlate_t *c);
 unsigned tn_correlate_rule_count(const tn_correlate_t *c);
 
 /* Loads and validates one rule file without an engine (for `tocsin check`). */

@@ -112,8 +112,28 @@ static void on_script_error(void *arg, const char *path, const char *kind, const
     free(body);
 }
 
+static void graph_node(void *arg, const char *name)
+{
+    tn_graph_add_node(arg, name);
+}
+static void graph_edge(void *arg, const char *from, const char *to, int declared, uint64_t observed)
+{
+    unsigned src = (declared ? TN_GRAPH_SRC_CMDB : 0) | (observed ? TN_GRAPH_SRC_TRACES : 0);
+    tn_graph_add_edge(arg, from, to, src, 1.0, observed);
+}
+
+/* The rules' service graph (tocsin.topology) from the topology: rebuilt whole on a change. */
+static void sync_graph(tn_engine_t *e)
+{
+    if (!e->correlate || !e->topology) return;
+    tn_graph_t *g = tn_correlate_graph(e->correlate);
+    tn_graph_clear(g);
+    tn_topology_each(e->topology, graph_node, graph_edge, g);
+}
+
 static void publish_topology(tn_engine_t *e)
 {
+    sync_graph(e);
     tn_buf_t b;
     tn_buf_init(&b);
     if (tn_topology_json(e->topology, &b) == 0 && e->streams) {
@@ -240,6 +260,7 @@ static void start_core(tn_engine_t *e)
                               .start_arg = e};
     e->correlate = tn_correlate_create(&co);
     if (!e->automate || !e->correlate) goto fail;
+    sync_graph(e);
     int nb = tn_automate_load(e->automate), nr = tn_correlate_load(e->correlate);
     if (nb < 0 || nr < 0) goto fail;
     tn_metric_set(e->m.rules, nr);

@@ -76,6 +76,23 @@ size_t tn_topology_edge_count(const tn_topology_t *t)
     return t->n;
 }
 
+void tn_topology_each(const tn_topology_t *t, void (*node)(void *arg, const char *name),
+                      void (*edge)(void *arg, const char *from, const char *to, int declared,
+                                   uint64_t observed),
+                      void *arg)
+{
+    size_t i;
+    json_t *s;
+    if (node) json_array_foreach(t->services, i, s)
+        {
+            const char *name = json_string_value(json_object_get(s, "name"));
+            if (name) node(arg, name);
+        }
+    if (edge)
+        for (i = 0; i < t->n; i++)
+            edge(arg, t->edges[i].from, t->edges[i].to, t->edges[i].declared, t->edges[i].observed);
+}
+
 static edge_t *add_edge(tn_topology_t *t, const char *from, const char *to)
 {
     edge_t *e = find_edge(t, from, to);

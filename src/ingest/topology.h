@@ -35,6 +35,13 @@ int tn_topology_json(const tn_topology_t *t, tn_buf_t *out);
 
 /* Edge queries for the layers above (correlation, RCA). */
 size_t tn_topology_edge_count(const tn_topology_t *t);
+/* Calls node(arg, name) for each service the file names and edge(arg, from, to, declared,
+ * observed) for each edge (declared: from the file; observed: spans that showed it). Strings
+ * borrowed for the call. */
+void tn_topology_each(const tn_topology_t *t, void (*node)(void *arg, const char *name),
+                      void (*edge)(void *arg, const char *from, const char *to, int declared,
+                                   uint64_t observed),
+                      void *arg);
 int tn_topology_has_edge(const tn_topology_t *t, const char *from, const char *to);
 
 #endif
