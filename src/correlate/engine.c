@@ -1,4 +1,6 @@
 #include "correlate/engine.h"
+#include "correlate/bind_rca.h"
+#include "correlate/bind_similarity.h"
 #include "correlate/bind_topology.h"
 #include "script/bindings.h"
 #include "script/contract.h"
@@ -217,7 +219,9 @@ static int setup_state(void *owner, tn_lua_t *lua)
     tn_correlate_t *c = owner;
     if (tn_lua_preload(lua, "tocsin.incident", open_incident, c) ||
         tn_lua_preload(lua, "tocsin.runbook", open_runbook, c) ||
-        tn_lua_preload(lua, "tocsin.topology", tn_correlate_open_topology, c ? c->graph : NULL))
+        tn_lua_preload(lua, "tocsin.topology", tn_correlate_open_topology, c ? c->graph : NULL) ||
+        tn_lua_preload(lua, "tocsin.similarity", tn_correlate_open_similarity, NULL) ||
+        tn_lua_preload(lua, "tocsin.rca", tn_correlate_open_rca, NULL))
         return TN_ENOMEM;
     return 0;
 }

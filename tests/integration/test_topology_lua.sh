@@ -33,6 +33,29 @@ return {
     local d, why2 = topology.distance("nowhere", "cart")
     log.info("nopath=%s/%s unknown=%s/%s has=%s,%s", tostring(p), why, tostring(d), why2,
              tostring(topology.has("cart")), tostring(topology.has("nowhere")))
+    -- tocsin.similarity: alert signatures
+    local similarity = require("tocsin.similarity")
+    local s1 = similarity.signature{ labels = { service = "checkout", alertname = "DiskFull" },
+                                     text = "disk 93% on host-7" }
+    local s2 = similarity.signature{ labels = { service = "checkout", alertname = "DiskFull" },
+                                     text = "disk 95% on host-7" }
+    local s3 = similarity.signature{ labels = { service = "search", alertname = "HighLatency" },
+                                     text = "p99 latency above 2s" }
+    local sa = similarity.signature(a)
+    log.info("sim same=%.2f/%.2f other=%s/%s hex=%d anomaly_tokens=%d", s1:jaccard(s2),
+             s1:similarity(s2), tostring(s1:jaccard(s3) < 0.3), tostring(s1:similarity(s3) < 0.9),
+             #s1:simhash(), sa:tokens())
+    log.info("simhash_similarity=%.2f", similarity.simhash_similarity(s1:simhash(), s2:simhash()))
+    -- tocsin.rca: the random walk over the anomalous part of the graph, symptom -> cause
+    local rca = require("tocsin.rca")
+    local ranked, info = rca.pagerank{
+      edges = { { "frontend", "checkout", 0.9 }, { "checkout", "payments", 0.95 },
+                { "payments", "db", 1.0 } },
+      personalization = { frontend = 0.9, checkout = 0.95, payments = 0.97, db = 1.0 } }
+    log.info("rca top=%s second=%s converged=%s n=%d", ranked[1].service, ranked[2].service,
+             tostring(info.converged), #ranked)
+    local ok, err = pcall(rca.pagerank, { edges = { { "a", "b", -1 } } })
+    log.info("rca bad weight refused=%s (%s)", tostring(not ok), tostring(err):match("weight[^)]*"))
     for _, e in ipairs(topology.edges()) do
       if e.from == "payments" then
         log.info("edge %s->%s sources=%s observed=%d", e.from, e.to, list(e.sources), e.observed)
@@ -78,6 +101,12 @@ check "a directed path through the learned edge" grep -q "path=frontend,checkout
 check "no path and unknown services answer nil with a reason" \
     grep -q "nopath=nil/no_path unknown=nil/unknown_service has=true,false" "$T/engine.log"
 check "edges carry their sources" grep -q "edge payments->db sources=traces observed=1" "$T/engine.log"
+check "similar alerts are alike, different ones are not" \
+    grep -q "sim same=1.00/1.00 other=true/true hex=16 anomaly_tokens=[1-9]" "$T/engine.log"
+check "SimHashes compare as text too" grep -q "simhash_similarity=1.00" "$T/engine.log"
+check "the random walk puts the chain's root cause (db) first" \
+    grep -q "rca top=db second=payments converged=true n=4" "$T/engine.log"
+check "a negative weight is refused with an error naming it" grep -q "rca bad weight refused=true (weight must be a number >= 0" "$T/engine.log"
 check "no rule error" bash -c "! grep -q 'rule.*failed\|error' $T/engine.log"
 check "the engine stops cleanly" stop_engine
 finish
