@@ -1,21 +1,52 @@
--- service-anomaly: one incident per service with anomalous metrics.
+-- service-anomaly: one incident per group of related services with anomalous signals.
 --
--- Every anomaly detect reports comes here. Anomalies of the same service while its incident is
--- open are attached to it (deduplication by fingerprint); the first one opens the incident and
--- asks the notify-oncall runbook to tell people, with what was expected and what was seen.
+-- Every anomaly detect reports comes here. An anomaly of a service near one that already has
+-- an open incident (within HOPS hops of the service graph, either way: a slow database makes
+-- its callers slow) is attached to that incident, the nearest first; so a bad deploy that
+-- cascades through its callers is one incident, not one per service. Otherwise anomalies of
+-- the same service while its incident is open are attached to it (deduplication by
+-- fingerprint), and the first one opens the incident and asks the notify-oncall runbook to
+-- tell people, with what was expected and what was seen.
 local incident = require("tocsin.incident")
 local runbook = require("tocsin.runbook")
+local topology = require("tocsin.topology")
 local log = require("tocsin.log")
+
+local HOPS = 2 -- how far in the service graph an open incident takes related anomalies
+
+-- The open incident of the nearest related service (the service itself included), or nil.
+local function related_incident(service)
+  local near = {}
+  for name, hops in pairs(topology.khop(service, HOPS)) do
+    near[#near + 1] = { name = name, hops = hops }
+  end
+  table.sort(near, function(x, y)
+    if x.hops ~= y.hops then return x.hops < y.hops end
+    return x.name < y.name
+  end)
+  for _, n in ipairs(near) do
+    local inc = incident.find("service:" .. n.name)
+    if inc then return inc, n end
+  end
+  return nil
+end
 
 return {
   name = "service-anomaly",
-  description = "Group anomalies by service into one incident; notify on-call when it opens.",
+  description = "Group anomalies of related services into one incident; notify on-call when it opens.",
 
   on_anomaly = function(a)
     local service = (a.service ~= nil and a.service ~= "") and a.service or "unknown"
     local severity = a.score >= 0.999999 and "critical" or "warning"
+    local fingerprint = "service:" .. service
+    local related, near = related_incident(service)
+    if related and near.name ~= service then
+      fingerprint = related.fingerprint
+      log.info("%s on %s joins incident %s of %s (%d hop(s) away in the service graph)",
+               a.metric, service, related.id, near.name, near.hops)
+    end
     local inc = incident.open {
-      fingerprint = "service:" .. service,
+      fingerprint = fingerprint,
       title = string.format("%s is anomalous on %s", a.metric, service),
       service = service,
       severity = severity,

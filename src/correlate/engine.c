@@ -141,10 +141,30 @@ static int l_incident_get(lua_State *L)
     return 1;
 }
 
+/* incident.find(fingerprint) -> the open incident with it, or nil, "not_found". */
+static int l_incident_find(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *fp = luaL_checkstring(L, 1);
+    tn_incident_t *inc = c ? tn_incidents_find(c->incidents, fp) : NULL;
+    if (!inc) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not_found");
+        return 2;
+    }
+    json_t *j = tn_incident_to_json(inc);
+    if (!j) return luaL_error(L, "incident.find: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
 static int open_incident(lua_State *L)
 {
-    static const luaL_Reg fns[] = {
-        {"open", l_incident_open}, {"get", l_incident_get}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"open", l_incident_open},
+                                   {"get", l_incident_get},
+                                   {"find", l_incident_find},
+                                   {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, fns, 1);

@@ -62,6 +62,11 @@ size_t tn_incidents_open_count(const tn_incidents_t *in)
     return in->by_fp.len;
 }
 
+tn_incident_t *tn_incidents_find(tn_incidents_t *in, const char *fingerprint)
+{
+    return tn_hmap_get(&in->by_fp, fingerprint);
+}
+
 tn_incident_t *tn_incidents_get(tn_incidents_t *in, const char *id)
 {
     return tn_hmap_get(&in->by_id, id);

@@ -50,6 +50,8 @@ int tn_incidents_open(tn_incidents_t *in, const tn_incident_open_t *req, tn_inci
 
 /* Borrowed, or NULL. */
 tn_incident_t *tn_incidents_get(tn_incidents_t *in, const char *id);
+/* The open incident with this fingerprint (borrowed), or NULL. */
+tn_incident_t *tn_incidents_find(tn_incidents_t *in, const char *fingerprint);
 
 /* Appends a JSON array of the open incidents to out. */
 int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out);
