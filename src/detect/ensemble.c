@@ -457,8 +457,9 @@ int tn_ens_update(tn_ens_t *e, int64_t ts, double x, tn_ens_result_t *r)
         tn_det_out_t *s = &o[TN_DET_SHIFT];
         tn_shift_update(&e->sh, x, 2 * (uint64_t)p->window, &s->ready, &s->z, &s->expected,
                         &s->scale);
-        /* the EWMA of d^2 over 4 windows holds about 4 window / recent independent values */
-        s->dof = 4.0 * p->window / p->shift_recent;
+        /* its tail under null data (simulated: white noise, AR(1) with phi 0.9) is that of a
+         * t with 25 to 50 degrees of freedom at the defaults: 8 window / recent is 32 */
+        s->dof = 8.0 * p->window / p->shift_recent;
         band(s, thr);
     }
     int single = !(p->detectors & (p->detectors - 1));
