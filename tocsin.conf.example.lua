@@ -87,6 +87,10 @@ return {
   ["detect.zscore.threshold"] = 4,
   -- Detection defaults: no verdict before this many samples of a series (warm-up).
   ["detect.zscore.min_samples"] = 20,
+  -- An incident with no new alert for this long is resolved by tocsin (0: never).
+  ["correlate.auto_resolve_s"] = 900,
+  -- An alert this soon after its incident was resolved reopens it (flap suppression).
+  ["correlate.reopen_window_s"] = 1800,
   -- Directory of correlation rules (*.lua).
   ["scripts.rules_dir"] = "rules",
   -- Directory of runbooks (*.lua).

@@ -5,8 +5,9 @@
 -- its callers slow) is attached to that incident, the nearest first; so a bad deploy that
 -- cascades through its callers is one incident, not one per service. Otherwise anomalies of
 -- the same service while its incident is open are attached to it (deduplication by
--- fingerprint), and the first one opens the incident and asks the notify-oncall runbook to
--- tell people, with what was expected and what was seen.
+-- fingerprint), and the first one opens the incident (or reopens it when it was resolved only
+-- moments ago: flapping) and asks the notify-oncall runbook to tell people, with what was
+-- expected and what was seen.
 local incident = require("tocsin.incident")
 local runbook = require("tocsin.runbook")
 local topology = require("tocsin.topology")
@@ -52,8 +53,9 @@ return {
       severity = severity,
       alert = a,
     }
-    if inc.new then
-      log.info("incident %s opened for %s; starting notify-oncall", inc.id, service)
+    if inc.new or inc.reopened then
+      log.info("incident %s %s for %s; starting notify-oncall", inc.id,
+               inc.new and "opened" or "reopened", service)
       runbook.start("notify-oncall", {
         incident = inc.id,
         metric = a.metric,

@@ -83,6 +83,10 @@ typedef struct tn_config {
         int64_t min_samples;
     } zscore;
     struct {
+        int64_t auto_resolve_s;
+        int64_t reopen_window_s;
+    } correlate;
+    struct {
         char *rules_dir;
         char *runbooks_dir;
         char *detection_dir;

@@ -103,7 +103,8 @@ static int l_incident_open(lua_State *L)
                               .service = service,
                               .severity = severity,
                               .alert = alert,
-                              .now_ms = tn_now_ms()};
+                              .now_ms = tn_now_ms(),
+                              .reopen_window_ms = c->o.cfg->correlate.reopen_window_s * 1000};
     tn_incident_t *inc;
     int created;
     c->current->pending++;
@@ -119,8 +120,81 @@ static int l_incident_open(lua_State *L)
     if (!j) return luaL_error(L, "incident.open: out of memory");
     tn_lua_push_json(L, j);
     json_decref(j);
-    lua_pushboolean(L, created);
+    lua_pushboolean(L, created == 1);
     lua_setfield(L, -2, "new");
+    lua_pushboolean(L, created == 2);
+    lua_setfield(L, -2, "reopened");
+    return 1;
+}
+
+/* incident.<verb>(id [, { by = ..., note = ... }]) -> the incident, or nil, reason. */
+static int set_state(lua_State *L, const char *state, const char *verb)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    const char *by = NULL, *note = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        by = opt_field(L, 2, "by", 0);
+        note = opt_field(L, 2, "note", 0);
+    }
+    if (!c) return luaL_error(L, "incident.%s: no incidents in this context", verb);
+    tn_incident_t *inc;
+    const char *why = NULL;
+    int rc = tn_incidents_set_state(c->incidents, id, state, by ? by : tn_lua_name(tn_lua_from(L)),
+                                    note, tn_now_ms(), &inc, &why, NULL, NULL);
+    if (rc) {
+        lua_pushnil(L);
+        if (rc == TN_ENOTFOUND)
+            lua_pushliteral(L, "not_found");
+        else if (rc == TN_EINVAL)
+            lua_pushfstring(L, "invalid_transition: %s", why ? why : "?");
+        else
+            lua_pushstring(L, tn_strerror(rc));
+        return 2;
+    }
+    json_t *j = tn_incident_to_json(inc);
+    if (!j) return luaL_error(L, "incident.%s: out of memory", verb);
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
+static int l_incident_ack(lua_State *L)
+{
+    return set_state(L, "acknowledged", "ack");
+}
+static int l_incident_mitigate(lua_State *L)
+{
+    return set_state(L, "mitigated", "mitigate");
+}
+static int l_incident_resolve(lua_State *L)
+{
+    return set_state(L, "resolved", "resolve");
+}
+static int l_incident_reopen(lua_State *L)
+{
+    return set_state(L, "open", "reopen");
+}
+
+static int l_incident_annotate(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1), *note = luaL_checkstring(L, 2);
+    const char *by = NULL;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        by = opt_field(L, 3, "by", 0);
+    }
+    if (!c) return luaL_error(L, "incident.annotate: no incidents in this context");
+    int rc = tn_incidents_annotate(c->incidents, id, by ? by : tn_lua_name(tn_lua_from(L)), note,
+                                   tn_now_ms(), NULL, NULL);
+    if (rc) {
+        lua_pushnil(L);
+        lua_pushstring(L, rc == TN_ENOTFOUND ? "not_found" : tn_strerror(rc));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -164,6 +238,11 @@ static int open_incident(lua_State *L)
     static const luaL_Reg fns[] = {{"open", l_incident_open},
                                    {"get", l_incident_get},
                                    {"find", l_incident_find},
+                                   {"ack", l_incident_ack},
+                                   {"mitigate", l_incident_mitigate},
+                                   {"resolve", l_incident_resolve},
+                                   {"reopen", l_incident_reopen},
+                                   {"annotate", l_incident_annotate},
                                    {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -315,6 +394,12 @@ void tn_correlate_destroy(tn_correlate_t *c)
     tn_graph_destroy(c->graph);
     free(c->reqs);
     free(c);
+}
+
+void tn_correlate_tick(tn_correlate_t *c, int64_t now_ms)
+{
+    tn_incidents_expire(c->incidents, now_ms, c->o.cfg->correlate.auto_resolve_s * 1000,
+                        c->o.cfg->correlate.reopen_window_s * 1000);
 }
 
 tn_graph_t *tn_correlate_graph(tn_correlate_t *c)

@@ -55,6 +55,10 @@ tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c);
 /* The service graph the rules query through tocsin.topology (borrowed: the owner fills it and
  * clears it on changes; the rules see the new graph at their next call). */
 tn_graph_t *tn_correlate_graph(tn_correlate_t *c);
+/* Periodic upkeep (the engine calls it about every second): incidents quiet for
+ * correlate.auto_resolve_s are resolved, resolved ones older than correlate.reopen_window_s are
+ * forgotten (Redis keeps them). */
+void tn_correlate_tick(tn_correlate_t *c, int64_t now_ms);
 unsigned tn_correlate_rule_count(const tn_correlate_t *c);
 
 /* Loads and validates one rule file without an engine (for `tocsin check`). */

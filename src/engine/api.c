@@ -116,6 +116,63 @@ static void h_incidents(tn_http_req_t *req, void *data)
 }
 
 /* POST /api/v1/runs {"runbook": "name", "params": {...}} */
+/* POST /api/v1/incidents/state {"id", "state", "by", "note"}: acknowledge, mitigate, resolve or
+ * reopen an incident; or {"id", "note", "by"} without state: a note on its timeline. */
+static void h_incident_state(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    size_t len;
+    const char *body = tn_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request", "a JSON object is required (%s)",
+                              j ? "not an object" : je.text);
+        return;
+    }
+    json_t *id = json_object_get(j, "id"), *state = json_object_get(j, "state"),
+           *by = json_object_get(j, "by"), *note = json_object_get(j, "note");
+    if (!json_is_string(id) || (state && !json_is_string(state)) || (by && !json_is_string(by)) ||
+        (note && !json_is_string(note)) || (!state && !note)) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request",
+                              "fields: id (string), state (acknowledged, mitigated, resolved or "
+                              "open), by and note (strings); state or note is required");
+        return;
+    }
+    if (!e->correlate) {
+        json_decref(j);
+        tn_http_respond_error(req, 503, "unavailable", "the engine is not ready");
+        return;
+    }
+    tn_incidents_t *in = tn_correlate_incidents(e->correlate);
+    const char *why = NULL, *who = by ? json_string_value(by) : "api";
+    tn_incident_t *inc = NULL;
+    int rc = state ? tn_incidents_set_state(in, json_string_value(id), json_string_value(state),
+                                            who, note ? json_string_value(note) : NULL, tn_now_ms(),
+                                            &inc, &why, NULL, NULL)
+                   : tn_incidents_annotate(in, json_string_value(id), who, json_string_value(note),
+                                           tn_now_ms(), NULL, NULL);
+    if (rc == TN_ENOTFOUND)
+        tn_http_respond_error(req, 404, "not_found", "no incident '%s'", json_string_value(id));
+    else if (rc == TN_EINVAL)
+        tn_http_respond_error(req, 409, "invalid_transition", "%s", why ? why : "invalid state");
+    else if (rc)
+        tn_http_respond_error(req, 500, "internal", "%s", tn_strerror(rc));
+    else {
+        if (!inc) inc = tn_incidents_get(in, json_string_value(id));
+        json_t *o = inc ? tn_incident_to_json(inc) : NULL;
+        char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (out)
+            tn_http_respond_owned(req, 200, NULL, out, strlen(out));
+        else
+            tn_http_respond_error(req, 500, "internal", "out of memory");
+    }
+    json_decref(j);
+}
+
 static void h_runs_post(tn_http_req_t *req, void *data)
 {
     tn_engine_t *e = data;
@@ -214,6 +271,7 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "GET", "/metrics", h_metrics, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/v1/incidents", h_incidents, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/runs", h_runs_post, e);
+    rc |= tn_http_server_route(e->http, "POST", "/api/v1/incidents/state", h_incident_state, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/topology", h_topology, e);

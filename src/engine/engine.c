@@ -182,6 +182,12 @@ static void on_rollup_tick(uv_timer_t *t)
     if (e->rollup && e->redis && tn_redis_is_up(e->redis)) tn_rollup_flush(e->rollup, tn_now_ms());
 }
 
+static void on_incident_tick(uv_timer_t *t)
+{
+    tn_engine_t *e = t->data;
+    if (e->correlate && !e->stopping) tn_correlate_tick(e->correlate, tn_now_ms());
+}
+
 static void start_core(tn_engine_t *e)
 {
     const tn_config_t *cfg = e->cfg;
@@ -261,6 +267,10 @@ static void start_core(tn_engine_t *e)
     e->correlate = tn_correlate_create(&co);
     if (!e->automate || !e->correlate) goto fail;
     sync_graph(e);
+    if (!(e->incident_timer = malloc(sizeof *e->incident_timer))) goto fail;
+    uv_timer_init(e->loop, e->incident_timer);
+    e->incident_timer->data = e;
+    uv_timer_start(e->incident_timer, on_incident_tick, 1000, 1000);
     int nb = tn_automate_load(e->automate), nr = tn_correlate_load(e->correlate);
     if (nb < 0 || nr < 0) goto fail;
     tn_metric_set(e->m.rules, nr);
@@ -391,6 +401,10 @@ static void stop(tn_engine_t *e, int code)
     if (e->rollup_timer) {
         uv_close((uv_handle_t *)e->rollup_timer, on_poll_closed);
         e->rollup_timer = NULL;
+    }
+    if (e->incident_timer) {
+        uv_close((uv_handle_t *)e->incident_timer, on_poll_closed);
+        e->incident_timer = NULL;
     }
     if (e->rollup && e->streams && e->redis && tn_redis_is_up(e->redis)) {
         size_t n = tn_rollup_flush(e->rollup, INT64_MAX); /* the open buckets, as they are */
