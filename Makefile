@@ -80,6 +80,8 @@ bench: build
 	python3 tests/bench/bench_first_path.py --tocsin $(BUILD)/tocsin
 	$(BUILD)/tests/bench_parse
 	python3 tests/bench/bench_ingest.py --tocsin $(BUILD)/tocsin
+	$(BUILD)/tests/bench_detect
+	$(BUILD)/tests/bench_iforest
 
 demo: build
 	bash examples/demo/run.sh $(BUILD)/tocsin
