@@ -32,6 +32,25 @@ local function related_incident(service)
   return nil
 end
 
+-- One line for people: what was seen, in the words of its kind of signal.
+local function describe(a, service)
+  local l = a.labels or {}
+  if a.metric == "log_template_new" then
+    return string.format("new kind of log line from %s: %s", service, l.template or "?")
+  elseif a.metric == "log_template_rate" then
+    return string.format("%s logged \"%s\" %d times in the interval (usually about %.0f)",
+                         service, l.template or "?", a.value, a.expected)
+  elseif a.metric == "span_latency_p95_ms" then
+    return string.format("p95 latency of %s is %.0f ms (usually about %.0f)", l.edge or service,
+                         a.value, a.expected)
+  elseif a.metric == "span_error_rate" then
+    return string.format("%.0f%% of the calls to %s fail (usually %.1f%%)", 100 * a.value,
+                         l.edge or service, 100 * a.expected)
+  end
+  return string.format("%s on %s = %.4g, expected about %.4g (%s)", a.metric, service, a.value,
+                       a.expected, a.detector or "?")
+end
+
 return {
   name = "service-anomaly",
   description = "Group anomalies of related services into one incident; notify on-call when it opens.",
@@ -58,6 +77,7 @@ return {
                inc.new and "opened" or "reopened", service)
       runbook.start("notify-oncall", {
         incident = inc.id,
+        summary = describe(a, service),
         metric = a.metric,
         value = a.value,
         expected = a.expected,

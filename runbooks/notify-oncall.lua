@@ -19,9 +19,15 @@ return {
       return
     end
     local inc = ctx.incident or {}
-    local text = string.format("[%s] %s: %s = %.4g, expected about %.4g",
-      inc.severity or "warning", inc.id or "?", ctx.params.metric or "?",
-      ctx.params.value or 0, ctx.params.expected or 0)
+    local text
+    if ctx.params.summary then -- the rule's own words for what it saw
+      text = string.format("[%s] %s: %s", inc.severity or "warning", inc.id or "?",
+        ctx.params.summary)
+    else
+      text = string.format("[%s] %s: %s = %.4g, expected about %.4g",
+        inc.severity or "warning", inc.id or "?", ctx.params.metric or "?",
+        ctx.params.value or 0, ctx.params.expected or 0)
+    end
     local resp, err = http.post(url, {
       json = {
         text = text,
@@ -29,6 +35,7 @@ return {
         title = inc.title,
         service = inc.service,
         severity = inc.severity,
+        summary = ctx.params.summary,
         metric = ctx.params.metric,
         value = ctx.params.value,
         expected = ctx.params.expected,
