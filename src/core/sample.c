@@ -48,6 +48,7 @@ int tn_sample_finish(tn_sample_t *s, tn_buf_t *err)
     for (int i = 0; i < 16; i++)
         s->sid[i] = hex[(h >> (60 - 4 * i)) & 15];
     s->sid[16] = '\0';
+    s->sid_hash = h;
     return 0;
 }
 

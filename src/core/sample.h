@@ -29,6 +29,7 @@ typedef struct {
     int64_t ts_ms;
     char *unit; /* NULL when not given */
     char sid[17];
+    uint64_t sid_hash; /* the same id as a number (sid is its hex); 0 until finished */
 } tn_sample_t;
 
 /* Frees everything the sample owns and zeroes it. */

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/num.h"
 #include "core/hmap.h"
+#include "core/u64map.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -19,7 +20,7 @@ struct tn_streams {
     char *keys[TN_STREAM__COUNT];
     char **pkeys[TN_PSTREAM__COUNT]; /* [kind][partition] */
     tn_metric_t *m_entries, *m_samples, *m_failed;
-    tn_hmap_t prefixes; /* sid -> "sid TAB name TAB labels TAB" of batched entries (a cache) */
+    tn_u64map_t prefixes; /* sid -> "sid TAB name TAB labels TAB" of batched entries (cache) */
 };
 
 #define PREFIX_CACHE_MAX 500000
@@ -65,7 +66,7 @@ tn_streams_t *tn_streams_create(tn_redis_t *r, const tn_streams_opts_t *opts)
         for (unsigned p = 0; p < s->o.partitions; p++)
             if (!(s->pkeys[k][p] = fmt_key(g_pfmt[k], opts->prefix, p))) goto fail;
     }
-    tn_hmap_init(&s->prefixes);
+    tn_u64map_init(&s->prefixes);
     s->m_entries = tn_metrics_counter("tocsin_store_entries_written_total", NULL,
                                       "Stream entries written to Redis.");
     s->m_samples = tn_metrics_counter("tocsin_store_samples_written_total", NULL,
@@ -82,10 +83,9 @@ static void clear_prefixes(tn_streams_t *s)
 {
     size_t it = 0;
     void *v;
-    while (tn_hmap_next(&s->prefixes, &it, NULL, &v))
+    while (tn_u64map_next(&s->prefixes, &it, NULL, &v))
         free(v);
-    tn_hmap_deinit(&s->prefixes);
-    tn_hmap_init(&s->prefixes);
+    tn_u64map_deinit(&s->prefixes);
 }
 
 void tn_streams_destroy(tn_streams_t *s)
@@ -244,9 +244,19 @@ int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
 
 /* The "sid TAB name TAB labels TAB" prefix of a series, cached (series repeat: their name and
  * labels are encoded once). Borrowed; NULL on allocation failure. */
+static uint64_t sid_number(const tn_sample_t *x)
+{
+    if (x->sid_hash) return x->sid_hash;
+    uint64_t h = 0; /* a sample not finished by tn_sample_finish: its hex */
+    for (int i = 0; i < 16 && x->sid[i]; i++)
+        h = h << 4 | (uint64_t)(x->sid[i] <= '9' ? x->sid[i] - '0' : (x->sid[i] | 32) - 'a' + 10);
+    return h;
+}
+
 static const char *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t *tmp)
 {
-    const char *p = tn_hmap_get(&s->prefixes, x->sid);
+    uint64_t id = sid_number(x);
+    const char *p = tn_u64map_get(&s->prefixes, id);
     if (p) return p;
     tn_buf_reset(tmp);
     if (tn_buf_printf(tmp, "%s\t%s\t", x->sid, x->name) || tn_sample_labels_json(x, tmp) ||
@@ -255,7 +265,7 @@ static const char *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t
     if (s->prefixes.len >= PREFIX_CACHE_MAX) clear_prefixes(s);
     char *copy = strdup(tmp->data);
     if (!copy) return NULL;
-    if (tn_hmap_put(&s->prefixes, x->sid, copy, NULL)) {
+    if (tn_u64map_put(&s->prefixes, id, copy, NULL)) {
         free(copy);
         return NULL;
     }
@@ -316,7 +326,8 @@ int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        part[i] = tn_streams_partition_of(s, samples[i].sid);
+        part[i] = samples[i].sid_hash ? (unsigned)(samples[i].sid_hash % P)
+                                      : tn_streams_partition_of(s, samples[i].sid);
         start[part[i] + 1]++;
     }
     for (unsigned p = 0; p < P; p++)
