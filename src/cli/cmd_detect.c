@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "detect/ensemble.h"
 #include "detect/iforest.h"
+#include "ingest/normalize.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -135,16 +136,6 @@ static int parse_duration(const char *s, int64_t *ms, uint32_t *samples)
 
 /* ---- timestamps ------------------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int digits(const char *s, int n, int *out)
 {
     int v = 0;
@@ -200,7 +191,7 @@ static int parse_date(const char *s, int64_t *ms)
         off_min = sign * (oh * 60 + om);
     }
     if (*p) return -1;
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t days = tn_norm_days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off_min * 60;
     *ms = secs * 1000 + (int64_t)llround(frac * 1000);
     return 0;

@@ -115,7 +115,7 @@ static int digits(const char **p, int n, int *out)
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian), from Howard Hinnant's algorithm. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t tn_norm_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -164,7 +164,7 @@ int tn_norm_ts_rfc3339(const char *s, int64_t *ms, tn_buf_t *err)
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || mi > 59 || sec > 60) goto bad;
     if (M == 2 && D == 29 && !(Y % 4 == 0 && (Y % 100 != 0 || Y % 400 == 0))) goto bad;
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t days = tn_norm_days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t t = ((days * 24 + h) * 60 + mi) * 60 + sec - (int64_t)off_min * 60;
     if (t < 0) {
         tn_buf_printf(err, "timestamp '%.64s' is before 1970", s);

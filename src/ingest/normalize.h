@@ -30,4 +30,8 @@ int tn_norm_ts_rfc3339(const char *s, int64_t *ms, tn_buf_t *err);
 /* Parses "s", "ms", "us", "ns" into *unit. 0 or TN_EINVAL. */
 int tn_norm_ts_unit(const char *s, tn_ts_unit_t *unit);
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1..12, d 1..31), Howard Hinnant's
+ * algorithm. */
+int64_t tn_norm_days_from_civil(int64_t y, unsigned m, unsigned d);
+
 #endif
