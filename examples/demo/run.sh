@@ -148,12 +148,15 @@ for line in open(sys.argv[1]):
     print(f"  POST {r['path']}: {b['text']}")
 PY
 
-say "8. Open incidents (GET /api/v1/incidents)"
+say "8. The incident and its probable root cause (GET /api/v1/incidents)"
 curl -s "$URL/api/v1/incidents" >"$D/incidents.json"
 python3 - "$D/incidents.json" <<'PY'
 import json, sys
 for i in json.load(open(sys.argv[1])):
     print("  %s  %-8s  %s  (%d alert(s))" % (i["id"], i["severity"], i["title"], i["alerts"]))
+    print("  probable root causes (rules/service-anomaly.lua, tocsin.rca):")
+    for r in i.get("rca", [])[:3]:
+        print("    %.2f  %-9s %s" % (r["score"], r["service"], "; ".join(r["evidence"])))
 PY
 
 SOCK="$D/data/redis.sock"

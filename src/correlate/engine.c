@@ -1,4 +1,5 @@
 #include "correlate/engine.h"
+#include "correlate/bind_changes.h"
 #include "correlate/bind_rca.h"
 #include "correlate/bind_similarity.h"
 #include "correlate/bind_topology.h"
@@ -34,8 +35,9 @@ struct tn_correlate {
     tn_correlate_opts_t o;
     tn_incidents_t *incidents;
     tn_scriptset_t *rules;
-    tn_graph_t *graph;   /* the service graph the rules query (tocsin.topology) */
-    dispatch_t *current; /* during a rule call */
+    tn_graph_t *graph;     /* the service graph the rules query (tocsin.topology) */
+    tn_changes_t *changes; /* recent deploys and config changes (tocsin.changes) */
+    dispatch_t *current;   /* during a rule call */
     const tn_script_t *current_rule;
     rb_request_t *reqs;
     size_t nreqs, capreqs;
@@ -177,6 +179,39 @@ static int l_incident_reopen(lua_State *L)
     return set_state(L, "open", "reopen");
 }
 
+/* incident.set_rca(id, ranked): ranked is a list of { service =, score =, evidence = {...} }. */
+static int l_incident_set_rca(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!c) return luaL_error(L, "incident.set_rca: no incidents in this context");
+    tn_buf_t err;
+    tn_buf_init(&err);
+    json_t *j = tn_lua_to_json(L, 2, &err);
+    if (!j) {
+        lua_pushfstring(L, "incident.set_rca: %s", err.data ? err.data : "not convertible");
+        tn_buf_deinit(&err);
+        return lua_error(L);
+    }
+    tn_buf_deinit(&err);
+    if (json_is_object(j) && json_object_size(j) == 0) { /* an empty Lua table */
+        json_decref(j);
+        j = json_array();
+    }
+    int rc = tn_incidents_set_rca(c->incidents, id, j, tn_now_ms());
+    json_decref(j);
+    if (rc) {
+        lua_pushnil(L);
+        lua_pushstring(L, rc == TN_ENOTFOUND ? "not_found"
+                          : rc == TN_EINVAL  ? "not a list"
+                                             : tn_strerror(rc));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_incident_annotate(lua_State *L)
 {
     tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
@@ -235,15 +270,12 @@ static int l_incident_find(lua_State *L)
 
 static int open_incident(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"open", l_incident_open},
-                                   {"get", l_incident_get},
-                                   {"find", l_incident_find},
-                                   {"ack", l_incident_ack},
-                                   {"mitigate", l_incident_mitigate},
-                                   {"resolve", l_incident_resolve},
-                                   {"reopen", l_incident_reopen},
-                                   {"annotate", l_incident_annotate},
-                                   {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"open", l_incident_open},         {"get", l_incident_get},
+        {"find", l_incident_find},         {"ack", l_incident_ack},
+        {"mitigate", l_incident_mitigate}, {"resolve", l_incident_resolve},
+        {"reopen", l_incident_reopen},     {"annotate", l_incident_annotate},
+        {"set_rca", l_incident_set_rca},   {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, fns, 1);
@@ -320,7 +352,8 @@ static int setup_state(void *owner, tn_lua_t *lua)
         tn_lua_preload(lua, "tocsin.runbook", open_runbook, c) ||
         tn_lua_preload(lua, "tocsin.topology", tn_correlate_open_topology, c ? c->graph : NULL) ||
         tn_lua_preload(lua, "tocsin.similarity", tn_correlate_open_similarity, NULL) ||
-        tn_lua_preload(lua, "tocsin.rca", tn_correlate_open_rca, NULL))
+        tn_lua_preload(lua, "tocsin.rca", tn_correlate_open_rca, NULL) ||
+        tn_lua_preload(lua, "tocsin.changes", tn_correlate_open_changes, c ? c->changes : NULL))
         return TN_ENOMEM;
     return 0;
 }
@@ -358,14 +391,16 @@ tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
     if (!c) return NULL;
     c->o = *opts;
     c->graph = tn_graph_create(NULL);
+    c->changes = tn_changes_create();
     c->incidents = tn_incidents_create(opts->streams);
     tn_scriptset_opts_t so;
     rule_opts(c, opts->cfg, opts->catalog, opts->svc, &so);
     c->rules = tn_scriptset_create(&so);
-    if (!c->incidents || !c->rules || !c->graph) {
+    if (!c->incidents || !c->rules || !c->graph || !c->changes) {
         tn_incidents_destroy(c->incidents);
         tn_scriptset_destroy(c->rules);
         tn_graph_destroy(c->graph);
+        tn_changes_destroy(c->changes);
         free(c);
         return NULL;
     }
@@ -392,8 +427,14 @@ void tn_correlate_destroy(tn_correlate_t *c)
     tn_scriptset_destroy(c->rules);
     tn_incidents_destroy(c->incidents);
     tn_graph_destroy(c->graph);
+    tn_changes_destroy(c->changes);
     free(c->reqs);
     free(c);
+}
+
+tn_changes_t *tn_correlate_changes(tn_correlate_t *c)
+{
+    return c->changes;
 }
 
 void tn_correlate_tick(tn_correlate_t *c, int64_t now_ms)

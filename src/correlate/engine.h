@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "correlate/bind_changes.h"
 #include "correlate/graph.h"
 #include "correlate/incidents.h"
 #include "script/catalog.h"
@@ -59,6 +60,8 @@ tn_graph_t *tn_correlate_graph(tn_correlate_t *c);
  * correlate.auto_resolve_s are resolved, resolved ones older than correlate.reopen_window_s are
  * forgotten (Redis keeps them). */
 void tn_correlate_tick(tn_correlate_t *c, int64_t now_ms);
+/* Recent deploys and config changes (borrowed: the engine feeds them). */
+tn_changes_t *tn_correlate_changes(tn_correlate_t *c);
 unsigned tn_correlate_rule_count(const tn_correlate_t *c);
 
 /* Loads and validates one rule file without an engine (for `tocsin check`). */

@@ -48,6 +48,7 @@ static void incident_free(tn_incident_t *inc)
     free(inc->service);
     free(inc->severity);
     free(inc->state);
+    free(inc->rca);
     free(inc);
 }
 
@@ -91,7 +92,8 @@ static json_t *span_or_null(int64_t from, int64_t to)
 
 json_t *tn_incident_to_json(const tn_incident_t *inc)
 {
-    return json_pack(
+    json_t *rca = inc->rca ? json_loads(inc->rca, 0, NULL) : NULL;
+    json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:i, s:i, "
         "s:o, s:o, s:o}",
         "id", inc->id, "fingerprint", inc->fingerprint, "title", inc->title, "service",
@@ -103,6 +105,11 @@ json_t *tn_incident_to_json(const tn_incident_t *inc)
         span_or_null(inc->started_ms, inc->opened_ms), "time_to_acknowledge_ms",
         span_or_null(inc->opened_ms, inc->acknowledged_ms), "time_to_resolve_ms",
         span_or_null(inc->started_ms ? inc->started_ms : inc->opened_ms, inc->resolved_ms));
+    if (o)
+        json_object_set_new(o, "rca", rca ? rca : json_array());
+    else
+        json_decref(rca);
+    return o;
 }
 
 int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out)
@@ -365,6 +372,32 @@ int tn_incidents_set_state(tn_incidents_t *in, const char *id, const char *state
                 note && *note ? ": " : "", note && *note ? note : "");
     if (out) *out = inc;
     return write_or_report(in, inc, event, NULL, by, note, cb, arg);
+}
+
+int tn_incidents_set_rca(tn_incidents_t *in, const char *id, const json_t *rca, int64_t now_ms)
+{
+    tn_incident_t *inc = tn_hmap_get(&in->by_id, id);
+    if (!inc) return TN_ENOTFOUND;
+    if (!json_is_array(rca)) return TN_EINVAL;
+    char *text = json_dumps(rca, JSON_COMPACT);
+    if (!text) return TN_ENOMEM;
+    /* the timeline notes a change of the leading candidate only */
+    const char *lead = json_string_value(json_object_get(json_array_get(rca, 0), "service"));
+    json_t *prev = inc->rca ? json_loads(inc->rca, 0, NULL) : NULL;
+    const char *plead = json_string_value(json_object_get(json_array_get(prev, 0), "service"));
+    int changed = lead && (!plead || strcmp(lead, plead));
+    char note[200] = "";
+    if (changed) snprintf(note, sizeof note, "probable root cause: %.150s", lead);
+    json_decref(prev);
+    free(inc->rca);
+    inc->rca = text;
+    char key[160];
+    snprintf(key, sizeof key, "%s:incident:%s", tn_streams_prefix(in->streams), inc->id);
+    const char *argv[] = {"HSET", key, "rca", text};
+    tn_streams_cmd(in->streams, 4, argv, NULL, NULL);
+    if (!changed) return 0;
+    inc->updated_ms = now_ms;
+    return write_or_report(in, inc, "rca", NULL, "tocsin", note, NULL, NULL);
 }
 
 int tn_incidents_annotate(tn_incidents_t *in, const char *id, const char *by, const char *note,

@@ -36,6 +36,7 @@ typedef struct {
     int64_t last_alert_ms; /* when the last alert was attached (engine clock) */
     unsigned alerts;
     unsigned reopened; /* times it was reopened */
+    char *rca;         /* JSON text of the ranked root-cause candidates, or NULL */
 } tn_incident_t;
 
 typedef struct tn_incidents tn_incidents_t;
@@ -77,6 +78,10 @@ tn_incident_t *tn_incidents_find(tn_incidents_t *in, const char *fingerprint);
 int tn_incidents_set_state(tn_incidents_t *in, const char *id, const char *state, const char *by,
                            const char *note, int64_t now_ms, tn_incident_t **out, const char **why,
                            tn_incidents_cb cb, void *arg);
+/* Stores the ranked root-cause candidates (rca: a JSON array, borrowed) on the incident, its
+ * hash (field rca) and, when the first candidate changed, its timeline. 0, TN_ENOTFOUND,
+ * TN_EINVAL (not an array) or TN_ENOMEM. */
+int tn_incidents_set_rca(tn_incidents_t *in, const char *id, const json_t *rca, int64_t now_ms);
 /* Adds a note to the incident's timeline. 0, TN_ENOTFOUND or TN_ENOMEM. */
 int tn_incidents_annotate(tn_incidents_t *in, const char *id, const char *by, const char *note,
                           int64_t now_ms, tn_incidents_cb cb, void *arg);

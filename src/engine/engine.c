@@ -157,6 +157,19 @@ void tn_engine__load_topology(tn_engine_t *e)
     tn_buf_deinit(&err);
 }
 
+/* Deploys and config changes (every event but alerts) go to correlation for RCA. */
+static void on_events(void *arg, const tn_event_t *ev, size_t n)
+{
+    tn_engine_t *e = arg;
+    if (!e->correlate) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!ev[i].type || !strcmp(ev[i].type, "alert")) continue;
+        tn_changes_add(tn_correlate_changes(e->correlate), ev[i].type,
+                       tn_labels_get(&ev[i].labels, "service"), ev[i].title,
+                       tn_labels_get(&ev[i].labels, "version"), ev[i].ts_ms);
+    }
+}
+
 static void on_spans(void *arg, const tn_span_t *spans, size_t n)
 {
     tn_engine_t *e = arg;
@@ -242,6 +255,7 @@ static void start_core(tn_engine_t *e)
     }
     e->ingest = tn_ingest_create(e->streams, (size_t)cfg->ingest.max_inflight);
     if (e->ingest) tn_ingest_on_span(e->ingest, on_spans, e);
+    if (e->ingest) tn_ingest_on_event(e->ingest, on_events, e);
     if (e->ingest)
         tn_ingest_set_limits(e->ingest, (size_t)cfg->ingest.max_records,
                              (size_t)cfg->ingest.max_decoded_bytes);

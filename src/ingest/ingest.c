@@ -29,6 +29,8 @@ struct tn_ingest {
     tn_metric_t *refused, *bad_requests;
     tn_span_observer_fn on_span;
     void *on_span_arg;
+    tn_event_observer_fn on_event;
+    void *on_event_arg;
 };
 
 typedef struct {
@@ -68,6 +70,12 @@ void tn_ingest_set_limits(tn_ingest_t *in, size_t max_items, size_t max_decoded)
 {
     if (max_items) in->max_items = max_items;
     if (max_decoded) in->max_decoded = max_decoded;
+}
+
+void tn_ingest_on_event(tn_ingest_t *in, tn_event_observer_fn fn, void *arg)
+{
+    in->on_event = fn;
+    in->on_event_arg = arg;
 }
 
 void tn_ingest_on_span(tn_ingest_t *in, tn_span_observer_fn fn, void *arg)
@@ -215,6 +223,7 @@ static void h_input(tn_http_req_t *req, void *data)
         goto out;
     }
     if (in->on_span && batch.nspans) in->on_span(in->on_span_arg, batch.spans, batch.nspans);
+    if (in->on_event && batch.nevents) in->on_event(in->on_event_arg, batch.events, batch.nevents);
     p->in = in;
     p->route = route;
     p->req = req;

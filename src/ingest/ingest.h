@@ -33,5 +33,9 @@ int tn_ingest_accepting(const tn_ingest_t *in);
 void tn_ingest_set_limits(tn_ingest_t *in, size_t max_items, size_t max_decoded);
 /* Spans accepted over HTTP are shown to fn (topology learns service edges). */
 void tn_ingest_on_span(tn_ingest_t *in, tn_span_observer_fn fn, void *arg);
+/* Events (alerts, deploys, config changes) accepted over HTTP are shown to fn (borrowed for the
+ * call): correlation keeps the recent changes for root-cause analysis. */
+typedef void (*tn_event_observer_fn)(void *arg, const tn_event_t *events, size_t n);
+void tn_ingest_on_event(tn_ingest_t *in, tn_event_observer_fn fn, void *arg);
 
 #endif

@@ -35,6 +35,10 @@ history() { # SERVICE: 30 quiet samples
 spike() { post /api/v1/samples "{\"name\":\"latency_ms\",\"labels\":{\"service\":\"$1\"},\"value\":900,\"timestamp\":$((now - $2))}" >/dev/null; }
 for s in payments checkout frontend billing ledger; do history "$s"; done
 incidents() { curl -sf "$URL/api/v1/incidents"; }
+# the cause: a deploy of payments just before its first anomaly
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "$URL/api/v1/events" \
+    -d "{\"type\":\"deploy\",\"service\":\"payments\",\"version\":\"2.4.0\",\"title\":\"payments 2.4.0\",\"timestamp\":$((now - 105))}")
+check "the deploy event is accepted ($code)" test "$code" = 202
 spike payments 100
 check "payments' anomaly opens an incident" wait_for 10 bash -c "curl -sf $URL/api/v1/incidents | grep -q payments"
 spike checkout 90
@@ -55,6 +59,24 @@ assert len(inc) == 2, inc
 by = {i['service']: i for i in inc}
 assert by['payments']['alerts'] == 4 and by['billing']['alerts'] == 1, inc
 "
+check "the cascade's probable root cause is payments, with the deploy as evidence" python3 -c "
+import json
+inc = [i for i in json.load(open('$T/incidents.json')) if i['service'] == 'payments'][0]
+r = inc['rca']
+assert [c['service'] for c in r][0] == 'payments', r
+assert len(r) == 4 and {c['service'] for c in r} == {'payments', 'checkout', 'frontend', 'ledger'}, r
+ev = ' '.join(r[0]['evidence'])
+assert 'deploy \"payments 2.4.0\"' in ev and 'earliest onset' in ev, ev
+assert all(r[i]['score'] >= r[i + 1]['score'] for i in range(3)), r
+"
+check "billing's own incident ranks billing alone" python3 -c "
+import json
+inc = [i for i in json.load(open('$T/incidents.json')) if i['service'] == 'billing'][0]
+assert [c['service'] for c in inc['rca']] == ['billing'], inc['rca']
+"
+inc=$(python3 -c "import json; print([i for i in json.load(open('$T/incidents.json')) if i['service'] == 'payments'][0]['id'])")
+check "the timeline notes the probable root cause" bash -c \
+    "redis-cli -p $REDIS_PORT --raw XRANGE tocsin:incident:$inc:timeline - + | tr '\n' ' ' | grep -q 'event rca state open by tocsin note probable root cause: payments'"
 check "on-call got one message per incident (2)" test "$(wc -l <"$T/received.jsonl")" = 2
 check "the engine stops cleanly" stop_engine
 finish
