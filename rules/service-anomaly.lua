@@ -164,7 +164,9 @@ return {
       alert = a,
     }
     local ranked = explain(inc, service, a)
-    if ranked[1] and #ranked > 1 then
+    state.leads = state.leads or {}
+    if ranked[1] and #ranked > 1 and state.leads[inc.id] ~= ranked[1].service then
+      state.leads[inc.id] = ranked[1].service -- logged when the leading candidate changes
       log.info("incident %s: probable root cause %s (%.2f): %s", inc.id, ranked[1].service,
                ranked[1].score, table.concat(ranked[1].evidence, "; "))
     end
