@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../rng.h"
+
 #include "core/error.h"
 #include "detect/ar.h"
 #include "detect/batch.h"
@@ -19,20 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t g_rng;
-static double rnd01(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return (double)((g_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-static double gauss(void)
-{
-    double u = rnd01(), v = rnd01();
-    return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
-}
 
 /* The zero-scale rule, written out again. */
 static double ref_z(long double dev, long double sd, double expected)

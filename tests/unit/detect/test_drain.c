@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#define TN_TEST_RNG_NO_GAUSS
+#include "../rng.h"
+
 #include "core/error.h"
 #include "detect/drain.h"
 
@@ -315,35 +318,7 @@ static void test_max_tokens(void **state)
 
 /* Out-of-memory for real: the soft address-space limit lowered to what the process uses plus a
  * margin, restored afterwards (not under AddressSanitizer, which needs a huge address space). */
-#if defined(__SANITIZE_ADDRESS__)
-#define TN_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TN_TEST_ASAN 1
-#endif
-#endif
-
-#include <sys/resource.h>
-
-static int limit_memory(struct rlimit *saved, size_t margin)
-{
-#ifdef TN_TEST_ASAN
-    (void)saved;
-    (void)margin;
-    return -1;
-#else
-    FILE *fp = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (!fp) return -1;
-    int ok = fscanf(fp, "%lu", &pages) == 1;
-    fclose(fp);
-    if (!ok || getrlimit(RLIMIT_AS, saved) != 0) return -1;
-    struct rlimit lim = *saved;
-    lim.rlim_cur = (rlim_t)pages * 4096 + margin;
-    if (saved->rlim_max != RLIM_INFINITY && lim.rlim_cur > saved->rlim_max) return -1;
-    return setrlimit(RLIMIT_AS, &lim);
-#endif
-}
+#include "../memlimit.h"
 
 /* A message whose scratch memory cannot be had: TN_ENOMEM, the miner unchanged and working.
  * Tokens past max_tokens cost no scratch memory. */
@@ -403,15 +378,6 @@ static void on_rate(void *ud, const tn_drain_rate_t *v)
     assert_non_null(v->template_text);
     assert_true(v->score >= 0 && v->score <= 1);
     if (vs->n < MAXV) vs->v[vs->n++] = *v;
-}
-
-static uint64_t g_rng = 4242;
-static double rnd01(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return (double)((g_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
 static int poisson(double lam) /* Knuth */
@@ -656,6 +622,7 @@ static void test_corpus(void **state)
 
 int main(void)
 {
+    g_rng = 4242; /* the sequence the tests were written against */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_templates),    cmocka_unit_test(test_similarity),
         cmocka_unit_test(test_masks),        cmocka_unit_test(test_max_clusters),

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../rng.h"
+
 #include "core/error.h"
 #include "detect/iforest.h"
 
@@ -19,21 +21,6 @@
 #include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static uint64_t g_rng;
-static double rnd01(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return (double)((g_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void)
-{
-    double u = rnd01(), v = rnd01();
-    return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
-}
 
 /* AUC by counting pairs (independent of the rank formula in bench_iforest_data.h). */
 static double auc_pairs(const double *s, const int *y, size_t n)
@@ -507,35 +494,7 @@ static void test_online_exclude(void **state)
 /* Out-of-memory is produced for real by lowering the soft address-space limit to what the
  * process uses plus a margin (restored afterwards). Not under AddressSanitizer, whose shadow
  * memory needs a huge address space. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TN_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TN_TEST_ASAN 1
-#endif
-#endif
-
-#include <sys/resource.h>
-
-static int limit_memory(struct rlimit *saved, size_t margin)
-{
-#ifdef TN_TEST_ASAN
-    (void)saved;
-    (void)margin;
-    return -1;
-#else
-    FILE *fp = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (!fp) return -1;
-    int ok = fscanf(fp, "%lu", &pages) == 1;
-    fclose(fp);
-    if (!ok || getrlimit(RLIMIT_AS, saved) != 0) return -1;
-    struct rlimit lim = *saved;
-    lim.rlim_cur = (rlim_t)pages * 4096 + margin;
-    if (saved->rlim_max != RLIM_INFINITY && lim.rlim_cur > saved->rlim_max) return -1;
-    return setrlimit(RLIMIT_AS, &lim);
-#endif
-}
+#include "../memlimit.h"
 
 static void unlimit_memory(const struct rlimit *saved)
 {

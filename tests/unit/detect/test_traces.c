@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#define TN_TEST_RNG_NO_GAUSS
+#include "../rng.h"
+
 #include "core/error.h"
 #include "detect/traces.h"
 
@@ -16,15 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t g_rng = 2024;
-static double rnd01(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return (double)((g_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
 
 static double gauss(void)
 {
@@ -297,6 +291,7 @@ static void test_limits(void **state)
 
 int main(void)
 {
+    g_rng = 2024; /* the sequence the tests were written against */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hist_quantile),
         cmocka_unit_test(test_service_graph),

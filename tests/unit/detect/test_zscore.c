@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#define TN_TEST_RNG_NO_GAUSS
+#include "../rng.h"
+
 #include "core/error.h"
 #include "detect/detector.h"
 #include "detect/zscore.h"
@@ -17,16 +20,6 @@
 #include <string.h>
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-/* xorshift64*: the same numbers on every platform. */
-static uint64_t g_rng;
-static double rnd01(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return (double)((g_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
 
 typedef struct {
     double mean, stddev, z;
