@@ -548,6 +548,28 @@ done:
 }
 
 /* Reads the whole input; returns the exit status. */
+enum { BUF = 16 }; /* rows buffered to learn the sampling step */
+
+/* The first rows, buffered until the sampling step is known: builds the detectors with the
+ * median step between them, then scores those rows (their timestamp texts are freed). 0, or -1
+ * with the error printed (rows not yet scored keep their texts for the caller to free). */
+static int build_buffered(run_t *R, row_t *buf, int *nbuf)
+{
+    int64_t d[BUF];
+    int nd = 0;
+    for (int i = 1; i < *nbuf; i++)
+        if (buf[i].ts > buf[i - 1].ts) d[nd++] = buf[i].ts - buf[i - 1].ts;
+    if (build(R, median_i64(d, nd))) return -1;
+    for (int i = 0; i < *nbuf; i++) {
+        int rc = score_row(R, &buf[i]);
+        free(buf[i].ts_text);
+        buf[i].ts_text = NULL;
+        if (rc) return -1;
+    }
+    *nbuf = 0;
+    return 0;
+}
+
 static int run(opts_t *o, FILE *in)
 {
     run_t R;
@@ -556,7 +578,6 @@ static int run(opts_t *o, FILE *in)
     R.out = stdout;
     int status = 1;
     char *line = malloc(LINE_MAX_LEN);
-    enum { BUF = 16 };
     row_t buf[BUF];
     int nbuf = 0, built = 0;
     memset(buf, 0, sizeof buf);
@@ -680,19 +701,8 @@ static int run(opts_t *o, FILE *in)
         if (!built) { /* the first rows give the sampling step, needed for seasons in samples */
             buf[nbuf++] = row;
             if (nbuf < BUF) continue;
-            int64_t d[BUF];
-            int nd = 0;
-            for (int i = 1; i < nbuf; i++)
-                if (buf[i].ts > buf[i - 1].ts) d[nd++] = buf[i].ts - buf[i - 1].ts;
-            if (build(&R, median_i64(d, nd))) goto out;
+            if (build_buffered(&R, buf, &nbuf)) goto out;
             built = 1;
-            for (int i = 0; i < nbuf; i++) {
-                int rc = score_row(&R, &buf[i]);
-                free(buf[i].ts_text);
-                buf[i].ts_text = NULL;
-                if (rc) goto out;
-            }
-            nbuf = 0;
             continue;
         }
         int rc = score_row(&R, &row);
@@ -710,19 +720,8 @@ static int run(opts_t *o, FILE *in)
     if (o->iforest) {
         if (iforest_finish(&R)) goto out;
     } else if (!built && R.nscore) {
-        int64_t d[BUF];
-        int nd = 0;
-        for (int i = 1; i < nbuf; i++)
-            if (buf[i].ts > buf[i - 1].ts) d[nd++] = buf[i].ts - buf[i - 1].ts;
-        if (build(&R, median_i64(d, nd))) goto out;
+        if (build_buffered(&R, buf, &nbuf)) goto out;
         built = 1;
-        for (int i = 0; i < nbuf; i++) {
-            int rc = score_row(&R, &buf[i]);
-            free(buf[i].ts_text);
-            buf[i].ts_text = NULL;
-            if (rc) goto out;
-        }
-        nbuf = 0;
     }
     if (fflush(R.out) || ferror(R.out)) {
         fprintf(stderr, "tocsin detect: write error\n");
