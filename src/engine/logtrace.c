@@ -21,6 +21,7 @@
 #include "detect/policy.h"
 #include "detect/traces.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +55,7 @@ struct tn_logtrace {
     unsigned tick_pending; /* writes caused by the timer's flush */
     int in_batch;
     const char *entry_id; /* the entry being handled */
-    tn_metric_t *m_logs, *m_spans, *m_templates, *m_anomalies;
+    tn_metric_t *m_logs, *m_spans, *m_templates, *m_anomalies, *m_bad;
 };
 
 static void step(int err, void *arg)
@@ -142,6 +143,17 @@ static void split_service(const char *text, char *svc, size_t cap, const char **
     *rest = text[n] ? text + n + 1 : text + n;
 }
 
+/* A whole decimal number, the whole string. */
+static int whole_number(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno) return 0;
+    *out = v;
+    return 1;
+}
+
 static void on_rate(void *ud, const tn_drain_rate_t *v)
 {
     part_t *pt = ud;
@@ -175,7 +187,10 @@ static void handle_log(tn_logtrace_t *lt, part_t *pt, const tn_entry_t *en)
 {
     const char *body = tn_entry_get(en, "body"), *labels = tn_entry_get(en, "labels"),
                *ts = tn_entry_get(en, "ts");
-    if (!body || !ts) return;
+    if (!body || !ts) {
+        tn_metric_inc(lt->m_bad);
+        return;
+    }
     char svc[128] = "unknown";
     size_t vlen;
     if (labels) tn_policy_label(labels, strlen(labels), "service", svc, sizeof svc, &vlen);
@@ -186,7 +201,11 @@ static void handle_log(tn_logtrace_t *lt, part_t *pt, const tn_entry_t *en)
     int n = snprintf(msg, sizeof msg, "%s %s", svc, body);
     if (n < 0) return;
     size_t len = (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
-    int64_t t = strtoll(ts, NULL, 10);
+    int64_t t;
+    if (!whole_number(ts, &t) || t <= 0) { /* not written by tocsin: its time is unknown */
+        tn_metric_inc(lt->m_bad);
+        return;
+    }
     if (t > lt->last_data_ms) lt->last_data_ms = t;
     tn_drain_match_t m;
     if (tn_drain_add(pt->drain, msg, len, t, &m)) {
@@ -285,9 +304,18 @@ static void handle_span(tn_logtrace_t *lt, part_t *pt, const tn_entry_t *en)
 {
     const char *svc = tn_entry_get(en, "service"), *start = tn_entry_get(en, "start_us"),
                *dur = tn_entry_get(en, "duration_us"), *err = tn_entry_get(en, "error");
-    if (!svc || !*svc || !start || !dur) return;
-    double d_us = strtod(dur, NULL);
-    int64_t end_ms = (strtoll(start, NULL, 10) + (int64_t)d_us) / 1000;
+    if (!svc || !*svc || !start || !dur) {
+        tn_metric_inc(lt->m_bad);
+        return;
+    }
+    int64_t start_us, dur_us;
+    if (!whole_number(start, &start_us) || !whole_number(dur, &dur_us) || start_us <= 0 ||
+        dur_us < 0) {
+        tn_metric_inc(lt->m_bad);
+        return;
+    }
+    double d_us = (double)dur_us;
+    int64_t end_ms = (start_us + dur_us) / 1000;
     if (end_ms > lt->last_data_ms) lt->last_data_ms = end_ms;
     const char *parent = tn_entry_get(en, "parent_service");
     if (!parent || !*parent) parent = service_of_span(lt, tn_entry_get(en, "parent_id"));
@@ -387,6 +415,9 @@ tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn)
     }
     lt->m_logs = tn_metrics_counter("tocsin_detect_logs_total", NULL, "Log records mined.");
     lt->m_spans = tn_metrics_counter("tocsin_detect_spans_total", NULL, "Spans scored.");
+    lt->m_bad = tn_metrics_counter("tocsin_detect_bad_entries_total", NULL,
+                                   "Log and span entries skipped: a field missing, or a time "
+                                   "or duration that is not a number.");
     lt->m_templates =
         tn_metrics_gauge("tocsin_detect_log_templates", NULL, "Log templates known (Drain).");
     lt->m_anomalies = tn_metrics_counter("tocsin_detect_log_trace_anomalies_total", NULL,

@@ -67,6 +67,14 @@ for m in range(20):
     post("/v1/traces", {"resourceSpans": rs})
 print(base)
 PY
+# entries other programs may write into the streams by hand, missing or wrong fields: each is
+# skipped, acknowledged, and costs nothing else
+for p in 0 1 2 3; do
+    redis-cli -p "$REDIS_PORT" XADD "tocsin:logs:{$p}" '*' body 'no timestamp here' >/dev/null
+    redis-cli -p "$REDIS_PORT" XADD "tocsin:logs:{$p}" '*' ts 'soon' labels '{"service":' body $'\x01\x02' >/dev/null
+    redis-cli -p "$REDIS_PORT" XADD "tocsin:spans:{$p}" '*' service '' start_us x duration_us y >/dev/null
+    redis-cli -p "$REDIS_PORT" XADD "tocsin:spans:{$p}" '*' service s start_us 1 duration_us -5 parent_id zz >/dev/null
+done
 base=$(python3 "$T/gen.py" "$URL")
 check "the generator ran" test -n "$base"
 export REDIS_PORT
@@ -96,5 +104,7 @@ check "/metrics counts logs, spans and templates" bash -c "
     echo \"\$m\" | grep -Eq '^tocsin_detect_logs_total [0-9]{3}' &&
     echo \"\$m\" | grep -q '^tocsin_detect_spans_total 1600' &&
     echo \"\$m\" | grep -Eq '^tocsin_detect_log_templates [1-9]'"
+check "the hand-written bad entries were skipped and counted, without an anomaly" bash -c \
+    "curl -sf $URL/metrics | grep -q '^tocsin_detect_bad_entries_total 16' && ! redis-cli -p $REDIS_PORT --raw XRANGE tocsin:anomalies - + | grep -qx s"
 check "the engine stops cleanly" stop_engine
 finish
