@@ -54,6 +54,15 @@ code=$(state INC-nope resolved)
 check "an unknown incident -> 404 ($code)" test "$code" = 404
 code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"state":1}' "$URL/api/v1/incidents/state")
 check "a malformed request -> 400 naming the fields ($code)" bash -c "[ $code = 400 ] && grep -q 'id (string)' $T/resp"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"id":"INC-' "$URL/api/v1/incidents/state")
+check "a truncated body -> 400 with the JSON error ($code)" bash -c "[ $code = 400 ] && grep -q 'a JSON object is required' $T/resp"
+head -c 300000 /dev/urandom >"$T/junk.bin"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/junk.bin" "$URL/api/v1/incidents/state")
+check "binary garbage -> 400 ($code)" test "$code" = 400
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '[1,2,3]' "$URL/api/v1/incidents/state")
+check "a JSON array instead of an object -> 400 ($code)" test "$code" = 400
+code=$(state "$inc" "\\u0000acknowledged")
+check "a state with a NUL byte -> 400 ($code)" test "$code" = 400
 code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d "{\"id\":\"$inc\",\"note\":\"rolled back payments to 2.3.9\",\"by\":\"bob\"}" "$URL/api/v1/incidents/state")
 check "a note on the timeline -> 200 ($code)" test "$code" = 200
 check "mitigate -> 200" test "$(state "$inc" mitigated "rolled back")" = 200
