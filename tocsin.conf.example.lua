@@ -89,8 +89,10 @@ return {
   ["detect.zscore.min_samples"] = 20,
   -- An incident with no new alert for this long is resolved by tocsin (0: never).
   ["correlate.auto_resolve_s"] = 900,
+  -- An incident whose alerts have all resolved, with nothing new for this long, is resolved (0: only correlate.auto_resolve_s resolves).
+  ["correlate.clear_s"] = 300,
   -- An alert this soon after its incident was resolved reopens it (flap suppression).
-  ["correlate.reopen_window_s"] = 1800,
+  ["correlate.reopen_window_s"] = 600,
   -- Directory of correlation rules (*.lua).
   ["scripts.rules_dir"] = "rules",
   -- Directory of runbooks (*.lua).

@@ -104,7 +104,10 @@ static const tn_conf_opt_t g_schema[] = {
      "Detection defaults: no verdict before this many samples of a series (warm-up)."},
     {"correlate.auto_resolve_s", TN_CONF_INT, OFF(correlate.auto_resolve_s), "900", 0, 1e9,
      "An incident with no new alert for this long is resolved by tocsin (0: never)."},
-    {"correlate.reopen_window_s", TN_CONF_INT, OFF(correlate.reopen_window_s), "1800", 0, 1e9,
+    {"correlate.clear_s", TN_CONF_INT, OFF(correlate.clear_s), "300", 0, 1e9,
+     "An incident whose alerts have all resolved, with nothing new for this long, is resolved "
+     "(0: only correlate.auto_resolve_s resolves)."},
+    {"correlate.reopen_window_s", TN_CONF_INT, OFF(correlate.reopen_window_s), "600", 0, 1e9,
      "An alert this soon after its incident was resolved reopens it (flap suppression)."},
     {"scripts.rules_dir", TN_CONF_STR, OFF(scripts.rules_dir), "rules", UNCHECKED,
      "Directory of correlation rules (*.lua)."},

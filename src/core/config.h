@@ -85,6 +85,7 @@ typedef struct tn_config {
     struct {
         int64_t auto_resolve_s;
         int64_t reopen_window_s;
+        int64_t clear_s;
     } correlate;
     struct {
         char *rules_dir;

@@ -2,6 +2,7 @@
 #include "core/error.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,4 +68,15 @@ int tn_fs_mkdirs(const char *path, unsigned mode)
     }
     if (mkdir(buf, mode) && errno != EEXIST) return TN_EIO;
     return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) ? -1 : 0;
+}
+
+int tn_fs_rmtree(const char *path)
+{
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) ? TN_EIO : 0;
 }

@@ -13,4 +13,8 @@ void tn_fs_list_free(char **list, size_t n);
 /* mkdir -p with mode for the created directories. 0 or TN_EIO. */
 int tn_fs_mkdirs(const char *path, unsigned mode);
 
+/* rm -r: removes path and everything under it (symbolic links are removed, not followed).
+ * 0 or TN_EIO (what could be removed is gone). */
+int tn_fs_rmtree(const char *path);
+
 #endif

@@ -93,8 +93,16 @@ int tn_label_name_valid(const char *name)
     return 1;
 }
 
+static int64_t g_sim_now_ms; /* 0: the real clock */
+
+void tn_clock_simulate(int64_t now_ms)
+{
+    g_sim_now_ms = now_ms;
+}
+
 int64_t tn_now_ms(void)
 {
+    if (g_sim_now_ms) return g_sim_now_ms;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;

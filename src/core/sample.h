@@ -47,6 +47,9 @@ int tn_label_name_valid(const char *name);
 
 /* Current wall-clock time in ms. */
 int64_t tn_now_ms(void);
+/* Replay: tn_now_ms() answers now_ms from now on (0: the real clock again). The process has
+ * one clock: only `tocsin replay` sets it. */
+void tn_clock_simulate(int64_t now_ms);
 
 /* A growable vector of samples; owns them. */
 typedef struct {

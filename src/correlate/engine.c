@@ -39,6 +39,10 @@ struct tn_correlate {
     tn_changes_t *changes; /* recent deploys and config changes (tocsin.changes) */
     dispatch_t *current;   /* during a rule call */
     const tn_script_t *current_rule;
+    /* the incident the signal in hand was placed in by a rule (open or attach), "" = none */
+    char placed[40];
+    char placed_by[128];
+    int placed_new, placed_reopened;
     rb_request_t *reqs;
     size_t nreqs, capreqs;
     tn_metric_t *m_calls, *m_errors;
@@ -47,7 +51,9 @@ struct tn_correlate {
 static const tn_field_spec_t g_rule_spec[] = {
     {"name", LUA_TSTRING, 1, "unique rule name"},
     {"description", LUA_TSTRING, 0, "what the rule does"},
-    {"on_anomaly", LUA_TFUNCTION, 1, "function(anomaly) called for every anomaly"},
+    {"on_signal", LUA_TFUNCTION, 0, "function(signal) called for every alert and anomaly"},
+    {"on_anomaly", LUA_TFUNCTION, 0, "function(anomaly) called for every anomaly"},
+    {"on_alert", LUA_TFUNCTION, 0, "function(alert) called for every firing alert"},
     {NULL, 0, 0, NULL},
 };
 
@@ -78,6 +84,17 @@ static const char *opt_field(lua_State *L, int t, const char *k, int required)
     return v;
 }
 
+/* Notes where the signal in hand went (the later rules see it as signal.incident). */
+static void place(tn_correlate_t *c, const tn_incident_t *inc, int created, int reopened)
+{
+    if (strcmp(c->placed, inc->id)) c->placed_new = c->placed_reopened = 0;
+    snprintf(c->placed, sizeof c->placed, "%s", inc->id);
+    snprintf(c->placed_by, sizeof c->placed_by, "%s",
+             c->current_rule ? c->current_rule->name : "rule");
+    c->placed_new |= created;
+    c->placed_reopened |= reopened;
+}
+
 static int l_incident_open(lua_State *L)
 {
     tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
@@ -100,13 +117,17 @@ static int l_incident_open(lua_State *L)
         tn_buf_deinit(&err);
     }
     lua_pop(L, 1);
+    lua_getfield(L, 1, "reopen");
+    int reopen = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
     tn_incident_open_t req = {.fingerprint = fp ? fp : title,
                               .title = title,
                               .service = service,
                               .severity = severity,
                               .alert = alert,
                               .now_ms = tn_now_ms(),
-                              .reopen_window_ms = c->o.cfg->correlate.reopen_window_s * 1000};
+                              .reopen_window_ms =
+                                  reopen ? c->o.cfg->correlate.reopen_window_s * 1000 : 0};
     tn_incident_t *inc;
     int created;
     c->current->pending++;
@@ -118,6 +139,7 @@ static int l_incident_open(lua_State *L)
         lua_pushstring(L, tn_strerror(rc));
         return 2;
     }
+    place(c, inc, created == 1, created == 2);
     json_t *j = tn_incident_to_json(inc);
     if (!j) return luaL_error(L, "incident.open: out of memory");
     tn_lua_push_json(L, j);
@@ -268,14 +290,189 @@ static int l_incident_find(lua_State *L)
     return 1;
 }
 
+/* incident.attach(id, signal) -> the incident (reopened = true when it was resolved moments
+ * ago), or nil, "not_found". */
+static int l_incident_attach(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    tn_lua_check_context(L, TN_CTX_RULE, "incident.attach");
+    if (!c || !c->current) return luaL_error(L, "incident.attach: no signal is being handled");
+    tn_buf_t err;
+    tn_buf_init(&err);
+    json_t *sig = tn_lua_to_json(L, 2, &err);
+    tn_buf_deinit(&err);
+    if (!sig) return luaL_error(L, "incident.attach: the signal is not convertible");
+    tn_incident_t *inc;
+    int reopened;
+    c->current->pending++;
+    int rc = tn_incidents_attach(c->incidents, id, sig, tn_now_ms(),
+                                 c->o.cfg->correlate.reopen_window_s * 1000, &inc, &reopened,
+                                 dispatch_written, c->current);
+    json_decref(sig);
+    if (rc) {
+        c->current->pending--;
+        lua_pushnil(L);
+        lua_pushstring(L, rc == TN_ENOTFOUND ? "not_found" : tn_strerror(rc));
+        return 2;
+    }
+    place(c, inc, 0, reopened);
+    json_t *j = tn_incident_to_json(inc);
+    if (!j) return luaL_error(L, "incident.attach: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "new");
+    lua_pushboolean(L, reopened);
+    lua_setfield(L, -2, "reopened");
+    return 1;
+}
+
+/* incident.merge(into, from [, { note = ... }]) -> the merged incident, or nil, reason. */
+static int l_incident_merge(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *into = luaL_checkstring(L, 1), *from = luaL_checkstring(L, 2);
+    const char *note = NULL;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        note = opt_field(L, 3, "note", 0);
+    }
+    if (!c) return luaL_error(L, "incident.merge: no incidents in this context");
+    const char *why = NULL;
+    const char *by = c->current_rule ? c->current_rule->name : tn_lua_name(tn_lua_from(L));
+    int rc = tn_incidents_merge(c->incidents, into, from, by, note, tn_now_ms(), &why);
+    if (rc) {
+        lua_pushnil(L);
+        if (rc == TN_ENOTFOUND)
+            lua_pushliteral(L, "not_found");
+        else if (rc == TN_EINVAL)
+            lua_pushfstring(L, "invalid: %s", why ? why : "?");
+        else
+            lua_pushstring(L, tn_strerror(rc));
+        return 2;
+    }
+    tn_incident_t *inc = tn_incidents_get(c->incidents, into);
+    if (!strcmp(c->placed, from)) snprintf(c->placed, sizeof c->placed, "%s", into);
+    json_t *j = inc ? tn_incident_to_json(inc) : NULL;
+    if (!j) return luaL_error(L, "incident.merge: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
+/* incident.split(id, { alert ids }, { fingerprint =, title = }) -> the new incident, or nil,
+ * reason. */
+static int l_incident_split(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    const char *fp = opt_field(L, 3, "fingerprint", 1);
+    const char *title = opt_field(L, 3, "title", 1);
+    if (!c) return luaL_error(L, "incident.split: no incidents in this context");
+    lua_Integer n = luaL_len(L, 2);
+    if (n < 1 || n > TN_INCIDENT_MAX_MEMBERS)
+        return luaL_error(L, "incident.split: give between 1 and %d alert ids",
+                          TN_INCIDENT_MAX_MEMBERS);
+    const char **ids = lua_newuserdatauv(L, (size_t)n * sizeof *ids, 0); /* freed by the GC */
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "incident.split: alert id %d is not a string", (int)i);
+        ids[i - 1] = lua_tostring(L, -1); /* anchored in the table */
+        lua_pop(L, 1);
+    }
+    const char *why = NULL;
+    const char *by = c->current_rule ? c->current_rule->name : tn_lua_name(tn_lua_from(L));
+    tn_incident_t *inc;
+    int rc = tn_incidents_split(c->incidents, id, ids, (size_t)n, fp, title, by, tn_now_ms(), &inc,
+                                &why);
+    if (rc) {
+        lua_pushnil(L);
+        if (rc == TN_ENOTFOUND)
+            lua_pushliteral(L, "not_found");
+        else if (rc == TN_EINVAL)
+            lua_pushfstring(L, "invalid: %s", why ? why : "?");
+        else
+            lua_pushstring(L, tn_strerror(rc));
+        return 2;
+    }
+    json_t *j = tn_incident_to_json(inc);
+    if (!j) return luaL_error(L, "incident.split: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
+typedef struct {
+    lua_State *L;
+    int n, oom;
+} list_t;
+
+static void list_one(tn_incident_t *inc, void *arg)
+{
+    list_t *l = arg;
+    json_t *j = tn_incident_to_json(inc);
+    if (!j || !lua_checkstack(l->L, 4)) {
+        json_decref(j);
+        l->oom = 1;
+        return;
+    }
+    tn_lua_push_json(l->L, j);
+    json_decref(j);
+    lua_rawseti(l->L, -2, ++l->n);
+}
+
+/* incident.list() -> the open incidents (not resolved, not merged), oldest first. */
+static int l_incident_list(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    lua_newtable(L);
+    if (!c) return 1;
+    list_t l = {.L = L};
+    tn_incidents_each_open(c->incidents, list_one, &l);
+    if (l.oom) return luaL_error(L, "incident.list: out of memory");
+    return 1;
+}
+
+/* incident.members(id) -> { {id, kind, name, service, severity, score, ts, active}, ... }. */
+static int l_incident_members(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    tn_incident_t *inc = c ? tn_incidents_get(c->incidents, id) : NULL;
+    if (!inc) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "not_found");
+        return 2;
+    }
+    json_t *j = tn_incident_members_json(inc);
+    if (!j) return luaL_error(L, "incident.members: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
 static int open_incident(lua_State *L)
 {
-    static const luaL_Reg fns[] = {
-        {"open", l_incident_open},         {"get", l_incident_get},
-        {"find", l_incident_find},         {"ack", l_incident_ack},
-        {"mitigate", l_incident_mitigate}, {"resolve", l_incident_resolve},
-        {"reopen", l_incident_reopen},     {"annotate", l_incident_annotate},
-        {"set_rca", l_incident_set_rca},   {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"open", l_incident_open},
+                                   {"get", l_incident_get},
+                                   {"find", l_incident_find},
+                                   {"ack", l_incident_ack},
+                                   {"mitigate", l_incident_mitigate},
+                                   {"resolve", l_incident_resolve},
+                                   {"reopen", l_incident_reopen},
+                                   {"annotate", l_incident_annotate},
+                                   {"set_rca", l_incident_set_rca},
+                                   {"attach", l_incident_attach},
+                                   {"merge", l_incident_merge},
+                                   {"split", l_incident_split},
+                                   {"list", l_incident_list},
+                                   {"members", l_incident_members},
+                                   {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, fns, 1);
@@ -361,7 +558,18 @@ static int setup_state(void *owner, tn_lua_t *lua)
 static int validate_rule(void *owner, lua_State *L, const char *path, tn_buf_t *err)
 {
     (void)owner;
-    return tn_contract_check(L, -1, g_rule_spec, path, "rule", err);
+    int rc = tn_contract_check(L, -1, g_rule_spec, path, "rule", err);
+    if (rc) return rc;
+    int any = 0;
+    static const char *const hooks[] = {"on_signal", "on_anomaly", "on_alert"};
+    for (int i = 0; i < 3; i++) {
+        lua_getfield(L, -1, hooks[i]);
+        any |= lua_isfunction(L, -1);
+        lua_pop(L, 1);
+    }
+    if (any) return 0;
+    tn_buf_printf(err, "%s: rule: needs on_signal, on_anomaly or on_alert (a function)", path);
+    return TN_EINVAL;
 }
 
 static void rule_opts(tn_correlate_t *c, const tn_config_t *cfg, tn_catalog_t *catalog,
@@ -440,7 +648,13 @@ tn_changes_t *tn_correlate_changes(tn_correlate_t *c)
 void tn_correlate_tick(tn_correlate_t *c, int64_t now_ms)
 {
     tn_incidents_expire(c->incidents, now_ms, c->o.cfg->correlate.auto_resolve_s * 1000,
-                        c->o.cfg->correlate.reopen_window_s * 1000);
+                        c->o.cfg->correlate.clear_s * 1000,
+                        c->o.cfg->correlate.reopen_window_s * 1000, c->o.keep_all);
+}
+
+size_t tn_correlate_clear(tn_correlate_t *c, const char *signal_fp)
+{
+    return tn_incidents_clear(c->incidents, signal_fp, tn_now_ms());
 }
 
 tn_graph_t *tn_correlate_graph(tn_correlate_t *c)
@@ -457,29 +671,47 @@ unsigned tn_correlate_rule_count(const tn_correlate_t *c)
     return (unsigned)tn_scriptset_count(c->rules);
 }
 
-/* Protected trampoline: (rule table, anomaly lightuserdata) -> rule.on_anomaly(anomaly). */
+/* Protected trampoline: (rule table, signal lightuserdata, placed table or nil) ->
+ * rule.on_signal(signal), or on_anomaly / on_alert by the signal's kind. */
 static int call_rule(lua_State *L)
 {
     const json_t *a = lua_touserdata(L, 2);
-    lua_settop(L, 1);
-    lua_getfield(L, 1, "on_anomaly");
+    int placed = !lua_isnil(L, 3);
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    lua_settop(L, 3);
+    if (lua_getfield(L, 1, "on_signal") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        if (lua_getfield(L, 1, kind && !strcmp(kind, "alert") ? "on_alert" : "on_anomaly") !=
+            LUA_TFUNCTION)
+            return 0; /* the rule does not take this kind */
+    }
     tn_lua_push_json(L, a);
+    if (placed) { /* where an earlier rule put it */
+        static const char *const keys[] = {"incident", "incident_new", "incident_reopened",
+                                           "placed_by"};
+        for (int i = 0; i < 4; i++) {
+            lua_getfield(L, 3, keys[i]);
+            lua_setfield(L, -2, keys[i]);
+        }
+    }
     lua_call(L, 1, 0);
     return 0;
 }
 
-void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)(int err, void *),
-                          void *arg)
+void tn_correlate_signal(tn_correlate_t *c, const json_t *signal, void (*done)(int err, void *),
+                         void *arg)
 {
     dispatch_t *d = calloc(1, sizeof *d);
     if (!d) {
-        tn_log_error("correlate", "out of memory: anomaly not correlated");
+        tn_log_error("correlate", "out of memory: signal not correlated");
         if (done) done(TN_ENOMEM, arg);
         return;
     }
     d->done = done;
     d->arg = arg;
     d->pending = 1; /* guard */
+    c->placed[0] = '\0';
+    c->placed_new = c->placed_reopened = 0;
     tn_buf_t err;
     tn_buf_init(&err);
     size_t nrules = tn_scriptset_count(c->rules);
@@ -490,10 +722,23 @@ void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)
         c->current_rule = r;
         lua_pushcfunction(L, call_rule);
         tn_script_push(r);
-        lua_pushlightuserdata(L, (void *)anomaly);
+        lua_pushlightuserdata(L, (void *)signal);
+        if (*c->placed) {
+            lua_createtable(L, 0, 4);
+            lua_pushstring(L, c->placed);
+            lua_setfield(L, -2, "incident");
+            lua_pushboolean(L, c->placed_new);
+            lua_setfield(L, -2, "incident_new");
+            lua_pushboolean(L, c->placed_reopened);
+            lua_setfield(L, -2, "incident_reopened");
+            lua_pushstring(L, c->placed_by);
+            lua_setfield(L, -2, "placed_by");
+        } else {
+            lua_pushnil(L);
+        }
         tn_buf_reset(&err);
         tn_metric_inc(c->m_calls);
-        if (tn_lua_pcall(r->lua, TN_CTX_RULE, 2, 0, &err)) {
+        if (tn_lua_pcall(r->lua, TN_CTX_RULE, 3, 0, &err)) {
             tn_metric_inc(c->m_errors);
             tn_log_error("correlate", "rule '%s' failed: %s", r->name, err.data ? err.data : "?");
         }
@@ -514,4 +759,32 @@ void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)
         json_decref(q->incident);
     }
     dispatch_written(0, d); /* drop the guard */
+}
+
+void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)(int err, void *),
+                          void *arg)
+{
+    json_t *s = json_copy((json_t *)anomaly); /* shallow: the values stay shared */
+    if (!s) {
+        tn_log_error("correlate", "out of memory: anomaly not correlated");
+        if (done) done(TN_ENOMEM, arg);
+        return;
+    }
+    const char *sid = json_string_value(json_object_get(anomaly, "sid"));
+    json_t *ts = json_object_get(anomaly, "ts");
+    char id[96];
+    snprintf(id, sizeof id, "%.60s@%lld", sid ? sid : "", (long long)json_integer_value(ts));
+    json_t *metric = json_object_get(anomaly, "metric");
+    if (json_object_set_new(s, "kind", json_string("anomaly")) ||
+        (!json_object_get(s, "id") && json_object_set_new(s, "id", json_string(id))) ||
+        (!json_object_get(s, "name") && metric && json_object_set(s, "name", metric)) ||
+        (!json_object_get(s, "fingerprint") && sid &&
+         json_object_set_new(s, "fingerprint", json_string(sid)))) {
+        json_decref(s);
+        tn_log_error("correlate", "out of memory: anomaly not correlated");
+        if (done) done(TN_ENOMEM, arg);
+        return;
+    }
+    tn_correlate_signal(c, s, done, arg);
+    json_decref(s);
 }

@@ -35,6 +35,7 @@ typedef struct {
     const tn_script_services_t *svc; /* borrowed: what bindings may use */
     tn_correlate_runbook_fn start_runbook;
     void *start_arg;
+    int keep_all; /* never forget resolved incidents (replay reports them all at the end) */
 } tn_correlate_opts_t;
 
 tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts);
@@ -47,10 +48,23 @@ int tn_correlate_load(tn_correlate_t *c);
 /* The rules, for per-file hot reload (tn_scriptset_reload_file). */
 tn_scriptset_t *tn_correlate_rules(tn_correlate_t *c);
 
-/* Offers one anomaly (borrowed) to the rules. done(err, arg) is called once all the incident
- * writes the rules caused are finished (possibly before this returns). */
+/* Offers one signal (borrowed) to the rules, in file order. A signal is an object with
+ *   kind "alert" or "anomaly", id, fingerprint, name, service, severity, score (0..1), ts (ms),
+ *   labels, and per kind: alerts status, text, source; anomalies metric, value, expected,
+ *   lower, upper, z, detector, sid.
+ * Each rule gets it through on_signal, else on_alert / on_anomaly by kind. Once a rule placed
+ * it (incident.open or incident.attach), the later rules see signal.incident (the id),
+ * incident_new, incident_reopened and placed_by. done(err, arg) is called once all the
+ * incident writes the rules caused are finished (possibly before this returns). */
+void tn_correlate_signal(tn_correlate_t *c, const json_t *signal, void (*done)(int err, void *),
+                         void *arg);
+/* An anomaly of detect (borrowed): made a signal (kind, id "<sid>@<ts>", name = metric,
+ * fingerprint = sid) and offered as above. */
 void tn_correlate_anomaly(tn_correlate_t *c, const json_t *anomaly, void (*done)(int err, void *),
                           void *arg);
+/* A resolved alert: the members with this fingerprint stop firing (an incident whose alerts
+ * have all resolved is resolved after correlate.clear_s). Returns the members cleared. */
+size_t tn_correlate_clear(tn_correlate_t *c, const char *signal_fp);
 
 tn_incidents_t *tn_correlate_incidents(tn_correlate_t *c);
 /* The service graph the rules query through tocsin.topology (borrowed: the owner fills it and

@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "correlate/similarity.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,29 @@ tn_incidents_t *tn_incidents_create(tn_streams_t *streams)
     return in;
 }
 
+static void member_free(tn_incident_member_t *m)
+{
+    free(m->id);
+    free(m->fp);
+    free(m->kind);
+    free(m->name);
+    free(m->service);
+    free(m->severity);
+}
+
 static void incident_free(tn_incident_t *inc)
 {
+    for (size_t i = 0; i < inc->nmembers; i++)
+        member_free(&inc->members[i]);
+    free(inc->members);
+    for (size_t i = 0; i < inc->naliases; i++)
+        free(inc->aliases[i]);
+    free(inc->aliases);
+    for (size_t i = 0; i < inc->nservices; i++)
+        free(inc->services[i]);
+    free(inc->services);
+    tn_hmap_deinit(&inc->service_set);
+    free(inc->trans);
     free(inc->fingerprint);
     free(inc->title);
     free(inc->service);
@@ -50,6 +72,130 @@ static void incident_free(tn_incident_t *inc)
     free(inc->state);
     free(inc->rca);
     free(inc);
+}
+
+static int is_open(const tn_incident_t *inc)
+{
+    return strcmp(inc->state, "resolved") && strcmp(inc->state, "merged");
+}
+
+static void add_transition(tn_incident_t *inc, const char *state, int64_t now_ms)
+{
+    if (inc->ntrans >= TN_INCIDENT_MAX_TRANSITIONS) return;
+    if (!inc->trans) {
+        inc->trans = malloc(TN_INCIDENT_MAX_TRANSITIONS * sizeof *inc->trans);
+        if (!inc->trans) return; /* the transitions are a report: losing them is not fatal */
+    }
+    tn_incident_transition_t *t = &inc->trans[inc->ntrans++];
+    snprintf(t->state, sizeof t->state, "%s", state);
+    t->ts_ms = now_ms;
+}
+
+static int note_service(tn_incident_t *inc, const char *service)
+{
+    if (!*service || tn_hmap_get(&inc->service_set, service)) return 0;
+    char **v = realloc(inc->services, (inc->nservices + 1) * sizeof *v);
+    if (!v) return TN_ENOMEM;
+    inc->services = v;
+    if (!(v[inc->nservices] = strdup(service))) return TN_ENOMEM;
+    if (tn_hmap_put(&inc->service_set, service, (void *)1, NULL)) {
+        free(v[inc->nservices]);
+        return TN_ENOMEM;
+    }
+    inc->nservices++;
+    return 0;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* Appends a member taken over from another incident (its strings move). */
+static int push_member(tn_incident_t *inc, tn_incident_member_t *m)
+{
+    if (inc->nmembers == inc->capmembers) {
+        size_t cap = inc->capmembers ? inc->capmembers * 2 : 8;
+        tn_incident_member_t *v = realloc(inc->members, cap * sizeof *v);
+        if (!v) return TN_ENOMEM;
+        inc->members = v;
+        inc->capmembers = cap;
+    }
+    if (note_service(inc, m->service)) return TN_ENOMEM;
+    inc->members[inc->nmembers++] = *m;
+    if (!strcmp(m->kind, "alert")) {
+        inc->alert_members++;
+        if (m->active) inc->active++, inc->cleared_ms = 0;
+    }
+    return 0;
+}
+
+/* Remembers the signal (borrowed; may be NULL) as a member. Beyond TN_INCIDENT_MAX_MEMBERS
+ * it is only counted. */
+static int add_member(tn_incident_t *inc, const json_t *sig)
+{
+    if (!sig || inc->nmembers >= TN_INCIDENT_MAX_MEMBERS) return 0;
+    json_t *ts = json_object_get(sig, "ts");
+    tn_incident_member_t m = {0};
+    m.ts_ms = json_is_integer(ts) ? (int64_t)json_integer_value(ts) : 0;
+    m.score = json_number_value(json_object_get(sig, "score"));
+    const char *kind = jstr(sig, "kind");
+    if (!*kind) kind = "anomaly";
+    const char *name = jstr(sig, "name");
+    if (!*name) name = jstr(sig, "metric");
+    const char *id = jstr(sig, "id");
+    char idbuf[96];
+    if (!*id) {
+        snprintf(idbuf, sizeof idbuf, "%.60s@%lld", jstr(sig, "sid"), (long long)m.ts_ms);
+        id = idbuf;
+    }
+    const char *fp = jstr(sig, "fingerprint");
+    if (!*fp) fp = jstr(sig, "sid");
+    if (!*fp) fp = id;
+    /* the signature pattern rules compare: labels (values masked) and the name and text */
+    tn_sim_tokens_t tok;
+    tn_sim_init(&tok);
+    const char *lk;
+    json_t *lv;
+    json_object_foreach(json_object_get(sig, "labels"), lk, lv)
+    {
+        if (json_is_string(lv)) tn_sim_add_label(&tok, lk, json_string_value(lv), 1, 1.0);
+    }
+    tn_sim_add_text(&tok, name, strlen(name), 1.0);
+    const char *text = jstr(sig, "text");
+    tn_sim_add_text(&tok, text, strlen(text), 1.0);
+    m.simhash = tn_sim_simhash(&tok);
+    const char *status = jstr(sig, "status");
+    m.active = !strcmp(kind, "alert") && strcmp(status, "resolved");
+    m.id = strdup(id);
+    m.fp = strdup(fp);
+    m.kind = strdup(kind);
+    m.name = strdup(name);
+    m.service = strdup(jstr(sig, "service"));
+    m.severity = strdup(jstr(sig, "severity"));
+    if (!m.id || !m.fp || !m.kind || !m.name || !m.service || !m.severity || push_member(inc, &m)) {
+        member_free(&m);
+        return TN_ENOMEM;
+    }
+    if (!strcmp(m.severity, "critical") && inc->severity && strcmp(inc->severity, "critical")) {
+        char *sev = strdup("critical"); /* the incident is as severe as its worst signal */
+        if (sev) free(inc->severity), inc->severity = sev;
+    }
+    return 0;
+}
+
+/* The fingerprints that find this incident: its own and those of incidents merged into it. */
+static void index_fps(tn_incidents_t *in, tn_incident_t *inc, int on)
+{
+    for (size_t i = 0; i <= inc->naliases; i++) {
+        const char *fp = i ? inc->aliases[i - 1] : inc->fingerprint;
+        if (on) {
+            if (!tn_hmap_get(&in->by_fp, fp)) (void)tn_hmap_put(&in->by_fp, fp, inc, NULL);
+        } else if (tn_hmap_get(&in->by_fp, fp) == inc) {
+            tn_hmap_del(&in->by_fp, fp);
+        }
+    }
 }
 
 void tn_incidents_destroy(tn_incidents_t *in)
@@ -67,7 +213,11 @@ void tn_incidents_destroy(tn_incidents_t *in)
 
 size_t tn_incidents_open_count(const tn_incidents_t *in)
 {
-    return in->by_fp.len;
+    size_t n = 0, it = 0;
+    void *v;
+    while (tn_hmap_next(&in->by_id, &it, NULL, &v))
+        n += is_open(v);
+    return n;
 }
 
 tn_incident_t *tn_incidents_find(tn_incidents_t *in, const char *fingerprint)
@@ -105,10 +255,63 @@ json_t *tn_incident_to_json(const tn_incident_t *inc)
         span_or_null(inc->started_ms, inc->opened_ms), "time_to_acknowledge_ms",
         span_or_null(inc->opened_ms, inc->acknowledged_ms), "time_to_resolve_ms",
         span_or_null(inc->started_ms ? inc->started_ms : inc->opened_ms, inc->resolved_ms));
-    if (o)
-        json_object_set_new(o, "rca", rca ? rca : json_array());
-    else
+    if (!o) {
         json_decref(rca);
+        return NULL;
+    }
+    json_object_set_new(o, "rca", rca ? rca : json_array());
+    json_t *svc = json_array();
+    for (size_t i = 0; svc && i < inc->nservices; i++)
+        json_array_append_new(svc, json_string(inc->services[i]));
+    if (!svc || json_object_set_new(o, "services", svc) ||
+        json_object_set_new(o, "active_alerts", json_integer(inc->active)) ||
+        json_object_set_new(o, "last_alert_ms", json_integer((json_int_t)inc->last_alert_ms)) ||
+        (*inc->merged_into &&
+         json_object_set_new(o, "merged_into", json_string(inc->merged_into)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *tn_incident_members_json(const tn_incident_t *inc)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < inc->nmembers; i++) {
+        const tn_incident_member_t *m = &inc->members[i];
+        char sh[17];
+        snprintf(sh, sizeof sh, "%016llx", (unsigned long long)m->simhash);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b, s:s}", "id", m->id, "kind", m->kind,
+                      "name", m->name, "service", m->service, "severity", m->severity, "score",
+                      m->score, "ts", (json_int_t)m->ts_ms, "active", m->active, "simhash", sh);
+        if (!o || json_array_append_new(arr, o)) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *tn_incident_to_json_full(const tn_incident_t *inc)
+{
+    json_t *o = tn_incident_to_json(inc);
+    json_t *members = tn_incident_members_json(inc);
+    json_t *trans = json_array();
+    for (size_t i = 0; trans && i < inc->ntrans; i++)
+        if (json_array_append_new(trans, json_pack("{s:s, s:I}", "state", inc->trans[i].state, "ts",
+                                                   (json_int_t)inc->trans[i].ts_ms))) {
+            json_decref(trans);
+            trans = NULL;
+        }
+    if (!o || !members || !trans ||
+        json_object_set_new(o, "alert_count", json_integer(inc->alerts)) ||
+        json_object_set(o, "alerts", members) || json_object_set(o, "transitions", trans)) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(members);
+    json_decref(trans);
     return o;
 }
 
@@ -251,8 +454,12 @@ int tn_incidents_open(tn_incidents_t *in, const tn_incident_open_t *req, tn_inci
     if (!inc && req->reopen_window_ms > 0) { /* flapping: a recent resolved one comes back */
         tn_incident_t *r = tn_hmap_get(&in->resolved_fp, req->fingerprint);
         if (r && r->resolved_ms && req->now_ms - r->resolved_ms <= req->reopen_window_ms &&
+            !tn_hmap_get(&in->by_fp, r->fingerprint) &&
             tn_hmap_put(&in->by_fp, r->fingerprint, r, NULL) == 0) {
             tn_hmap_del(&in->resolved_fp, r->fingerprint);
+            index_fps(in, r, 1);
+            if (add_member(r, req->alert)) return TN_ENOMEM;
+            add_transition(r, "reopened", req->now_ms);
             char *st = strdup("open");
             if (st) free(r->state), r->state = st;
             r->resolved_ms = 0;
@@ -268,6 +475,7 @@ int tn_incidents_open(tn_incidents_t *in, const tn_incident_open_t *req, tn_inci
         }
     }
     if (inc) {
+        if (add_member(inc, req->alert)) return TN_ENOMEM;
         inc->alerts++;
         inc->updated_ms = inc->last_alert_ms = req->now_ms;
         if (alert_ms > 0 && (!inc->started_ms || alert_ms < inc->started_ms))
@@ -287,8 +495,10 @@ int tn_incidents_open(tn_incidents_t *in, const tn_incident_open_t *req, tn_inci
     inc->opened_ms = inc->updated_ms = inc->last_alert_ms = req->now_ms;
     inc->started_ms = alert_ms > 0 && alert_ms <= req->now_ms ? alert_ms : req->now_ms;
     inc->alerts = 1;
+    inc->seq = in->seq;
+    tn_hmap_init(&inc->service_set);
     if (!inc->fingerprint || !inc->title || !inc->service || !inc->severity || !inc->state ||
-        tn_hmap_put(&in->by_id, inc->id, inc, NULL)) {
+        add_member(inc, req->alert) || tn_hmap_put(&in->by_id, inc->id, inc, NULL)) {
         incident_free(inc);
         return TN_ENOMEM;
     }
@@ -299,6 +509,7 @@ int tn_incidents_open(tn_incidents_t *in, const tn_incident_open_t *req, tn_inci
     }
     *created = 1;
     *out = inc;
+    add_transition(inc, "open", req->now_ms);
     tn_metric_inc(in->m_opened);
     tn_log_info("correlate", "incident %s opened: %s (service %s, severity %s)", inc->id,
                 inc->title, *inc->service ? inc->service : "-", inc->severity);
@@ -317,15 +528,16 @@ static int state_rank(const char *s)
 static int set_resolved(tn_incidents_t *in, tn_incident_t *inc, int resolved)
 {
     if (resolved) {
-        tn_hmap_del(&in->by_fp, inc->fingerprint);
-        tn_incident_t *old = tn_hmap_get(&in->resolved_fp, inc->fingerprint);
-        (void)old; /* an older resolved one with this fingerprint is replaced (still in by_id) */
+        index_fps(in, inc, 0);
+        /* an older resolved one with this fingerprint is replaced (still in by_id) */
         return tn_hmap_put(&in->resolved_fp, inc->fingerprint, inc, NULL);
     }
-    if (tn_hmap_get(&in->by_fp, inc->fingerprint)) return TN_EINVAL; /* another one is open */
+    tn_incident_t *other = tn_hmap_get(&in->by_fp, inc->fingerprint);
+    if (other && other != inc) return TN_EINVAL; /* another one is open */
     int rc = tn_hmap_put(&in->by_fp, inc->fingerprint, inc, NULL);
     if (!rc && tn_hmap_get(&in->resolved_fp, inc->fingerprint) == inc)
         tn_hmap_del(&in->resolved_fp, inc->fingerprint);
+    if (!rc) index_fps(in, inc, 1);
     return rc;
 }
 
@@ -337,7 +549,9 @@ int tn_incidents_set_state(tn_incidents_t *in, const char *id, const char *state
     tn_incident_t *inc = tn_hmap_get(&in->by_id, id);
     if (!inc) return TN_ENOTFOUND;
     int from = state_rank(inc->state), to = state_rank(state);
-    if (to < 0)
+    if (from < 0)
+        reason = "the incident was merged into another one";
+    else if (to < 0)
         reason = "unknown state (open, acknowledged, mitigated or resolved)";
     else if (to == from)
         reason = "the incident is already in that state";
@@ -368,6 +582,7 @@ int tn_incidents_set_state(tn_incidents_t *in, const char *id, const char *state
         inc->last_alert_ms = now_ms;
         event = "reopened";
     }
+    add_transition(inc, event, now_ms);
     tn_log_info("correlate", "incident %s %s by %s%s%s", inc->id, event, by && *by ? by : "-",
                 note && *note ? ": " : "", note && *note ? note : "");
     if (out) *out = inc;
@@ -409,34 +624,48 @@ int tn_incidents_annotate(tn_incidents_t *in, const char *id, const char *by, co
     return write_or_report(in, inc, "note", NULL, by, note, cb, arg);
 }
 
-size_t tn_incidents_expire(tn_incidents_t *in, int64_t now_ms, int64_t quiet_ms,
-                           int64_t reopen_window_ms)
+size_t tn_incidents_expire(tn_incidents_t *in, int64_t now_ms, int64_t quiet_ms, int64_t clear_ms,
+                           int64_t reopen_window_ms, int keep)
 {
     size_t resolved = 0, it = 0;
     void *v;
-    tn_incident_t *quiet[64];
+    tn_incident_t *due[64];
+    int why[64];
     size_t nq = 0;
-    while (nq < 64 && tn_hmap_next(&in->by_fp, &it, NULL, &v)) { /* collect, then change */
+    while (nq < 64 && tn_hmap_next(&in->by_id, &it, NULL, &v)) { /* collect, then change */
         tn_incident_t *inc = v;
-        if (quiet_ms > 0 && now_ms - inc->last_alert_ms >= quiet_ms) quiet[nq++] = inc;
+        if (!is_open(inc)) continue;
+        if (quiet_ms > 0 && now_ms - inc->last_alert_ms >= quiet_ms)
+            why[nq] = 0, due[nq++] = inc;
+        else if (clear_ms > 0 && inc->alert_members && !inc->active && inc->cleared_ms &&
+                 now_ms - inc->cleared_ms >= clear_ms && now_ms - inc->last_alert_ms >= clear_ms)
+            why[nq] = 1, due[nq++] = inc;
     }
     for (size_t i = 0; i < nq; i++) {
         char note[96];
-        snprintf(note, sizeof note, "no new alert for %lld s: its signals cleared",
-                 (long long)(quiet_ms / 1000));
-        if (tn_incidents_set_state(in, quiet[i]->id, "resolved", "tocsin", note, now_ms, NULL, NULL,
+        if (why[i])
+            snprintf(note, sizeof note, "all its alerts resolved %lld s ago",
+                     (long long)((now_ms - due[i]->cleared_ms) / 1000));
+        else
+            snprintf(note, sizeof note, "no new alert for %lld s: its signals cleared",
+                     (long long)(quiet_ms / 1000));
+        if (tn_incidents_set_state(in, due[i]->id, "resolved", "tocsin", note, now_ms, NULL, NULL,
                                    NULL, NULL) == 0) {
             tn_metric_inc(in->m_auto_resolved);
             resolved++;
         }
     }
-    /* forget resolved incidents past the reopen window (Redis keeps them) */
+    if (keep) return resolved;
+    /* forget resolved and merged incidents past the reopen window (Redis keeps them) */
     tn_incident_t *old[64];
     size_t no = 0;
     it = 0;
     while (no < 64 && tn_hmap_next(&in->by_id, &it, NULL, &v)) {
         tn_incident_t *inc = v;
-        if (inc->resolved_ms && now_ms - inc->resolved_ms > reopen_window_ms) old[no++] = inc;
+        int64_t since = inc->resolved_ms    ? inc->resolved_ms
+                        : *inc->merged_into ? inc->updated_ms
+                                            : 0;
+        if (since && now_ms - since > reopen_window_ms) old[no++] = inc;
     }
     for (size_t i = 0; i < no; i++) {
         if (tn_hmap_get(&in->resolved_fp, old[i]->fingerprint) == old[i])
@@ -445,4 +674,272 @@ size_t tn_incidents_expire(tn_incidents_t *in, int64_t now_ms, int64_t quiet_ms,
         incident_free(old[i]);
     }
     return resolved;
+}
+
+int tn_incidents_attach(tn_incidents_t *in, const char *id, const json_t *alert, int64_t now_ms,
+                        int64_t reopen_window_ms, tn_incident_t **out, int *reopened,
+                        tn_incidents_cb cb, void *arg)
+{
+    tn_incident_t *inc = tn_hmap_get(&in->by_id, id);
+    *reopened = 0;
+    if (!inc || *inc->merged_into) return TN_ENOTFOUND;
+    if (!is_open(inc)) {
+        if (!inc->resolved_ms || now_ms - inc->resolved_ms > reopen_window_ms ||
+            set_resolved(in, inc, 0))
+            return TN_ENOTFOUND;
+        char *st = strdup("open");
+        if (!st) return TN_ENOMEM;
+        free(inc->state);
+        inc->state = st;
+        inc->resolved_ms = 0;
+        inc->reopened++;
+        add_transition(inc, "reopened", now_ms);
+        tn_metric_inc(in->m_reopened);
+        *reopened = 1;
+    }
+    if (add_member(inc, alert)) return TN_ENOMEM;
+    json_t *ats = alert ? json_object_get(alert, "ts") : NULL;
+    int64_t alert_ms = json_is_integer(ats) ? (int64_t)json_integer_value(ats) : 0;
+    if (alert_ms > 0 && (!inc->started_ms || alert_ms < inc->started_ms))
+        inc->started_ms = alert_ms;
+    inc->alerts++;
+    inc->updated_ms = inc->last_alert_ms = now_ms;
+    tn_metric_inc(in->m_attached);
+    *out = inc;
+    return write_or_report(in, inc, *reopened ? "reopened" : "alert_attached", alert, NULL, NULL,
+                           cb, arg);
+}
+
+int tn_incidents_merge(tn_incidents_t *in, const char *into_id, const char *from_id, const char *by,
+                       const char *note, int64_t now_ms, const char **why)
+{
+    tn_incident_t *into = tn_hmap_get(&in->by_id, into_id),
+                  *from = tn_hmap_get(&in->by_id, from_id);
+    if (!into || !from) return TN_ENOTFOUND;
+    const char *reason = NULL;
+    if (into == from)
+        reason = "an incident cannot be merged into itself";
+    else if (!is_open(into) || !is_open(from))
+        reason = "only open incidents can be merged";
+    if (reason) {
+        if (why) *why = reason;
+        return TN_EINVAL;
+    }
+    char **al = realloc(into->aliases, (into->naliases + from->naliases + 1) * sizeof *al);
+    if (!al) return TN_ENOMEM;
+    into->aliases = al;
+    size_t need = into->nmembers + from->nmembers;
+    if (need > into->capmembers) {
+        tn_incident_member_t *m = realloc(into->members, need * sizeof *m);
+        if (!m) return TN_ENOMEM;
+        into->members = m;
+        into->capmembers = need;
+    }
+    char *st = strdup("merged");
+    char *fp = strdup(from->fingerprint);
+    if (!st || !fp) {
+        free(st), free(fp);
+        return TN_ENOMEM;
+    }
+    index_fps(in, from, 0);
+    al[into->naliases++] = fp;
+    for (size_t i = 0; i < from->naliases; i++)
+        al[into->naliases++] = from->aliases[i];
+    from->naliases = 0;
+    for (size_t i = 0; i < from->nmembers; i++)
+        if (push_member(into, &from->members[i])) /* only note_service can fail: keep it */
+            into->members[into->nmembers++] = from->members[i];
+    from->nmembers = 0;
+    from->active = from->alert_members = 0;
+    index_fps(in, into, 1);
+    into->alerts += from->alerts;
+    if (from->started_ms && (!into->started_ms || from->started_ms < into->started_ms))
+        into->started_ms = from->started_ms;
+    if (from->last_alert_ms > into->last_alert_ms) into->last_alert_ms = from->last_alert_ms;
+    if (!into->active && from->cleared_ms > into->cleared_ms) into->cleared_ms = from->cleared_ms;
+    if (!strcmp(from->severity, "critical") && strcmp(into->severity, "critical")) {
+        char *sev = strdup("critical");
+        if (sev) free(into->severity), into->severity = sev;
+    }
+    free(from->state);
+    from->state = st;
+    snprintf(from->merged_into, sizeof from->merged_into, "%s", into->id);
+    into->updated_ms = from->updated_ms = now_ms;
+    add_transition(from, "merged", now_ms);
+    tn_log_info("correlate", "incident %s merged into %s by %s%s%s", from->id, into->id,
+                by && *by ? by : "-", note && *note ? ": " : "", note && *note ? note : "");
+    char n1[160], n2[160];
+    snprintf(n1, sizeof n1, "absorbed %s%s%.100s", from->id, note && *note ? ": " : "",
+             note ? note : "");
+    snprintf(n2, sizeof n2, "merged into %s%s%.100s", into->id, note && *note ? ": " : "",
+             note ? note : "");
+    write_or_report(in, into, "merged", NULL, by, n1, NULL, NULL);
+    write_or_report(in, from, "merged", NULL, by, n2, NULL, NULL);
+    return 0;
+}
+
+static void recount(tn_incident_t *inc)
+{
+    inc->active = inc->alert_members = 0;
+    inc->started_ms = 0;
+    for (size_t i = 0; i < inc->nmembers; i++) {
+        const tn_incident_member_t *m = &inc->members[i];
+        if (!strcmp(m->kind, "alert")) inc->alert_members++, inc->active += m->active != 0;
+        if (m->ts_ms > 0 && (!inc->started_ms || m->ts_ms < inc->started_ms))
+            inc->started_ms = m->ts_ms;
+    }
+}
+
+int tn_incidents_split(tn_incidents_t *in, const char *id, const char *const *member_ids, size_t n,
+                       const char *fingerprint, const char *title, const char *by, int64_t now_ms,
+                       tn_incident_t **out, const char **why)
+{
+    tn_incident_t *src = tn_hmap_get(&in->by_id, id);
+    if (!src) return TN_ENOTFOUND;
+    const char *reason = NULL;
+    size_t moving = 0;
+    for (size_t i = 0; i < src->nmembers; i++)
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp(src->members[i].id, member_ids[j])) {
+                moving++;
+                break;
+            }
+    if (!is_open(src))
+        reason = "only an open incident can be split";
+    else if (!fingerprint || !*fingerprint || !title)
+        reason = "the new incident needs a fingerprint and a title";
+    else if (tn_hmap_get(&in->by_fp, fingerprint))
+        reason = "an open incident already has that fingerprint";
+    else if (!moving)
+        reason = "none of the listed alerts is in the incident";
+    else if (moving == src->nmembers)
+        reason = "a split must leave at least one alert in the incident";
+    if (reason) {
+        if (why) *why = reason;
+        return TN_EINVAL;
+    }
+    tn_incident_t *inc = calloc(1, sizeof *inc);
+    if (!inc) return TN_ENOMEM;
+    tn_hmap_init(&inc->service_set);
+    snprintf(inc->id, sizeof inc->id, "INC-%lld-%u", (long long)now_ms, ++in->seq);
+    inc->seq = in->seq;
+    inc->fingerprint = strdup(fingerprint);
+    inc->title = strdup(title);
+    inc->state = strdup("open");
+    inc->members = malloc(moving * sizeof *inc->members);
+    if (!inc->fingerprint || !inc->title || !inc->state || !inc->members) goto oom;
+    /* the first moved member names the service; the worst severity wins */
+    const char *service = "", *severity = "warning";
+    size_t keep = 0;
+    for (size_t i = 0; i < src->nmembers; i++) {
+        tn_incident_member_t *m = &src->members[i];
+        int mv = 0;
+        for (size_t j = 0; j < n && !mv; j++)
+            mv = !strcmp(m->id, member_ids[j]);
+        if (!mv) {
+            src->members[keep++] = *m;
+            continue;
+        }
+        if (!*service) service = m->service;
+        if (!strcmp(m->severity, "critical")) severity = "critical";
+        inc->members[inc->nmembers++] = *m;
+        (void)note_service(inc, m->service); /* the list of services is a summary */
+    }
+    inc->capmembers = inc->nmembers;
+    src->nmembers = keep;
+    /* the source's service list is rebuilt from what stays */
+    for (size_t i = 0; i < src->nservices; i++)
+        free(src->services[i]);
+    src->nservices = 0;
+    tn_hmap_deinit(&src->service_set);
+    tn_hmap_init(&src->service_set);
+    for (size_t i = 0; i < src->nmembers; i++)
+        (void)note_service(src, src->members[i].service);
+    recount(src);
+    recount(inc);
+    inc->service = strdup(service);
+    inc->severity = strdup(severity);
+    inc->alerts = (unsigned)inc->nmembers;
+    src->alerts = src->alerts > inc->alerts ? src->alerts - inc->alerts : (unsigned)src->nmembers;
+    inc->opened_ms = inc->updated_ms = inc->last_alert_ms = src->updated_ms = now_ms;
+    if (!inc->started_ms) inc->started_ms = now_ms;
+    if (!inc->service || !inc->severity || tn_hmap_put(&in->by_id, inc->id, inc, NULL))
+        goto oom_moved;
+    if (tn_hmap_put(&in->by_fp, inc->fingerprint, inc, NULL)) {
+        tn_hmap_del(&in->by_id, inc->id);
+        goto oom_moved;
+    }
+    add_transition(inc, "open", now_ms);
+    tn_metric_inc(in->m_opened);
+    tn_log_info("correlate", "incident %s split out of %s by %s: %zu alert(s)", inc->id, src->id,
+                by && *by ? by : "-", inc->nmembers);
+    char note[120];
+    snprintf(note, sizeof note, "%zu alert(s) split out into %s", inc->nmembers, inc->id);
+    write_or_report(in, src, "split", NULL, by, note, NULL, NULL);
+    snprintf(note, sizeof note, "split out of %s", src->id);
+    write_or_report(in, inc, "opened", NULL, by, note, NULL, NULL);
+    *out = inc;
+    return 0;
+oom_moved: /* give the members back */
+    for (size_t i = 0; i < inc->nmembers; i++)
+        (void)push_member(src, &inc->members[i]);
+    inc->nmembers = 0;
+    recount(src);
+oom:
+    incident_free(inc);
+    return TN_ENOMEM;
+}
+
+size_t tn_incidents_clear(tn_incidents_t *in, const char *signal_fp, int64_t now_ms)
+{
+    size_t n = 0, it = 0;
+    void *v;
+    while (tn_hmap_next(&in->by_id, &it, NULL, &v)) {
+        tn_incident_t *inc = v;
+        if (!is_open(inc) || !inc->active) continue;
+        for (size_t i = 0; i < inc->nmembers; i++) {
+            tn_incident_member_t *m = &inc->members[i];
+            if (m->active && !strcmp(m->fp, signal_fp)) {
+                m->active = 0;
+                inc->active--;
+                n++;
+            }
+        }
+        if (!inc->active) inc->cleared_ms = now_ms;
+    }
+    return n;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const tn_incident_t *x = *(tn_incident_t *const *)a, *y = *(tn_incident_t *const *)b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void each(tn_incidents_t *in, int open_only, void (*fn)(tn_incident_t *, void *), void *arg)
+{
+    size_t n = 0, it = 0;
+    void *v;
+    tn_incident_t **all = malloc((in->by_id.len + 1) * sizeof *all);
+    if (!all) { /* no order then, but every incident still */
+        while (tn_hmap_next(&in->by_id, &it, NULL, &v))
+            if (!open_only || is_open(v)) fn(v, arg);
+        return;
+    }
+    while (tn_hmap_next(&in->by_id, &it, NULL, &v))
+        if (!open_only || is_open(v)) all[n++] = v;
+    qsort(all, n, sizeof *all, by_seq);
+    for (size_t i = 0; i < n; i++)
+        fn(all[i], arg);
+    free(all);
+}
+
+void tn_incidents_each_open(tn_incidents_t *in, void (*fn)(tn_incident_t *, void *), void *arg)
+{
+    each(in, 1, fn, arg);
+}
+
+void tn_incidents_each(tn_incidents_t *in, void (*fn)(tn_incident_t *, void *), void *arg)
+{
+    each(in, 0, fn, arg);
 }

@@ -5,6 +5,11 @@
  * written as an entry of the incidents stream, of the incident's own timeline stream
  * <prefix>:incident:<id>:timeline, and into the hash <prefix>:incident:<id>.
  *
+ * Each incident remembers its members (the signals attached to it, up to
+ * TN_INCIDENT_MAX_MEMBERS) and its state transitions. Rules may attach a signal to a given
+ * incident, merge two incidents (the state of the absorbed one becomes "merged") or split
+ * members out into a new incident.
+ *
  * States: open -> acknowledged -> mitigated -> resolved (each step may be skipped; mitigated
  * may go back to acknowledged when a mitigation did not hold), and resolved -> open again
  * (reopened). A resolved incident is kept for the reopen window: an alert with its fingerprint
@@ -24,6 +29,29 @@
 #include "core/hmap.h"
 #include "store/streams.h"
 
+/* One signal (alert or anomaly) that is part of an incident. Strings owned by the member. */
+typedef struct {
+    char *id;       /* the signal's id: the alert's own id, or "<sid>@<ts>" for an anomaly */
+    char *fp;       /* the signal's fingerprint: a resolved alert with it clears the member */
+    char *kind;     /* "alert" or "anomaly" */
+    char *name;     /* alert name, or the anomalous metric */
+    char *service;  /* may be "" */
+    char *severity; /* may be "" */
+    double score;
+    int64_t ts_ms;    /* the signal's own time */
+    int active;       /* a firing alert not resolved yet (anomalies: 0) */
+    uint64_t simhash; /* of its signature: labels (values masked), name and text */
+} tn_incident_member_t;
+
+/* At most this many members per incident are remembered (more are only counted). */
+#define TN_INCIDENT_MAX_MEMBERS 20000
+#define TN_INCIDENT_MAX_TRANSITIONS 256
+
+typedef struct {
+    char state[16];
+    int64_t ts_ms;
+} tn_incident_transition_t;
+
 typedef struct {
     char id[40];
     char *fingerprint;
@@ -35,8 +63,22 @@ typedef struct {
     int64_t updated_ms;
     int64_t last_alert_ms; /* when the last alert was attached (engine clock) */
     unsigned alerts;
-    unsigned reopened; /* times it was reopened */
-    char *rca;         /* JSON text of the ranked root-cause candidates, or NULL */
+    unsigned reopened;    /* times it was reopened */
+    char *rca;            /* JSON text of the ranked root-cause candidates, or NULL */
+    char merged_into[40]; /* state "merged": the incident that took its members */
+    tn_incident_member_t *members;
+    size_t nmembers, capmembers;
+    unsigned active;        /* members that are firing alerts */
+    unsigned alert_members; /* members that are alerts (firing or resolved) */
+    int64_t cleared_ms;     /* when the last firing alert resolved (0: some still fire) */
+    char **aliases;         /* fingerprints of incidents merged into this one */
+    size_t naliases;
+    tn_incident_transition_t *trans;
+    size_t ntrans;
+    char **services; /* distinct member services, in order of first appearance */
+    size_t nservices;
+    tn_hmap_t service_set; /* service -> (void *)1 */
+    unsigned seq;          /* opening order */
 } tn_incident_t;
 
 typedef struct tn_incidents tn_incidents_t;
@@ -66,6 +108,36 @@ typedef struct {
 int tn_incidents_open(tn_incidents_t *in, const tn_incident_open_t *req, tn_incident_t **out,
                       int *created, tn_incidents_cb cb, void *arg);
 
+/* Attaches the signal (borrowed) to the incident with this id: an open one, or a resolved one
+ * within reopen_window_ms (reopened, *reopened = 1). 0 and *out (borrowed), TN_ENOTFOUND (no
+ * such incident, or merged, or resolved too long ago), TN_ENOMEM. cb as for open. */
+int tn_incidents_attach(tn_incidents_t *in, const char *id, const json_t *alert, int64_t now_ms,
+                        int64_t reopen_window_ms, tn_incident_t **out, int *reopened,
+                        tn_incidents_cb cb, void *arg);
+/* Merges incident `from` into `into` (both open, not the same): from's members, alert count,
+ * onset and fingerprints move to into; from gets state "merged" (merged_into set) and leaves
+ * the open set. by/note go to both timelines. 0, TN_ENOTFOUND, TN_EINVAL (*why: a static
+ * reason) or TN_ENOMEM. */
+int tn_incidents_merge(tn_incidents_t *in, const char *into, const char *from, const char *by,
+                       const char *note, int64_t now_ms, const char **why);
+/* Splits the members whose ids are listed (n of them, borrowed) out of incident `id` into a new
+ * open incident with this fingerprint and title (a fingerprint already open is TN_EINVAL).
+ * At least one member must move and one stay. 0 and *out (the new incident, borrowed),
+ * TN_ENOTFOUND, TN_EINVAL (*why) or TN_ENOMEM. */
+int tn_incidents_split(tn_incidents_t *in, const char *id, const char *const *member_ids, size_t n,
+                       const char *fingerprint, const char *title, const char *by, int64_t now_ms,
+                       tn_incident_t **out, const char **why);
+/* A resolved alert: the firing members with this signal fingerprint, in open incidents, stop
+ * being active. Returns how many members it cleared. */
+size_t tn_incidents_clear(tn_incidents_t *in, const char *signal_fp, int64_t now_ms);
+
+/* Calls fn for every open incident (not resolved, not merged); fn must not change the set. */
+void tn_incidents_each_open(tn_incidents_t *in, void (*fn)(tn_incident_t *inc, void *arg),
+                            void *arg);
+/* Every incident known here (open, resolved within the reopen window, merged), in opening
+ * order, for replay's report. fn must not change the set. */
+void tn_incidents_each(tn_incidents_t *in, void (*fn)(tn_incident_t *inc, void *arg), void *arg);
+
 /* Borrowed, or NULL. */
 tn_incident_t *tn_incidents_get(tn_incidents_t *in, const char *id);
 /* The open incident with this fingerprint (borrowed), or NULL. */
@@ -85,17 +157,26 @@ int tn_incidents_set_rca(tn_incidents_t *in, const char *id, const json_t *rca, 
 /* Adds a note to the incident's timeline. 0, TN_ENOTFOUND or TN_ENOMEM. */
 int tn_incidents_annotate(tn_incidents_t *in, const char *id, const char *by, const char *note,
                           int64_t now_ms, tn_incidents_cb cb, void *arg);
-/* Resolves the incidents that had no alert for quiet_ms (0: never), and forgets those resolved
- * longer ago than reopen_window_ms. Returns how many it resolved. */
-size_t tn_incidents_expire(tn_incidents_t *in, int64_t now_ms, int64_t quiet_ms,
-                           int64_t reopen_window_ms);
+/* Resolves the incidents that had no alert for quiet_ms (0: never), and those whose alerts
+ * have all resolved clear_ms ago or more (clear_ms 0: that rule off); forgets those resolved
+ * or merged longer ago than reopen_window_ms unless keep is set (replay keeps everything).
+ * Returns how many it resolved. */
+size_t tn_incidents_expire(tn_incidents_t *in, int64_t now_ms, int64_t quiet_ms, int64_t clear_ms,
+                           int64_t reopen_window_ms, int keep);
 
 /* Appends a JSON array of the incidents known here (open ones, and resolved ones within the
  * reopen window) to out. */
 int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out);
 
-/* A new JSON object describing the incident (caller owns the reference), or NULL. */
+/* A new JSON object describing the incident (caller owns the reference), or NULL: its fields,
+ * "alerts" (the count), "services" (the distinct services of its members, in order of first
+ * appearance), "active_alerts", "merged_into" (merged ones) and "rca". */
 json_t *tn_incident_to_json(const tn_incident_t *inc);
+/* The same with the members as "alerts" (a list of {id, kind, name, service, severity, score,
+ * ts, active, simhash}; the count moves to "alert_count") and "transitions" ({state, ts}). */
+json_t *tn_incident_to_json_full(const tn_incident_t *inc);
+/* The members as a new JSON list (caller owns), or NULL. */
+json_t *tn_incident_members_json(const tn_incident_t *inc);
 
 size_t tn_incidents_open_count(const tn_incidents_t *in);
 

@@ -48,6 +48,12 @@ static void on_redis_state(tn_redis_t *r, bool up, void *arg)
     (void)r;
     tn_engine_t *e = arg;
     tn_metric_set(e->m.redis_up, up ? 1 : 0);
+    if (up && e->replay && !e->stopping) tn_engine__replay_begin(e);
+}
+
+void tn_engine__stop(tn_engine_t *e, int code)
+{
+    stop(e, code);
 }
 
 static void on_embedded_exit(tn_redis_server_t *s, int64_t status, int sig, void *arg)
@@ -145,6 +151,11 @@ static void publish_topology(tn_engine_t *e)
     tn_buf_deinit(&b);
 }
 
+void tn_engine__topology_changed(tn_engine_t *e)
+{
+    publish_topology(e);
+}
+
 void tn_engine__load_topology(tn_engine_t *e)
 {
     if (!e->topology || !*e->cfg->topology.file) return;
@@ -157,13 +168,18 @@ void tn_engine__load_topology(tn_engine_t *e)
     tn_buf_deinit(&err);
 }
 
-/* Deploys and config changes (every event but alerts) go to correlation for RCA. */
+/* Alerts go to the rules as signals (resolved ones clear their incidents' members); deploys
+ * and config changes (every other event) go to correlation for RCA. */
 static void on_events(void *arg, const tn_event_t *ev, size_t n)
 {
     tn_engine_t *e = arg;
     if (!e->correlate) return;
     for (size_t i = 0; i < n; i++) {
-        if (!ev[i].type || !strcmp(ev[i].type, "alert")) continue;
+        if (!ev[i].type) continue;
+        if (!strcmp(ev[i].type, "alert")) {
+            tn_engine__offer_alert(e, &ev[i], NULL);
+            continue;
+        }
         tn_changes_add(tn_correlate_changes(e->correlate), ev[i].type,
                        tn_labels_get(&ev[i].labels, "service"), ev[i].title,
                        tn_labels_get(&ev[i].labels, "version"), ev[i].ts_ms);
@@ -210,18 +226,19 @@ static void start_core(tn_engine_t *e)
                           .connect_timeout_ms = (uint64_t)cfg->redis.connect_timeout_ms,
                           .command_timeout_ms = (uint64_t)cfg->redis.command_timeout_ms};
     e->redis = tn_redis_create(e->loop, &ro);
+    int live = !e->replay; /* a replay has no inputs, readers or timers */
     ro.name = "reader";
-    e->rconn = tn_redis_create(e->loop, &ro);
+    e->rconn = live ? tn_redis_create(e->loop, &ro) : NULL;
     ro.name = "inputs";
-    e->iconn = cfg->ingest.redis_fed ? tn_redis_create(e->loop, &ro) : NULL;
+    e->iconn = live && cfg->ingest.redis_fed ? tn_redis_create(e->loop, &ro) : NULL;
     int logs_traces = cfg->detect.enabled && cfg->detect.logs_traces;
     ro.name = "logreader";
-    e->lconn = logs_traces ? tn_redis_create(e->loop, &ro) : NULL;
-    if (!e->redis || !e->rconn || (cfg->ingest.redis_fed && !e->iconn) ||
-        (logs_traces && !e->lconn))
+    e->lconn = live && logs_traces ? tn_redis_create(e->loop, &ro) : NULL;
+    if (!e->redis || (live && !e->rconn) || (live && cfg->ingest.redis_fed && !e->iconn) ||
+        (live && logs_traces && !e->lconn))
         goto fail;
     tn_redis_on_state(e->redis, on_redis_state, e);
-    if (tn_redis_start(e->redis) || tn_redis_start(e->rconn) ||
+    if (tn_redis_start(e->redis) || (e->rconn && tn_redis_start(e->rconn)) ||
         (e->iconn && tn_redis_start(e->iconn)) || (e->lconn && tn_redis_start(e->lconn)))
         goto fail;
 
@@ -240,15 +257,17 @@ static void start_core(tn_engine_t *e)
     e->detector = tn_detector_create(&dopt);
     tn_entities_opts_t eo = {.max_entities = (size_t)cfg->detect.entities_max};
     if (cfg->detect.entities && !(e->entities = tn_entities_create(&eo))) goto fail;
-    e->rollup = tn_rollup_create(e->streams, 60000);
-    if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
-    uv_timer_init(e->loop, e->rollup_timer);
-    e->rollup_timer->data = e;
-    uv_timer_start(e->rollup_timer, on_rollup_tick, 10000, 10000);
+    if (live) {
+        e->rollup = tn_rollup_create(e->streams, 60000);
+        if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
+        uv_timer_init(e->loop, e->rollup_timer);
+        e->rollup_timer->data = e;
+        uv_timer_start(e->rollup_timer, on_rollup_tick, 10000, 10000);
+    }
     e->topology = tn_topology_create();
     if (!e->topology) goto fail;
     tn_engine__load_topology(e);
-    if (*cfg->topology.file && (e->topology_poll = malloc(sizeof *e->topology_poll))) {
+    if (live && *cfg->topology.file && (e->topology_poll = malloc(sizeof *e->topology_poll))) {
         uv_fs_poll_init(e->loop, e->topology_poll);
         e->topology_poll->data = e;
         uv_fs_poll_start(e->topology_poll, on_topology_changed, cfg->topology.file, 1000);
@@ -276,20 +295,30 @@ static void start_core(tn_engine_t *e)
                               .streams = e->streams,
                               .catalog = e->catalog,
                               .svc = &e->svc,
-                              .start_runbook = tn_engine__start_runbook,
-                              .start_arg = e};
+                              .start_runbook =
+                                  live ? tn_engine__start_runbook : tn_engine__replay_runbook,
+                              .start_arg = live ? (void *)e : (void *)e->replay,
+                              .keep_all = !live};
     e->correlate = tn_correlate_create(&co);
     if (!e->automate || !e->correlate) goto fail;
     sync_graph(e);
-    if (!(e->incident_timer = malloc(sizeof *e->incident_timer))) goto fail;
-    uv_timer_init(e->loop, e->incident_timer);
-    e->incident_timer->data = e;
-    uv_timer_start(e->incident_timer, on_incident_tick, 1000, 1000);
+    if (live) {
+        if (!(e->incident_timer = malloc(sizeof *e->incident_timer))) goto fail;
+        uv_timer_init(e->loop, e->incident_timer);
+        e->incident_timer->data = e;
+        uv_timer_start(e->incident_timer, on_incident_tick, 1000, 1000);
+    }
     int nb = tn_automate_load(e->automate), nr = tn_correlate_load(e->correlate);
     if (nb < 0 || nr < 0) goto fail;
     tn_metric_set(e->m.rules, nr);
     tn_metric_set(e->m.runbooks, nb);
     if (tn_engine__detection_start(e)) goto fail;
+    if (!live) { /* the replay starts once Redis answers (on_redis_state) */
+        if (cfg->detect.enabled && logs_traces && !(e->logtrace = tn_logtrace_start(e, NULL)))
+            goto fail;
+        tn_log_info("engine", "replay: %d rule(s), redis %s", nr, e->redis_url);
+        return;
+    }
     if (tn_engine__reloader_start(e)) goto fail;
 
     const char *keys[1024];
@@ -491,7 +520,19 @@ static void on_drain(uv_timer_t *t)
     e->redis = e->rconn = e->iconn = e->lconn = NULL;
 }
 
+static int run(const tn_config_t *cfg, tn_replay_t *replay);
+
 int tn_engine_run(const tn_config_t *cfg)
+{
+    return run(cfg, NULL);
+}
+
+int tn_engine__run_replay(const tn_config_t *cfg, tn_replay_t *replay)
+{
+    return run(cfg, replay);
+}
+
+static int run(const tn_config_t *cfg, tn_replay_t *replay)
 {
     /* Ingest allocates and frees a lot per request; glibc's default is to give freed memory back
      * to the kernel at once and to mmap large request bodies, and the page faults to get it back
@@ -503,6 +544,7 @@ int tn_engine_run(const tn_config_t *cfg)
     tn_engine_t e;
     memset(&e, 0, sizeof e);
     e.cfg = cfg;
+    e.replay = replay;
     e.loop = uv_default_loop();
     e.started_ms = tn_now_ms();
     init_metrics(&e);

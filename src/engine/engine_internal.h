@@ -27,6 +27,7 @@
 
 typedef struct tn_reloader tn_reloader_t;
 typedef struct tn_logtrace tn_logtrace_t;
+typedef struct tn_replay tn_replay_t;
 
 typedef struct tn_engine {
     const tn_config_t *cfg;
@@ -65,6 +66,7 @@ typedef struct tn_engine {
     tn_catalog_t *catalog;
     tn_script_services_t svc; /* lent to script bindings */
     tn_reloader_t *reloader;
+    tn_replay_t *replay; /* `tocsin replay`: no inputs, readers or timers (replay.c) */
 
     uv_signal_t sig_int, sig_term;
     uv_timer_t drain; /* shutdown: waits for the last writes before closing Redis */
@@ -93,6 +95,14 @@ void tn_engine__batch_free(tn_engine_t *e);
  * borrowed. */
 void tn_engine__publish_anomaly(tn_engine_t *e, const json_t *a, unsigned *pending,
                                 void (*step)(int err, void *arg), void *arg);
+/* An alert event as the signal the rules see (engine/signals.c): kind "alert", id (the given
+ * one, else "<fingerprint>@<ts>"), fingerprint, name (the title), service (label service, app,
+ * application or job), severity (critical, warning or info from the labels severity, priority
+ * or urgency), score (critical 1, warning 0.7, info 0.4), ts, labels, status, source, text
+ * (the annotation summary or description). A new object (caller owns), or NULL. */
+json_t *tn_engine__alert_signal(const tn_event_t *ev, const char *id);
+/* Offers an alert to the rules (a firing one) or clears it (a resolved one). */
+void tn_engine__offer_alert(tn_engine_t *e, const tn_event_t *ev, const char *id);
 /* correlate -> automate hand-off. */
 void tn_engine__start_runbook(void *arg, const char *runbook, const json_t *params,
                               const json_t *incident, const char *origin);
@@ -109,15 +119,37 @@ int tn_engine__detection_start(tn_engine_t *e);
 void tn_engine__detection_apply(tn_engine_t *e);
 void tn_engine__detection_stop(tn_engine_t *e);
 
+/* engine.c: stops everything (exit code code) once the loop has finished its work. */
+void tn_engine__stop(tn_engine_t *e, int code);
+
+/* pipeline.c: scores one sample (detectors, entities) and publishes its anomalies; the writes
+ * count in e->batch_pending. */
+void tn_engine__score_sample(tn_engine_t *e, const tn_sample_view_t *v);
+
+/* replay.c: the engine's parts are up (Redis answers): replay the file, then stop. */
+void tn_engine__replay_begin(tn_engine_t *e);
+/* Runbook requests during a replay are recorded for the report, not run. */
+void tn_engine__replay_runbook(void *arg, const char *runbook, const json_t *params,
+                               const json_t *incident, const char *origin);
+
 /* logtrace.c: log templates and trace anomalies from the logs and spans streams. start: NULL on
  * allocation failure; conn (a dedicated connection) borrowed. stop ends reading (writes in
  * flight still complete); destroy, after the loop has finished, frees it. */
 tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn);
+/* Replay: conn NULL to tn_logtrace_start gives one with no reader and no timer; entries (log or
+ * span entries as the streams hold them; stream names tell which) are handed to it here. */
+void tn_logtrace_feed(tn_logtrace_t *lt, const tn_entry_t *entries, size_t n);
+/* Closes the intervals that end before until_ms (their anomalies are published). */
+void tn_logtrace_flush(tn_logtrace_t *lt, int64_t until_ms);
 void tn_logtrace_stop(tn_logtrace_t *lt);
 void tn_logtrace_destroy(tn_logtrace_t *lt);
 
 /* (Re)loads topology.file when configured; failures keep the previous graph. */
 void tn_engine__load_topology(tn_engine_t *e);
+/* The topology changed: the rules' graph is rebuilt and the topology republished. */
+void tn_engine__topology_changed(tn_engine_t *e);
+/* Runs the engine for a replay (replay.c owns r). Returns the exit code. */
+int tn_engine__run_replay(const tn_config_t *cfg, tn_replay_t *r);
 
 /* api.c: registers the HTTP routes. 0 or TN_ENOMEM. */
 int tn_engine__routes(tn_engine_t *e);

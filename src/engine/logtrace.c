@@ -329,12 +329,8 @@ static void handle_span(tn_logtrace_t *lt, part_t *pt, const tn_entry_t *en)
     tn_metric_inc(lt->m_spans);
 }
 
-static void on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg)
+static void handle_entries(tn_logtrace_t *lt, const tn_entry_t *entries, size_t n)
 {
-    (void)rd;
-    tn_logtrace_t *lt = arg;
-    lt->pending = 1; /* guard */
-    lt->in_batch = 1;
     for (size_t i = 0; i < n; i++) /* parents first: a child may come before its parent */
         if (strstr(entries[i].stream, ":spans:")) index_span(lt, &entries[i]);
     for (size_t i = 0; i < n; i++) {
@@ -348,6 +344,24 @@ static void on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void 
             handle_log(lt, pt, &entries[i]);
     }
     lt->entry_id = NULL;
+}
+
+static void on_batch(tn_reader_t *rd, const tn_entry_t *entries, size_t n, void *arg)
+{
+    (void)rd;
+    tn_logtrace_t *lt = arg;
+    lt->pending = 1; /* guard */
+    lt->in_batch = 1;
+    handle_entries(lt, entries, n);
+    lt->in_batch = 0;
+    step(0, lt);
+}
+
+void tn_logtrace_feed(tn_logtrace_t *lt, const tn_entry_t *entries, size_t n)
+{
+    lt->pending++; /* guard */
+    lt->in_batch = 1;
+    handle_entries(lt, entries, n);
     lt->in_batch = 0;
     step(0, lt);
 }
@@ -361,6 +375,14 @@ static void on_tick(uv_timer_t *t)
     for (unsigned p = 0; p < lt->np; p++) {
         tn_drain_flush(lt->parts[p].drain, now - 1000);
         tn_traces_flush(lt->parts[p].traces, now - 1000);
+    }
+}
+
+void tn_logtrace_flush(tn_logtrace_t *lt, int64_t until_ms)
+{
+    for (unsigned p = 0; p < lt->np; p++) {
+        tn_drain_flush(lt->parts[p].drain, until_ms);
+        tn_traces_flush(lt->parts[p].traces, until_ms);
     }
 }
 
@@ -406,8 +428,13 @@ tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn)
                            .consumer = cfg->engine_name,
                            .batch = (unsigned)cfg->streams.read_batch,
                            .block_ms = (unsigned)cfg->streams.read_block_ms};
-    if (ok && lt->tick) lt->reader = tn_reader_create(e->loop, conn, &ro, on_batch, lt);
-    if (!lt->reader) {
+    if (ok && !conn) { /* replay: entries are fed */
+        free(lt->tick);
+        lt->tick = NULL;
+    } else if (ok && lt->tick) {
+        lt->reader = tn_reader_create(e->loop, conn, &ro, on_batch, lt);
+    }
+    if (!ok || (conn && !lt->reader)) {
         free(lt->tick);
         lt->tick = NULL;
         tn_logtrace_destroy(lt);
@@ -422,6 +449,7 @@ tn_logtrace_t *tn_logtrace_start(tn_engine_t *e, tn_redis_t *conn)
         tn_metrics_gauge("tocsin_detect_log_templates", NULL, "Log templates known (Drain).");
     lt->m_anomalies = tn_metrics_counter("tocsin_detect_log_trace_anomalies_total", NULL,
                                          "Anomalies found in log template rates and spans.");
+    if (!conn) return lt;
     uv_timer_init(e->loop, lt->tick);
     lt->tick->data = lt;
     uint64_t every = (uint64_t)(lt->interval_ms / 4 > 250 ? lt->interval_ms / 4 : 250);

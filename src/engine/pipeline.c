@@ -155,6 +155,11 @@ static void handle_sample(const tn_sample_view_t *v, void *arg)
     json_decref(a);
 }
 
+void tn_engine__score_sample(tn_engine_t *e, const tn_sample_view_t *v)
+{
+    handle_sample(v, e);
+}
+
 static void handle_entry(tn_engine_t *e, batch_t *b, const tn_entry_t *en)
 {
     (void)b;

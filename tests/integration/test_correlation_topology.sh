@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Topology-based grouping by the shipped rule (rules/service-anomaly.lua): anomalies of services
-# within two hops of one that has an open incident join it, so a cascade along the dependencies
-# is one incident; an unrelated service gets its own; deduplication still holds.
+# Topology-based grouping by the shipped rules (rules/20-topology.lua, opened by
+# rules/40-time-window.lua, ranked by rules/80-rca.lua) on a live engine: anomalies of services
+# that depend on an open incident's services (callers) or that its lowest services depend on
+# (callees) join it, so a cascade along the dependencies is one incident; an unrelated service
+# gets its own; deduplication still holds.
 . "$(dirname "$0")/lib.sh"
 start_redis
 start_receiver
@@ -43,13 +45,13 @@ spike payments 100
 check "payments' anomaly opens an incident" wait_for 10 bash -c "curl -sf $URL/api/v1/incidents | grep -q payments"
 spike checkout 90
 spike frontend 80
-check "checkout (1 hop) and frontend (2 hops) join it" wait_for 10 \
-    grep -q "frontend joins incident .* of payments (2 hop(s) away" "$T/engine.log"
+check "checkout and frontend, its callers, join it" wait_for 10 \
+    grep -q "latency_ms on frontend joins incident .* (caller of its services, 1 hop(s))" "$T/engine.log"
 spike billing 70
 check "billing, unrelated, gets its own incident" wait_for 10 bash -c "curl -sf $URL/api/v1/incidents | grep -q billing"
 spike ledger 60
 check "ledger (1 hop below payments) joins the cascade" wait_for 10 \
-    grep -q "ledger joins incident .* of payments (1 hop(s) away" "$T/engine.log"
+    grep -q "latency_ms on ledger joins incident .* (callee of its services, 1 hop(s))" "$T/engine.log"
 sleep 0.5
 incidents >"$T/incidents.json"
 check "two incidents in all: the cascade with 4 alerts, billing with 1" python3 -c "

@@ -1,0 +1,68 @@
+-- tocsin.grouping: small helpers the shipped correlation rules share (rules/*.lua).
+--
+-- A rule gets every signal (an alert or an anomaly, see docs/correlation.md) in file order;
+-- once a rule has placed it in an incident (incident.open or incident.attach) the later rules
+-- see signal.incident. These helpers answer the questions the grouping rules ask.
+local incident = require("tocsin.incident")
+local topology = require("tocsin.topology")
+local time = require("tocsin.time")
+
+local M = {}
+
+-- The signal's service, or nil when it has none.
+function M.service(s)
+  if s.service ~= nil and s.service ~= "" then return s.service end
+  return nil
+end
+
+-- The open incidents with a signal in the last window_ms, oldest first.
+function M.recent(window_ms)
+  local now = time.now()
+  local out = {}
+  for _, inc in ipairs(incident.list()) do
+    if now - (inc.last_alert_ms or 0) <= window_ms then out[#out + 1] = inc end
+  end
+  return out
+end
+
+-- Whether name matches one of the Lua patterns in list.
+function M.matches(name, list)
+  if not name then return false end
+  for _, p in ipairs(list) do
+    if string.find(name, p) then return true end
+  end
+  return false
+end
+
+-- How svc relates to the services of an incident along dependencies (directed, at most k
+-- hops). A failure travels up the call graph, so an incident's services are its root and the
+-- callers the failure reached. svc is a "caller" when it depends on one of them (a symptom
+-- that spread further), a "callee" when one of the incident's lowest services (those none of
+-- whose callees is in the incident: the root candidates) depends on it (the root, seen late).
+-- Returns the hops and how, or nil when unrelated; the same service is 0 hops, "same".
+function M.relation(svc, services, k)
+  local set = {}
+  for _, m in ipairs(services) do
+    if m == svc then return 0, "same" end
+    set[m] = true
+  end
+  local best, how
+  for _, m in ipairs(services) do
+    local d = topology.distance(svc, m, true)
+    if d and d <= k and (not best or d < best) then best, how = d, "caller" end
+    local lowest = true
+    for _, c in ipairs(topology.callees(m)) do
+      if set[c] and c ~= m then
+        lowest = false
+        break
+      end
+    end
+    if lowest then
+      d = topology.distance(m, svc, true)
+      if d and d <= k and (not best or d < best) then best, how = d, "callee" end
+    end
+  end
+  return best, how
+end
+
+return M

@@ -1,0 +1,100 @@
+-- causal: known root-to-symptom chains. A datastore, queue or node that is down, out of
+-- memory, crash-looping or full makes the services that depend on it slow and failing: such a
+-- symptom is attached to the incident of its cause, and a cause that comes after its symptoms
+-- (detection at the root is often slower than at the callers) gathers their incidents into one.
+--
+-- A chain names Lua patterns for the alert or metric names of the cause and of the symptom,
+-- and how far (hops along dependencies) and how long after the cause a symptom may be.
+-- Edit CHAINS to teach tocsin the chains of your own systems.
+local incident = require("tocsin.incident")
+local topology = require("tocsin.topology")
+local log = require("tocsin.log")
+local grouping = require("tocsin.grouping")
+
+local CHAINS = {
+  {
+    name = "a dependency is down or exhausted -> its callers are slow or failing",
+    cause = { "[Dd]own$", "[Dd]own[A-Z_]", "Unreachable", "Unavailable", "NotReady",
+              "ConnectionsExhausted", "ConnectionRefused", "TooManyConnections", "OutOfMemory",
+              "OOM", "CrashLoop", "DiskFull", "Disk.*Full", "OutOfDisk", "ReplicationBroken",
+              "ReplicationLag", "Deadlock", "LeaderElection", "NoLeader", "CertificateExpired" },
+    symptom = { "Latency", "Slow", "Timeout", "TimedOut", "Error", "5xx", "Fail", "SLO", "Burn",
+                "Availability", "Saturat", "QueueBacklog", "Retries", "Upstream", "Apdex",
+                "span_latency", "span_error", "latency", "error" },
+    max_hops = 4,
+    window_ms = 30 * 60 * 1000,
+  },
+}
+
+-- The nearest incident holding a signal that matches `want` (a list of patterns) on a service
+-- related to svc in direction dir ("down": svc depends on it; "up": it depends on svc).
+local function find(svc, want, dir, chain)
+  local best, best_d
+  for _, inc in ipairs(grouping.recent(chain.window_ms)) do
+    for _, m in ipairs(incident.members(inc.id) or {}) do
+      if m.service ~= "" and grouping.matches(m.name, want) then
+        local d
+        if m.service == svc then
+          d = 0
+        elseif dir == "down" then
+          d = topology.distance(svc, m.service, true)
+        else
+          d = topology.distance(m.service, svc, true)
+        end
+        if d and d <= chain.max_hops and (not best_d or d < best_d) then
+          best, best_d = inc, d
+        end
+      end
+    end
+  end
+  return best, best_d
+end
+
+return {
+  name = "causal",
+  description = "Attach symptoms to the incident of their known cause (a dependency down).",
+
+  on_signal = function(s)
+    if s.incident then return end
+    local svc = grouping.service(s)
+    if not svc or not topology.has(svc) then return end
+    for _, chain in ipairs(CHAINS) do
+      if grouping.matches(s.name, chain.symptom) then
+        local inc, d = find(svc, chain.cause, "down", chain)
+        if inc then
+          incident.attach(inc.id, s)
+          log.info("%s on %s is a symptom of the cause in incident %s (%d hop(s) down): %s",
+                   s.name, svc, inc.id, d, chain.name)
+          return
+        end
+      end
+      if grouping.matches(s.name, chain.cause) then
+        -- the cause came after its symptoms: their incidents become one, the oldest
+        local seen, incs = {}, {}
+        for _, inc in ipairs(grouping.recent(chain.window_ms)) do
+          for _, m in ipairs(incident.members(inc.id) or {}) do
+            if not seen[inc.id] and m.service ~= "" and m.service ~= svc
+               and grouping.matches(m.name, chain.symptom) then
+              local dd = topology.distance(m.service, svc, true)
+              if dd and dd <= chain.max_hops then
+                seen[inc.id] = true
+                incs[#incs + 1] = inc
+              end
+            end
+          end
+        end
+        if #incs > 0 then
+          local into = incs[1]
+          for i = 2, #incs do
+            incident.merge(into.id, incs[i].id, { note = string.format(
+              "%s on %s is their common cause", s.name, svc) })
+          end
+          incident.attach(into.id, s)
+          log.info("%s on %s is the cause of the symptoms in incident %s (%d incident(s) merged)",
+                   s.name, svc, into.id, #incs - 1)
+          return
+        end
+      end
+    end
+  end,
+}

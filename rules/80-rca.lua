@@ -1,0 +1,124 @@
+-- rca: ranks the probable root causes of the incident each signal went to, and stores the
+-- ranking on the incident (incident.set_rca; docs/rca.md). Every service with a signal in the
+-- incident is a candidate, scored by five kinds of evidence, each in [0,1]:
+--   walk      a random walk with restart over the incident's part of the service graph (edges
+--             caller -> callee, weighted by the callee's signal score; restarts at each service
+--             by its score): where the symptoms lead;
+--   deps      whether what it depends on is healthy (1 when none of its callees is in the
+--             incident, halved for each one that is);
+--   onset     how early its first signal came (the earliest 1, the latest 0);
+--   change    a deploy or config change of the service within CHANGE_BEFORE_MS before its
+--             first signal (tocsin.changes);
+--   kind      whether its signals name a failure of the service itself (down, crashing, out of
+--             memory or disk: CAUSE_NAMES) rather than a symptom (slow, failing calls);
+-- and its worst signal's score. The weights are WEIGHTS below.
+local incident = require("tocsin.incident")
+local topology = require("tocsin.topology")
+local changes = require("tocsin.changes")
+local rca = require("tocsin.rca")
+local log = require("tocsin.log")
+local state = require("tocsin.state")
+local grouping = require("tocsin.grouping")
+
+local CHANGE_BEFORE_MS = 3600 * 1000
+local WEIGHTS = { walk = 0.25, deps = 0.25, onset = 0.2, change = 0.15, kind = 0.1, score = 0.05 }
+local CAUSE_NAMES = { "[Dd]own$", "[Dd]own[A-Z_]", "Unreachable", "NotReady", "Exhausted",
+                      "Refused", "OutOfMemory", "OOM", "CrashLoop", "Crash", "Restart",
+                      "DiskFull", "Disk.*Full", "OutOfDisk", "Replication", "Deadlock",
+                      "Leader", "Certificate", "log_template_new" }
+
+-- service -> { first_ts, score, n, cause_like } from the incident's signals
+local function candidates(id)
+  local members = {}
+  for _, m in ipairs(incident.members(id) or {}) do
+    if m.service ~= "" then
+      local c = members[m.service]
+      if not c then
+        c = { first_ts = m.ts, score = m.score or 0, n = 0, cause_like = false }
+        members[m.service] = c
+      end
+      if m.ts < c.first_ts then c.first_ts = m.ts end
+      if (m.score or 0) > c.score then c.score = m.score end
+      c.n = c.n + 1
+      if grouping.matches(m.name, CAUSE_NAMES) then c.cause_like = true end
+    end
+  end
+  return members
+end
+
+local function rank(members)
+  local names, set = {}, {}
+  for name in pairs(members) do
+    names[#names + 1] = name
+    set[name] = true
+  end
+  table.sort(names)
+  local edges, pers = {}, {}
+  for _, e in ipairs(topology.edges()) do
+    if set[e.from] and set[e.to] and e.from ~= e.to then
+      edges[#edges + 1] = { e.from, e.to, members[e.to].score + 0.01 }
+    end
+  end
+  for _, n in ipairs(names) do pers[n] = members[n].score + 0.01 end
+  local walk = {}
+  local ranked = rca.pagerank { edges = edges, nodes = names, personalization = pers }
+  local top = ranked[1] and ranked[1].score or 1
+  for _, r in ipairs(ranked) do walk[r.service] = r.score / top end
+  local first, last
+  for _, n in ipairs(names) do
+    local t = members[n].first_ts
+    if not first or t < first then first = t end
+    if not last or t > last then last = t end
+  end
+  local out = {}
+  for _, n in ipairs(names) do
+    local m = members[n]
+    local ev = {}
+    local onset = last > first and 1 - (m.first_ts - first) / (last - first) or 1
+    if m.first_ts == first and #names > 1 then ev[#ev + 1] = "earliest onset of the incident" end
+    local sick = 0
+    for _, callee in ipairs(topology.callees(n)) do
+      if set[callee] and callee ~= n then sick = sick + 1 end
+    end
+    local deps = 0.5 ^ sick
+    if sick == 0 and topology.has(n) then ev[#ev + 1] = "what it depends on is healthy" end
+    local change = 0
+    local c = changes.recent { service = n, since_ms = m.first_ts - CHANGE_BEFORE_MS,
+                               until_ms = m.first_ts + 60000 }[1] -- the latest
+    if c then
+      change = 1
+      ev[#ev + 1] = string.format("%s \"%s\" %d s before its first signal", c.type,
+                                  c.title ~= "" and c.title or c.version,
+                                  (m.first_ts - c.ts) // 1000)
+    end
+    local kind = m.cause_like and 1 or 0
+    if m.cause_like then ev[#ev + 1] = "its signals name a failure of its own" end
+    ev[#ev + 1] = string.format("random walk %.2f over the incident's services", walk[n] or 0)
+    local score = WEIGHTS.walk * (walk[n] or 0) + WEIGHTS.deps * deps + WEIGHTS.onset * onset
+                  + WEIGHTS.change * change + WEIGHTS.kind * kind + WEIGHTS.score * m.score
+    out[#out + 1] = { service = n, score = math.floor(score * 1000 + 0.5) / 1000, evidence = ev,
+                      signals = m.n }
+  end
+  table.sort(out, function(x, y)
+    if x.score ~= y.score then return x.score > y.score end
+    return x.service < y.service
+  end)
+  return out
+end
+
+return {
+  name = "rca",
+  description = "Rank the probable root causes of each incident and store them on it.",
+
+  on_signal = function(s)
+    if not s.incident then return end
+    local ranked = rank(candidates(s.incident))
+    incident.set_rca(s.incident, ranked)
+    state.leads = state.leads or {}
+    if ranked[1] and #ranked > 1 and state.leads[s.incident] ~= ranked[1].service then
+      state.leads[s.incident] = ranked[1].service -- logged when the leading candidate changes
+      log.info("incident %s: probable root cause %s (%.2f): %s", s.incident, ranked[1].service,
+               ranked[1].score, table.concat(ranked[1].evidence, "; "))
+    end
+  end,
+}
