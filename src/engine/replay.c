@@ -660,7 +660,7 @@ static void report_one(tn_incident_t *inc, void *arg)
     json_t *rb = json_object_get(r->runbooks, inc->id);
     json_object_set_new(j, "runbooks", rb ? json_incref(rb) : json_array());
     if (r->o.json) {
-        char *s = json_dumps(j, JSON_COMPACT);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS); /* the same run, the same text */
         if (s) fprintf(out, "%s\n", s);
         free(s);
         json_decref(j);
@@ -677,6 +677,7 @@ static void report_one(tn_incident_t *inc, void *arg)
     fmt_span(end > inc->started_ms ? end - inc->started_ms : 0, dur, sizeof dur);
     fprintf(out, "%s  %-8s %-8s %s\n", inc->id, inc->state, inc->severity, inc->title);
     fprintf(out, "  %u alert(s) from %s over %s; services:", inc->alerts, start, dur);
+    if (!inc->nservices) fprintf(out, " -");
     for (size_t i = 0; i < inc->nservices && i < 12; i++)
         fprintf(out, "%s %s", i ? "," : "", inc->services[i]);
     if (inc->nservices > 12) fprintf(out, ", ... (%zu)", inc->nservices);
