@@ -69,16 +69,18 @@ return {
         end
       end
       if grouping.matches(s.name, chain.cause) then
-        -- the cause came after its symptoms: their incidents become one, the oldest
-        local seen, incs = {}, {}
+        -- the cause came after its symptoms: their incidents become one, the oldest. An
+        -- incident is its symptoms' when its lowest services (its root candidates so far) have
+        -- symptoms and depend on svc: svc is then below everything it holds.
+        local incs = {}
         for _, inc in ipairs(grouping.recent(chain.window_ms)) do
+          local low = grouping.lowest(inc.services or {})
           for _, m in ipairs(incident.members(inc.id) or {}) do
-            if not seen[inc.id] and m.service ~= "" and m.service ~= svc
-               and grouping.matches(m.name, chain.symptom) then
+            if low[m.service] and m.service ~= svc and grouping.matches(m.name, chain.symptom) then
               local dd = topology.distance(m.service, svc, true)
               if dd and dd <= chain.max_hops then
-                seen[inc.id] = true
                 incs[#incs + 1] = inc
+                break
               end
             end
           end

@@ -41,28 +41,37 @@ end
 -- whose callees is in the incident: the root candidates) depends on it (the root, seen late).
 -- Returns the hops and how, or nil when unrelated; the same service is 0 hops, "same".
 function M.relation(svc, services, k)
-  local set = {}
   for _, m in ipairs(services) do
     if m == svc then return 0, "same" end
-    set[m] = true
   end
   local best, how
   for _, m in ipairs(services) do
     local d = topology.distance(svc, m, true)
     if d and d <= k and (not best or d < best) then best, how = d, "caller" end
-    local lowest = true
+  end
+  for m in pairs(M.lowest(services)) do
+    local d = topology.distance(m, svc, true)
+    if d and d <= k and (not best or d < best) then best, how = d, "callee" end
+  end
+  return best, how
+end
+
+-- The lowest of a list of services: those none of whose callees is in the list (the root
+-- candidates of an incident), as a set.
+function M.lowest(services)
+  local set, out = {}, {}
+  for _, m in ipairs(services) do set[m] = true end
+  for _, m in ipairs(services) do
+    local low = true
     for _, c in ipairs(topology.callees(m)) do
       if set[c] and c ~= m then
-        lowest = false
+        low = false
         break
       end
     end
-    if lowest then
-      d = topology.distance(m, svc, true)
-      if d and d <= k and (not best or d < best) then best, how = d, "callee" end
-    end
+    if low then out[m] = true end
   end
-  return best, how
+  return out
 end
 
 return M
