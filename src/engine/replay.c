@@ -72,6 +72,8 @@ static double wall_s(void)
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
+static int check_line(const char *s, size_t len, rec_t *r, tn_buf_t *err);
+
 static int parse_ts(const json_t *v, int64_t *ms, tn_buf_t *err)
 {
     if (json_is_number(v)) return tn_norm_ts_number(json_number_value(v), TN_TS_AUTO, ms, err);
@@ -89,6 +91,15 @@ static int type_of(const char *t)
     for (int i = 0; i < T_N; i++)
         if (!strcmp(t, g_type_names[i])) return i;
     return -1;
+}
+
+int tn_replay_check_line(const char *s, size_t len, int64_t *ts, int *type, tn_buf_t *err)
+{
+    rec_t r = {0};
+    int rc = check_line(s, len, &r, err);
+    *ts = r.ts;
+    *type = r.type;
+    return rc;
 }
 
 /* Checks one line: an object with a known "type" and, except topology, a valid "ts". */
@@ -244,70 +255,85 @@ static void line_warn(tn_replay_t *r, const rec_t *rc, const char *what)
     if (r->bad <= 20) tn_log_warn("replay", "%s:%zu: %s (skipped)", r->o.path, rc->line, what);
 }
 
-static void do_alert(tn_replay_t *r, const rec_t *rc, json_t *o)
+int tn_replay_alert_event(const json_t *o, int64_t ts, tn_event_t *ev, char fp[17], tn_buf_t *err)
 {
-    tn_buf_t err;
-    tn_buf_init(&err);
-    tn_event_t ev = {0};
-    tn_labels_init(&ev.labels);
+    memset(ev, 0, sizeof *ev);
+    tn_labels_init(&ev->labels);
     const char *name = str_of(o, "name", str_of(o, "alertname", "alert"));
     const char *service = str_of(o, "service", NULL);
     const char *severity = str_of(o, "severity", NULL);
-    int ok = 1;
     json_t *labels = json_object_get(o, "labels");
     const char *k;
     json_t *v;
     if (labels && !json_is_object(labels)) {
-        tn_buf_puts(&err, "\"labels\" must be an object of strings");
-        ok = 0;
+        tn_buf_puts(err, "\"labels\" must be an object of strings");
+        goto bad;
     }
     json_object_foreach(labels, k, v)
     {
-        if (!ok) break;
         if (!json_is_string(v)) {
-            tn_buf_printf(&err, "labels.%.64s is not a string", k);
-            ok = 0;
-        } else if (!(service && !strcmp(k, "service")) && !(severity && !strcmp(k, "severity")) &&
-                   tn_labels_add(&ev.labels, k, json_string_value(v), (size_t)-1, &err)) {
-            ok = 0;
+            tn_buf_printf(err, "labels.%.64s is not a string", k);
+            goto bad;
         }
+        if (!(service && !strcmp(k, "service")) && !(severity && !strcmp(k, "severity")) &&
+            tn_labels_add(&ev->labels, k, json_string_value(v), (size_t)-1, err))
+            goto bad;
     }
-    if (ok && service && tn_labels_add(&ev.labels, "service", service, (size_t)-1, &err)) ok = 0;
-    if (ok && severity && tn_labels_add(&ev.labels, "severity", severity, (size_t)-1, &err)) ok = 0;
-    if (ok && !tn_labels_get(&ev.labels, "alertname") &&
-        tn_labels_add(&ev.labels, "alertname", name, (size_t)-1, &err))
-        ok = 0;
-    if (ok && tn_labels_finish(&ev.labels, &err)) ok = 0;
-    if (!ok) {
-        line_warn(r, rc, err.data ? err.data : "bad alert");
-        tn_labels_deinit(&ev.labels);
-        tn_buf_deinit(&err);
-        return;
-    }
+    if ((service && tn_labels_add(&ev->labels, "service", service, (size_t)-1, err)) ||
+        (severity && tn_labels_add(&ev->labels, "severity", severity, (size_t)-1, err)) ||
+        (!tn_labels_get(&ev->labels, "alertname") &&
+         tn_labels_add(&ev->labels, "alertname", name, (size_t)-1, err)) ||
+        tn_labels_finish(&ev->labels, err))
+        goto bad;
     /* the alert's identity: given, or its name and label set (as Alertmanager's) */
-    char fp[17];
     const char *given = str_of(o, "fingerprint", NULL);
     if (!given) {
-        tn_buf_t b;
-        tn_buf_init(&b);
-        tn_buf_puts(&b, name);
-        for (size_t i = 0; i < ev.labels.n; i++)
-            tn_buf_printf(&b, "\xff%s\xff%s", ev.labels.items[i].name, ev.labels.items[i].value);
-        snprintf(fp, sizeof fp, "%016llx",
-                 (unsigned long long)tn_hash64(b.data ? b.data : "", b.len));
-        tn_buf_deinit(&b);
+        uint64_t h = tn_hash64(name, strlen(name));
+        for (size_t i = 0; i < ev->labels.n; i++) {
+            const tn_label_t *l = &ev->labels.items[i];
+            h ^= tn_hash64(l->name, strlen(l->name)) * 0x9e3779b97f4a7c15ULL;
+            h = h * 0x100000001b3ULL ^ tn_hash64(l->value, strlen(l->value));
+        }
+        snprintf(fp, 17, "%016llx", (unsigned long long)h);
     }
     const char *summary = str_of(o, "summary", str_of(o, "text", str_of(o, "description", NULL)));
     json_t *data = summary ? json_pack("{s:{s:s}}", "annotations", "summary", summary) : NULL;
-    char *data_text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    ev->data = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
-    ev.type = "alert";
-    ev.source = (char *)str_of(o, "source", "replay");
-    ev.ts_ms = rc->ts;
-    ev.status = (char *)str_of(o, "status", "firing");
-    ev.title = (char *)name;
-    ev.fingerprint = (char *)(given ? given : fp);
-    ev.data = data_text;
+    if (summary && !ev->data) {
+        tn_buf_puts(err, "out of memory");
+        goto bad;
+    }
+    ev->type = "alert";
+    ev->source = (char *)str_of(o, "source", "replay");
+    ev->ts_ms = ts;
+    ev->status = (char *)str_of(o, "status", "firing");
+    ev->title = (char *)name;
+    ev->fingerprint = (char *)(given ? given : fp);
+    return 0;
+bad:
+    tn_labels_deinit(&ev->labels);
+    if (!err->len) tn_buf_puts(err, "bad alert");
+    return TN_EINVAL;
+}
+
+void tn_replay_alert_event_free(tn_event_t *ev)
+{
+    free(ev->data);
+    tn_labels_deinit(&ev->labels);
+}
+
+static void do_alert(tn_replay_t *r, const rec_t *rc, json_t *o)
+{
+    tn_buf_t err;
+    tn_buf_init(&err);
+    tn_event_t ev;
+    char fp[17];
+    if (tn_replay_alert_event(o, rc->ts, &ev, fp, &err)) {
+        line_warn(r, rc, err.data ? err.data : "bad alert");
+        tn_buf_deinit(&err);
+        return;
+    }
     char idbuf[32];
     const char *id = str_of(o, "id", NULL);
     if (!id) {
@@ -315,8 +341,7 @@ static void do_alert(tn_replay_t *r, const rec_t *rc, json_t *o)
         id = idbuf;
     }
     tn_engine__offer_alert(r->e, &ev, id);
-    free(data_text);
-    tn_labels_deinit(&ev.labels);
+    tn_replay_alert_event_free(&ev);
     tn_buf_deinit(&err);
 }
 

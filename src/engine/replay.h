@@ -9,9 +9,12 @@
 #ifndef TN_ENGINE_REPLAY_H
 #define TN_ENGINE_REPLAY_H
 
+#include <jansson.h>
 #include <stdio.h>
 
+#include "core/buf.h"
 #include "core/config.h"
+#include "ingest/records.h"
 
 typedef struct {
     const char *path; /* the NDJSON file ("-": standard input) */
@@ -24,5 +27,17 @@ typedef struct {
  * embedded redis-server under cfg->data_dir). Returns the process exit code: 0, 1 on a bad
  * file or a failure (the reason is logged and printed on stderr). */
 int tn_engine_replay(const tn_config_t *cfg, const tn_replay_opts_t *o);
+
+/* The line reader, for tests and the fuzz target: checks one line (s, len borrowed: a JSON
+ * object with a known "type" and, but for topology, a valid "ts"); 0 with *ts (ms) and *type
+ * (an index into the types: alert 0, sample 1, change 2, log 3, span 4, topology 5), or
+ * TN_EINVAL with the reason in err. */
+int tn_replay_check_line(const char *s, size_t len, int64_t *ts, int *type, tn_buf_t *err);
+/* An alert line's object (o borrowed) as the event the inputs make: labels normalized (service
+ * and severity from their fields), fingerprint given or computed into fp. 0, or TN_EINVAL with
+ * the reason in err. On 0 the event borrows strings of o and fp and owns its labels and data:
+ * free with tn_replay_alert_event_free. */
+int tn_replay_alert_event(const json_t *o, int64_t ts, tn_event_t *ev, char fp[17], tn_buf_t *err);
+void tn_replay_alert_event_free(tn_event_t *ev);
 
 #endif
