@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tocsin demo: a bad deploy of the payments service cascades to checkout and frontend.
+# tocsin demo: a bad deploy of the payments service cascades to checkout and frontend; then a
+# recorded alert storm is replayed offline for its post-mortem.
 # Everything is real: the engine, its embedded redis-server, HTTP, Lua rules and runbooks, and a
 # local webhook receiver standing in for the on-call chat.
 set -euo pipefail
@@ -119,6 +120,16 @@ sleep 1
 echo "frontend http_latency_ms = 1500 ms -> HTTP $(send "[$(sample http_latency_ms frontend 1500 $((start + 580)) ms)]")"
 echo "payments db_query_ms = 260 ms (still bad) -> HTTP $(send "[$(sample db_query_ms payments 260 $((start + 590)) ms)]")"
 
+say "5b. Prometheus fires its own alerts through Alertmanager's webhook"
+am_alert() { # alertname service severity startsAt summary
+    printf '{"status":"firing","labels":{"alertname":"%s","service":"%s","severity":"%s","env":"prod"},"annotations":{"summary":"%s"},"startsAt":"%s"}' "$1" "$2" "$3" "$5" "$4"
+}
+at() { date -u -d @"$1" +%Y-%m-%dT%H:%M:%SZ; }
+am_body="{\"version\":\"4\",\"status\":\"firing\",\"receiver\":\"tocsin\",\"alerts\":[$(am_alert PaymentsErrorBudgetBurn payments critical "$(at $((start + 575)))" "payments burns its 30-day error budget 14x too fast"),$(am_alert CheckoutLatencySLO checkout warning "$(at $((start + 580)))" "checkout p99 above 800 ms"),$(am_alert DiskSpaceLow reporting warning "$(at $((start + 585)))" "reporting-db volume 91% full")]}"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$am_body" "$URL/api/v1/alertmanager")
+echo "POST /api/v1/alertmanager (PaymentsErrorBudgetBurn on payments, CheckoutLatencySLO on checkout,"
+echo "  and DiskSpaceLow on reporting, which nothing here depends on) -> HTTP $code"
+
 for _ in $(seq 100); do [ "$(wc -l <"$D/received.jsonl")" -ge 1 ] && break; sleep 0.1; done
 # log template rates and span statistics close every 10 s: wait for the last interval
 for _ in $(seq 150); do
@@ -148,13 +159,14 @@ for line in open(sys.argv[1]):
     print(f"  POST {r['path']}: {b['text']}")
 PY
 
-say "8. The incident and its probable root cause (GET /api/v1/incidents)"
+say "8. The incidents and their probable root causes (GET /api/v1/incidents)"
 curl -s "$URL/api/v1/incidents" >"$D/incidents.json"
 python3 - "$D/incidents.json" <<'PY'
 import json, sys
 for i in json.load(open(sys.argv[1])):
-    print("  %s  %-8s  %s  (%d alert(s))" % (i["id"], i["severity"], i["title"], i["alerts"]))
-    print("  probable root causes (rules/service-anomaly.lua, tocsin.rca):")
+    print("  %s  %-8s  %s  (%d signal(s) from %s)" % (i["id"], i["severity"], i["title"], i["alerts"],
+                                                    ", ".join(i.get("services", [])) or "-"))
+    print("  probable root causes (rules/80-rca.lua, tocsin.rca):")
     for r in i.get("rca", [])[:3]:
         print("    %.2f  %-9s %s" % (r["score"], r["service"], "; ".join(r["evidence"])))
 PY
@@ -208,5 +220,19 @@ curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_records_total\{input="samples"
 say "13. Stop tocsin (it stops its redis-server too)"
 kill -TERM "$ENGINE"; wait "$ENGINE" || true
 tail -n 4 "$D/engine.log" | sed 's/^/  | /'
+say "14. Post-mortem offline: a recorded alert storm replayed in simulated time (tocsin replay)"
+# a generated recording whose truth is known: deploys, faults that spread up the call graph,
+# unrelated alerts and flapping ones (tests/tools/scenario.py), replayed at full speed
+python3 "$ROOT/tests/tools/scenario.py" --family deploy --seed 7 --out "$D/storm" >/dev/null
+echo "  $(wc -l <"$D/storm/events.ndjson") events over $(python3 -c "
+import json
+ts = [json.loads(l)['ts'] for l in open('$D/storm/events.ndjson') if '\"ts\"' in l]
+print('%d minutes' % ((max(ts) - min(ts)) / 60000))") of alerts, deploys and config changes"
+"$TOCSIN" replay "$D/storm/events.ndjson" --topology "$D/storm/topology.json" 2>&1 |
+    grep -E "^INC|root cause|^replay" | head -12 | sed 's/^/  /'
+"$TOCSIN" replay "$D/storm/events.ndjson" --topology "$D/storm/topology.json" --json 2>/dev/null >"$D/storm/report.ndjson"
+echo "  scored against the recording's truth (tests/tools/score_replay.py):"
+python3 "$ROOT/tests/tools/score_replay.py" "$D/storm/truth.json" "$D/storm/report.ndjson" | sed 's/^/  /'
+
 echo
 echo "Demo files are in $D"
