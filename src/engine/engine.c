@@ -122,9 +122,11 @@ static void graph_node(void *arg, const char *name)
 {
     tn_graph_add_node(arg, name);
 }
-static void graph_edge(void *arg, const char *from, const char *to, int declared, uint64_t observed)
+static void graph_edge(void *arg, const char *from, const char *to, int declared, uint64_t observed,
+                       uint64_t labeled)
 {
-    unsigned src = (declared ? TN_GRAPH_SRC_CMDB : 0) | (observed ? TN_GRAPH_SRC_TRACES : 0);
+    unsigned src = (declared ? TN_GRAPH_SRC_CMDB : 0) | (observed ? TN_GRAPH_SRC_TRACES : 0) |
+                   (labeled ? TN_GRAPH_SRC_LABELS : 0);
     tn_graph_add_edge(arg, from, to, src, 1.0, observed);
 }
 

@@ -75,9 +75,27 @@ static void offered(int err, void *arg)
     (void)err, (void)arg; /* failures are logged where they happen */
 }
 
+/* The labels that name the dependency an alert is about (Envoy's sense of upstream: the
+ * service called). */
+static const char *const g_peer_labels[] = {"upstream",
+                                            "upstream_service",
+                                            "peer_service",
+                                            "destination_service",
+                                            "destination_workload",
+                                            "target_service",
+                                            "dependency",
+                                            "backend",
+                                            NULL};
+
 void tn_engine__offer_alert(tn_engine_t *e, const tn_event_t *ev, const char *id)
 {
     if (!e->correlate) return;
+    const char *service = tn_labels_get(&ev->labels, "service");
+    for (int i = 0; service && *service && e->topology && g_peer_labels[i]; i++) {
+        const char *peer = tn_labels_get(&ev->labels, g_peer_labels[i]);
+        if (peer && *peer && tn_topology_learn_label(e->topology, service, peer) > 0)
+            tn_engine__topology_changed(e);
+    }
     if (ev->status && !strcmp(ev->status, "resolved")) {
         if (ev->fingerprint) tn_correlate_clear(e->correlate, ev->fingerprint);
         return;

@@ -13,6 +13,7 @@ typedef struct {
     char *from, *to;
     int declared;      /* from the file */
     uint64_t observed; /* count from traces */
+    uint64_t labeled;  /* count of alerts whose labels named it */
 } edge_t;
 
 struct tn_topology {
@@ -78,7 +79,7 @@ size_t tn_topology_edge_count(const tn_topology_t *t)
 
 void tn_topology_each(const tn_topology_t *t, void (*node)(void *arg, const char *name),
                       void (*edge)(void *arg, const char *from, const char *to, int declared,
-                                   uint64_t observed),
+                                   uint64_t observed, uint64_t labeled),
                       void *arg)
 {
     size_t i;
@@ -90,7 +91,8 @@ void tn_topology_each(const tn_topology_t *t, void (*node)(void *arg, const char
         }
     if (edge)
         for (i = 0; i < t->n; i++)
-            edge(arg, t->edges[i].from, t->edges[i].to, t->edges[i].declared, t->edges[i].observed);
+            edge(arg, t->edges[i].from, t->edges[i].to, t->edges[i].declared, t->edges[i].observed,
+                 t->edges[i].labeled);
 }
 
 static edge_t *add_edge(tn_topology_t *t, const char *from, const char *to)
@@ -174,10 +176,10 @@ int tn_topology_load_file(tn_topology_t *t, const char *path, tn_buf_t *err)
             if (e) e->declared = 1;
         }
     }
-    /* drop edges neither declared nor observed */
+    /* drop edges neither declared nor learned */
     size_t w = 0;
     for (size_t k = 0; k < t->n; k++) {
-        if (t->edges[k].declared || t->edges[k].observed)
+        if (t->edges[k].declared || t->edges[k].observed || t->edges[k].labeled)
             t->edges[w++] = t->edges[k];
         else
             free(t->edges[k].from), free(t->edges[k].to);
@@ -222,6 +224,18 @@ int tn_topology_learn(tn_topology_t *t, const tn_span_t *spans, size_t n)
     return added;
 }
 
+int tn_topology_learn_label(tn_topology_t *t, const char *from, const char *to)
+{
+    if (!from || !to || !*from || !*to || !strcmp(from, to)) return 0;
+    size_t before = t->n;
+    edge_t *e = add_edge(t, from, to);
+    if (!e) return TN_ENOMEM;
+    e->labeled++;
+    if (t->n == before) return 0;
+    tn_log_info("topology", "learned edge %s -> %s from an alert's labels", from, to);
+    return 1;
+}
+
 int tn_topology_json(const tn_topology_t *t, tn_buf_t *out)
 {
     json_t *o = json_object(), *edges = json_array();
@@ -232,12 +246,13 @@ int tn_topology_json(const tn_topology_t *t, tn_buf_t *out)
     json_object_set(o, "services", t->services);
     for (size_t i = 0; i < t->n; i++) {
         const edge_t *e = &t->edges[i];
+        char src[32] = "";
+        if (e->declared) strcat(src, "cmdb");
+        if (e->observed) strcat(src, *src ? "+traces" : "traces");
+        if (e->labeled) strcat(src, *src ? "+labels" : "labels");
         json_array_append_new(edges, json_pack("{s:s, s:s, s:s, s:I}", "from", e->from, "to", e->to,
-                                               "source",
-                                               e->declared && e->observed ? "cmdb+traces"
-                                               : e->declared              ? "cmdb"
-                                                                          : "traces",
-                                               "count", (json_int_t)e->observed));
+                                               "source", src, "count",
+                                               (json_int_t)(e->observed + e->labeled)));
     }
     json_object_set_new(o, "edges", edges);
     char *s = json_dumps(o, JSON_COMPACT);
