@@ -4,7 +4,8 @@
 -- (detection at the root is often slower than at the callers) gathers their incidents into one.
 --
 -- A chain names Lua patterns for the alert or metric names of the cause and of the symptom,
--- and how far (hops along dependencies) and how long after the cause a symptom may be.
+-- how far (hops along dependencies) and how long after the cause a symptom may be, and how far
+-- below an incident's lowest services a late cause may be to gather it.
 -- Edit CHAINS to teach tocsin the chains of your own systems.
 local incident = require("tocsin.incident")
 local topology = require("tocsin.topology")
@@ -21,7 +22,8 @@ local CHAINS = {
     symptom = { "Latency", "Slow", "Timeout", "TimedOut", "Error", "5xx", "Fail", "SLO", "Burn",
                 "Availability", "Saturat", "QueueBacklog", "Retries", "Upstream", "Apdex",
                 "span_latency", "span_error", "latency", "error" },
-    max_hops = 4,
+    max_hops = 1,    -- a symptom this far above a cause joins it (a direct caller)
+    gather_hops = 1, -- a late cause gathers the incidents whose lowest services call it
     window_ms = 30 * 60 * 1000,
   },
 }
@@ -78,7 +80,7 @@ return {
           for _, m in ipairs(incident.members(inc.id) or {}) do
             if low[m.service] and m.service ~= svc and grouping.matches(m.name, chain.symptom) then
               local dd = topology.distance(m.service, svc, true)
-              if dd and dd <= chain.max_hops then
+              if dd and dd <= chain.gather_hops then
                 incs[#incs + 1] = inc
                 break
               end

@@ -21,11 +21,9 @@ local state = require("tocsin.state")
 local grouping = require("tocsin.grouping")
 
 local CHANGE_BEFORE_MS = 3600 * 1000
-local WEIGHTS = { walk = 0.25, deps = 0.25, onset = 0.2, change = 0.15, kind = 0.1, score = 0.05 }
-local CAUSE_NAMES = { "[Dd]own$", "[Dd]own[A-Z_]", "Unreachable", "NotReady", "Exhausted",
-                      "Refused", "OutOfMemory", "OOM", "CrashLoop", "Crash", "Restart",
-                      "DiskFull", "Disk.*Full", "OutOfDisk", "Replication", "Deadlock",
-                      "Leader", "Certificate", "log_template_new" }
+local WEIGHTS = { walk = 0.2, deps = 0.2, onset = 0.15, change = 0.15, kind = 0.1, impact = 0.15,
+                  score = 0.05 }
+local CAUSE_NAMES = grouping.CAUSE_NAMES -- or a list of your own Lua patterns
 
 -- service -> { first_ts, score, n, cause_like } from the incident's signals
 local function candidates(id)
@@ -91,11 +89,25 @@ local function rank(members)
                                   c.title ~= "" and c.title or c.version,
                                   (m.first_ts - c.ts) // 1000)
     end
+    -- how many of its callers are sick: a failing component hurts most of what calls it, a
+    -- dependency that is only hammered by one sick caller hurts nobody else
+    local callers, sick_callers = 0, 0
+    for _, caller in ipairs(topology.callers(n)) do
+      if caller ~= n then
+        callers = callers + 1
+        if set[caller] then sick_callers = sick_callers + 1 end
+      end
+    end
+    local impact = callers > 0 and sick_callers / callers or 0
+    if callers > 0 and sick_callers > 1 and impact >= 0.5 then
+      ev[#ev + 1] = string.format("%d of its %d callers are affected", sick_callers, callers)
+    end
     local kind = m.cause_like and 1 or 0
     if m.cause_like then ev[#ev + 1] = "its signals name a failure of its own" end
     ev[#ev + 1] = string.format("random walk %.2f over the incident's services", walk[n] or 0)
     local score = WEIGHTS.walk * (walk[n] or 0) + WEIGHTS.deps * deps + WEIGHTS.onset * onset
-                  + WEIGHTS.change * change + WEIGHTS.kind * kind + WEIGHTS.score * m.score
+                  + WEIGHTS.change * change + WEIGHTS.kind * kind + WEIGHTS.impact * impact
+                  + WEIGHTS.score * m.score
     out[#out + 1] = { service = n, score = math.floor(score * 1000 + 0.5) / 1000, evidence = ev,
                       signals = m.n }
   end

@@ -25,6 +25,34 @@ function M.recent(window_ms)
   return out
 end
 
+-- The services of an incident that are sick now: those with a firing alert, those whose
+-- signals are anomalies (which do not resolve) seen within anomaly_ms, and any with a signal in
+-- the last minute. A failure spreads to callers while its cause is sick: a service whose alerts
+-- have all resolved (a flapping alert between two firings) is no one's cause meanwhile.
+function M.live(inc, now, anomaly_ms)
+  local out = {}
+  local info = inc.service_info or {}
+  for _, name in ipairs(inc.services or {}) do
+    local st = info[name]
+    if not st or st.active > 0 or now - st.last_ms <= 60000
+       or (st.alerts == 0 and now - st.last_ms <= anomaly_ms) then
+      out[#out + 1] = name
+    end
+  end
+  return out
+end
+
+-- Alert and metric names that report a failure of the component itself rather than a symptom
+-- of something it calls (Lua patterns; the rules that use them say how).
+M.CAUSE_NAMES = { "[Dd]own$", "[Dd]own[A-Z_]", "Unreachable", "NotReady", "Exhausted",
+                  "Refused", "OutOfMemory", "OOM", "CrashLoop", "Crash", "Restart", "DiskFull",
+                  "Disk.*Full", "OutOfDisk", "Replication", "Deadlock", "Leader", "Certificate",
+                  "log_template_new" }
+
+function M.cause_like(name)
+  return M.matches(name, M.CAUSE_NAMES)
+end
+
 -- Whether name matches one of the Lua patterns in list.
 function M.matches(name, list)
   if not name then return false end
@@ -34,24 +62,27 @@ function M.matches(name, list)
   return false
 end
 
--- How svc relates to the services of an incident along dependencies (directed, at most k
--- hops). A failure travels up the call graph, so an incident's services are its root and the
--- callers the failure reached. svc is a "caller" when it depends on one of them (a symptom
--- that spread further), a "callee" when one of the incident's lowest services (those none of
--- whose callees is in the incident: the root candidates) depends on it (the root, seen late).
+-- How svc relates to the services of an incident along dependencies (directed). A failure
+-- travels up the call graph, so an incident's services are its root and the callers the
+-- failure reached. svc is a "caller" when it depends on one of them within up_hops (a symptom
+-- that spread further; more than one hop lets a silent service in between), a "callee" when
+-- one of the incident's lowest services (those none of whose callees is in the incident: the
+-- root candidates) depends on it within down_hops (the root, seen late: the failure reaches
+-- its callers through their calls to it, so 1 is the natural value; default up_hops).
 -- Returns the hops and how, or nil when unrelated; the same service is 0 hops, "same".
-function M.relation(svc, services, k)
+function M.relation(svc, services, up_hops, down_hops)
+  down_hops = down_hops or up_hops
   for _, m in ipairs(services) do
     if m == svc then return 0, "same" end
   end
   local best, how
   for _, m in ipairs(services) do
     local d = topology.distance(svc, m, true)
-    if d and d <= k and (not best or d < best) then best, how = d, "caller" end
+    if d and d <= up_hops and (not best or d < best) then best, how = d, "caller" end
   end
   for m in pairs(M.lowest(services)) do
     local d = topology.distance(m, svc, true)
-    if d and d <= k and (not best or d < best) then best, how = d, "callee" end
+    if d and d <= down_hops and (not best or d < best) then best, how = d, "callee" end
   end
   return best, how
 end

@@ -42,6 +42,8 @@ tn_incidents_t *tn_incidents_create(tn_streams_t *streams)
     return in;
 }
 
+static void forget_services(tn_incident_t *inc);
+
 static void member_free(tn_incident_member_t *m)
 {
     free(m->id);
@@ -60,8 +62,7 @@ static void incident_free(tn_incident_t *inc)
     for (size_t i = 0; i < inc->naliases; i++)
         free(inc->aliases[i]);
     free(inc->aliases);
-    for (size_t i = 0; i < inc->nservices; i++)
-        free(inc->services[i]);
+    forget_services(inc);
     free(inc->services);
     tn_hmap_deinit(&inc->service_set);
     free(inc->trans);
@@ -91,19 +92,52 @@ static void add_transition(tn_incident_t *inc, const char *state, int64_t now_ms
     t->ts_ms = now_ms;
 }
 
-static int note_service(tn_incident_t *inc, const char *service)
+/* The per-service summary of an incident's members (the values of service_set). */
+typedef struct {
+    int64_t last_ms; /* its latest signal's own time */
+    unsigned active; /* its firing alerts */
+    unsigned alerts; /* its alerts (firing or resolved; the rest are anomalies) */
+} svc_stat_t;
+
+static svc_stat_t *note_service(tn_incident_t *inc, const char *service)
 {
-    if (!*service || tn_hmap_get(&inc->service_set, service)) return 0;
+    static svc_stat_t none; /* signals without a service are not summed up */
+    if (!*service) return &none;
+    svc_stat_t *st = tn_hmap_get(&inc->service_set, service);
+    if (st) return st;
     char **v = realloc(inc->services, (inc->nservices + 1) * sizeof *v);
-    if (!v) return TN_ENOMEM;
+    if (!v) return NULL;
     inc->services = v;
-    if (!(v[inc->nservices] = strdup(service))) return TN_ENOMEM;
-    if (tn_hmap_put(&inc->service_set, service, (void *)1, NULL)) {
+    st = calloc(1, sizeof *st);
+    if (!st || !(v[inc->nservices] = strdup(service))) {
+        free(st);
+        return NULL;
+    }
+    if (tn_hmap_put(&inc->service_set, service, st, NULL)) {
         free(v[inc->nservices]);
-        return TN_ENOMEM;
+        free(st);
+        return NULL;
     }
     inc->nservices++;
-    return 0;
+    return st;
+}
+
+static void forget_services(tn_incident_t *inc)
+{
+    for (size_t i = 0; i < inc->nservices; i++) {
+        free(tn_hmap_get(&inc->service_set, inc->services[i]));
+        free(inc->services[i]);
+    }
+    inc->nservices = 0;
+    tn_hmap_deinit(&inc->service_set);
+    tn_hmap_init(&inc->service_set);
+}
+
+static void count_service(svc_stat_t *st, const tn_incident_member_t *m)
+{
+    if (m->ts_ms > st->last_ms) st->last_ms = m->ts_ms;
+    if (m->active) st->active++;
+    if (!strcmp(m->kind, "alert")) st->alerts++;
 }
 
 static const char *jstr(const json_t *o, const char *k)
@@ -122,7 +156,9 @@ static int push_member(tn_incident_t *inc, tn_incident_member_t *m)
         inc->members = v;
         inc->capmembers = cap;
     }
-    if (note_service(inc, m->service)) return TN_ENOMEM;
+    svc_stat_t *st = note_service(inc, m->service);
+    if (!st) return TN_ENOMEM;
+    count_service(st, m);
     inc->members[inc->nmembers++] = *m;
     if (!strcmp(m->kind, "alert")) {
         inc->alert_members++;
@@ -260,9 +296,20 @@ json_t *tn_incident_to_json(const tn_incident_t *inc)
         return NULL;
     }
     json_object_set_new(o, "rca", rca ? rca : json_array());
-    json_t *svc = json_array();
-    for (size_t i = 0; svc && i < inc->nservices; i++)
+    json_t *svc = json_array(), *info = json_object();
+    for (size_t i = 0; svc && info && i < inc->nservices; i++) {
+        const svc_stat_t *st = tn_hmap_get(&inc->service_set, inc->services[i]);
         json_array_append_new(svc, json_string(inc->services[i]));
+        json_object_set_new(
+            info, inc->services[i],
+            json_pack("{s:I, s:i, s:i}", "last_ms", (json_int_t)(st ? st->last_ms : 0), "active",
+                      st ? (int)st->active : 0, "alerts", st ? (int)st->alerts : 0));
+    }
+    if (!info || json_object_set_new(o, "service_info", info)) {
+        json_decref(svc);
+        json_decref(o);
+        return NULL;
+    }
     if (!svc || json_object_set_new(o, "services", svc) ||
         json_object_set_new(o, "active_alerts", json_integer(inc->active)) ||
         json_object_set_new(o, "last_alert_ms", json_integer((json_int_t)inc->last_alert_ms)) ||
@@ -843,18 +890,17 @@ int tn_incidents_split(tn_incidents_t *in, const char *id, const char *const *me
         if (!*service) service = m->service;
         if (!strcmp(m->severity, "critical")) severity = "critical";
         inc->members[inc->nmembers++] = *m;
-        (void)note_service(inc, m->service); /* the list of services is a summary */
+        svc_stat_t *st = note_service(inc, m->service); /* a summary: kept when it can be */
+        if (st) count_service(st, m);
     }
     inc->capmembers = inc->nmembers;
     src->nmembers = keep;
     /* the source's service list is rebuilt from what stays */
-    for (size_t i = 0; i < src->nservices; i++)
-        free(src->services[i]);
-    src->nservices = 0;
-    tn_hmap_deinit(&src->service_set);
-    tn_hmap_init(&src->service_set);
-    for (size_t i = 0; i < src->nmembers; i++)
-        (void)note_service(src, src->members[i].service);
+    forget_services(src);
+    for (size_t i = 0; i < src->nmembers; i++) {
+        svc_stat_t *st = note_service(src, src->members[i].service);
+        if (st) count_service(st, &src->members[i]);
+    }
     recount(src);
     recount(inc);
     inc->service = strdup(service);
@@ -902,6 +948,8 @@ size_t tn_incidents_clear(tn_incidents_t *in, const char *signal_fp, int64_t now
             if (m->active && !strcmp(m->fp, signal_fp)) {
                 m->active = 0;
                 inc->active--;
+                svc_stat_t *st = *m->service ? tn_hmap_get(&inc->service_set, m->service) : NULL;
+                if (st && st->active) st->active--;
                 n++;
             }
         }

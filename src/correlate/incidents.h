@@ -77,7 +77,7 @@ typedef struct {
     size_t ntrans;
     char **services; /* distinct member services, in order of first appearance */
     size_t nservices;
-    tn_hmap_t service_set; /* service -> (void *)1 */
+    tn_hmap_t service_set; /* service -> its summary (incidents.c: last signal, firing alerts) */
     unsigned seq;          /* opening order */
 } tn_incident_t;
 
@@ -170,7 +170,9 @@ int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out);
 
 /* A new JSON object describing the incident (caller owns the reference), or NULL: its fields,
  * "alerts" (the count), "services" (the distinct services of its members, in order of first
- * appearance), "active_alerts", "merged_into" (merged ones) and "rca". */
+ * appearance), "service_info" ({service: {last_ms, active, alerts}}: its latest signal's time,
+ * its firing alerts, its alerts), "active_alerts", "last_alert_ms", "merged_into" (merged
+ * ones) and "rca". */
 json_t *tn_incident_to_json(const tn_incident_t *inc);
 /* The same with the members as "alerts" (a list of {id, kind, name, service, severity, score,
  * ts, active, simhash}; the count moves to "alert_count") and "transitions" ({state, ts}). */
