@@ -76,7 +76,7 @@ return {
         -- symptoms and depend on svc: svc is then below everything it holds.
         local incs = {}
         for _, inc in ipairs(grouping.recent(chain.window_ms)) do
-          local low = grouping.lowest(inc.services or {})
+          local low = grouping.lowest(inc.services or {}, inc.service_info)
           for _, m in ipairs(incident.members(inc.id) or {}) do
             if low[m.service] and m.service ~= svc and grouping.matches(m.name, chain.symptom) then
               local dd = topology.distance(m.service, svc, true)

@@ -38,7 +38,8 @@ return {
     local up = grouping.cause_like(s.name) and 1 or UP_HOPS
     local now = time.now()
     for _, inc in ipairs(grouping.recent(WINDOW_MS)) do
-      local d, how = grouping.relation(svc, grouping.live(inc, now, WINDOW_MS), up, down)
+      local d, how = grouping.relation(svc, grouping.live(inc, now, WINDOW_MS), up, down,
+                                       inc.service_info)
       if d then
         if how == "callee" then causes[#causes + 1] = inc end
         if d <= 1 then near[#near + 1] = inc end

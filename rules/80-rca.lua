@@ -5,7 +5,8 @@
 --             caller -> callee, weighted by the callee's signal score; restarts at each service
 --             by its score): where the symptoms lead;
 --   deps      whether what it depends on is healthy (1 when none of its callees is in the
---             incident, halved for each one that is);
+--             incident, halved for each one that is; a callee whose first signal came more than
+--             ONSET_SLACK_MS after the candidate's does not count: causes come first);
 --   onset     how early its first signal came (the earliest 1, the latest 0);
 --   change    a deploy or config change of the service within CHANGE_BEFORE_MS before its
 --             first signal (tocsin.changes);
@@ -44,6 +45,12 @@ local function candidates(id)
   return members
 end
 
+-- Whether a's first signal came before b's, or within ONSET_SLACK_MS after it.
+local ONSET_SLACK_MS = 0
+local function before(a, b)
+  return a.first_ts <= b.first_ts + ONSET_SLACK_MS
+end
+
 local function rank(members)
   local names, set = {}, {}
   for name in pairs(members) do
@@ -54,7 +61,11 @@ local function rank(members)
   local edges, pers = {}, {}
   for _, e in ipairs(topology.edges()) do
     if set[e.from] and set[e.to] and e.from ~= e.to then
-      edges[#edges + 1] = { e.from, e.to, members[e.to].score + 0.01 }
+      -- a callee that turned sick only after its caller did is not where the caller's trouble
+      -- comes from (it may be hammered by it): the walk takes that edge less
+      local w = members[e.to].score + 0.01
+      if not before(members[e.to], members[e.from]) then w = w * 0.2 end
+      edges[#edges + 1] = { e.from, e.to, w }
     end
   end
   for _, n in ipairs(names) do pers[n] = members[n].score + 0.01 end
@@ -74,9 +85,9 @@ local function rank(members)
     local ev = {}
     local onset = last > first and 1 - (m.first_ts - first) / (last - first) or 1
     if m.first_ts == first and #names > 1 then ev[#ev + 1] = "earliest onset of the incident" end
-    local sick = 0
+    local sick = 0 -- its callees in the incident that were sick before it (or about then)
     for _, callee in ipairs(topology.callees(n)) do
-      if set[callee] and callee ~= n then sick = sick + 1 end
+      if set[callee] and callee ~= n and before(members[callee], m) then sick = sick + 1 end
     end
     local deps = 0.5 ^ sick
     if sick == 0 and topology.has(n) then ev[#ev + 1] = "what it depends on is healthy" end

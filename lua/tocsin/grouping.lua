@@ -69,8 +69,9 @@ end
 -- one of the incident's lowest services (those none of whose callees is in the incident: the
 -- root candidates) depends on it within down_hops (the root, seen late: the failure reaches
 -- its callers through their calls to it, so 1 is the natural value; default up_hops).
--- Returns the hops and how, or nil when unrelated; the same service is 0 hops, "same".
-function M.relation(svc, services, up_hops, down_hops)
+-- info: the incident's service_info (see lowest). Returns the hops and how, or nil when
+-- unrelated; the same service is 0 hops, "same".
+function M.relation(svc, services, up_hops, down_hops, info)
   down_hops = down_hops or up_hops
   for _, m in ipairs(services) do
     if m == svc then return 0, "same" end
@@ -80,24 +81,30 @@ function M.relation(svc, services, up_hops, down_hops)
     local d = topology.distance(svc, m, true)
     if d and d <= up_hops and (not best or d < best) then best, how = d, "caller" end
   end
-  for m in pairs(M.lowest(services)) do
+  for m in pairs(M.lowest(services, info)) do
     local d = topology.distance(m, svc, true)
     if d and d <= down_hops and (not best or d < best) then best, how = d, "callee" end
   end
   return best, how
 end
 
--- The lowest of a list of services: those none of whose callees is in the list (the root
--- candidates of an incident), as a set.
-function M.lowest(services)
+-- The lowest of a list of services: those none of whose callees in the list turned sick
+-- before them (the root candidates of an incident), as a set. info (optional: an incident's
+-- service_info) gives when each turned sick; without it any callee in the list counts. A
+-- callee that turned sick later is no explanation (it may be hammered, or unrelated noise).
+function M.lowest(services, info)
   local set, out = {}, {}
   for _, m in ipairs(services) do set[m] = true end
   for _, m in ipairs(services) do
     local low = true
+    local mine = info and info[m]
     for _, c in ipairs(topology.callees(m)) do
       if set[c] and c ~= m then
-        low = false
-        break
+        local theirs = info and info[c]
+        if not (mine and theirs) or theirs.first_ms <= mine.first_ms then
+          low = false
+          break
+        end
       end
     end
     if low then out[m] = true end

@@ -94,9 +94,10 @@ static void add_transition(tn_incident_t *inc, const char *state, int64_t now_ms
 
 /* The per-service summary of an incident's members (the values of service_set). */
 typedef struct {
-    int64_t last_ms; /* its latest signal's own time */
-    unsigned active; /* its firing alerts */
-    unsigned alerts; /* its alerts (firing or resolved; the rest are anomalies) */
+    int64_t first_ms; /* its earliest signal's own time */
+    int64_t last_ms;  /* its latest signal's own time */
+    unsigned active;  /* its firing alerts */
+    unsigned alerts;  /* its alerts (firing or resolved; the rest are anomalies) */
 } svc_stat_t;
 
 static svc_stat_t *note_service(tn_incident_t *inc, const char *service)
@@ -136,6 +137,7 @@ static void forget_services(tn_incident_t *inc)
 static void count_service(svc_stat_t *st, const tn_incident_member_t *m)
 {
     if (m->ts_ms > st->last_ms) st->last_ms = m->ts_ms;
+    if (!st->first_ms || (m->ts_ms && m->ts_ms < st->first_ms)) st->first_ms = m->ts_ms;
     if (m->active) st->active++;
     if (!strcmp(m->kind, "alert")) st->alerts++;
 }
@@ -302,7 +304,8 @@ json_t *tn_incident_to_json(const tn_incident_t *inc)
         json_array_append_new(svc, json_string(inc->services[i]));
         json_object_set_new(
             info, inc->services[i],
-            json_pack("{s:I, s:i, s:i}", "last_ms", (json_int_t)(st ? st->last_ms : 0), "active",
+            json_pack("{s:I, s:I, s:i, s:i}", "first_ms", (json_int_t)(st ? st->first_ms : 0),
+                      "last_ms", (json_int_t)(st ? st->last_ms : 0), "active",
                       st ? (int)st->active : 0, "alerts", st ? (int)st->alerts : 0));
     }
     if (!info || json_object_set_new(o, "service_info", info)) {
