@@ -164,6 +164,9 @@ curl -s "$URL/api/v1/incidents" >"$D/incidents.json"
 python3 - "$D/incidents.json" <<'PY'
 import json, sys
 for i in json.load(open(sys.argv[1])):
+    if i["state"] == "merged":
+        print("  %s  merged into %s (its signals are there)" % (i["id"], i["merged_into"]))
+        continue
     print("  %s  %-8s  %s  (%d signal(s) from %s)" % (i["id"], i["severity"], i["title"], i["alerts"],
                                                     ", ".join(i.get("services", [])) or "-"))
     print("  probable root causes (rules/80-rca.lua, tocsin.rca):")
