@@ -129,6 +129,46 @@ fail:
     return -1;
 }
 
+/* tocsin is often run from elsewhere than the source tree: a relative script directory that
+ * does not exist here is looked for next to the executable (build/tocsin -> ../rules), in
+ * ../share/tocsin, then in the source tree it was built from, so the shipped rules and their
+ * Lua library (lua/) are found. */
+static void find_script_dirs(tn_config_t *cfg)
+{
+    static const char *const keys[] = {"scripts.rules_dir", "scripts.runbooks_dir",
+                                       "scripts.detection_dir", "scripts.lib_dir"};
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = '\0';
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const tn_conf_opt_t *o = tn_config_find(keys[i]);
+        tn_buf_t v;
+        tn_buf_init(&v);
+        struct stat st;
+        if (o && tn_config_get_text(cfg, o, &v) == 0 && v.data && v.data[0] != '/' &&
+            stat(v.data, &st) != 0) {
+            char up[3][4200];
+            snprintf(up[0], sizeof up[0], "%s/..", exe);
+            snprintf(up[1], sizeof up[1], "%s/../share/tocsin", exe);
+            snprintf(up[2], sizeof up[2], "%s", TN_SOURCE_DIR); /* where it was built from */
+            for (size_t k = 0; k < 3; k++) {
+                char cand[8192];
+                int w = snprintf(cand, sizeof cand, "%.4100s/%.4000s", up[k], v.data);
+                if (w < 0 || (size_t)w >= sizeof cand) continue;
+                if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
+                    tn_config_set_str(cfg, o, cand);
+                    break;
+                }
+            }
+        }
+        tn_buf_deinit(&v);
+    }
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     tn_config_t cfg;
@@ -143,6 +183,7 @@ static int cmd_serve(int argc, char **argv)
         tn_config_deinit(&cfg);
         return rc == 1 ? 0 : 2;
     }
+    find_script_dirs(&cfg);
     tn_log_level_t lvl;
     tn_log_parse_level(cfg.log_level, &lvl);
     tn_log_set_level(lvl);
@@ -225,6 +266,7 @@ static int cmd_check(int argc, char **argv)
         tn_config_deinit(&cfg);
         return rc == 1 ? 0 : 1;
     }
+    find_script_dirs(&cfg);
     int bad = 0, nfiles = 0;
     if (npos == 0) {
         bad += check_path(cfg.scripts.rules_dir, &cfg, &nfiles);
@@ -289,45 +331,6 @@ static const char *g_replay_help =
     "FILE:LINE: reason), 2 on bad options.\n"
     "\n"
     "options:\n";
-
-/* Replay is often run from elsewhere than the source tree: a relative script directory that
- * does not exist here is looked for next to the executable (build/tocsin -> ../rules), in
- * ../share/tocsin, then in the source tree it was built from, so the shipped rules are found. */
-static void find_script_dirs(tn_config_t *cfg)
-{
-    static const char *const keys[] = {"scripts.rules_dir", "scripts.runbooks_dir",
-                                       "scripts.detection_dir", "scripts.lib_dir"};
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return;
-    *slash = '\0';
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const tn_conf_opt_t *o = tn_config_find(keys[i]);
-        tn_buf_t v;
-        tn_buf_init(&v);
-        struct stat st;
-        if (o && tn_config_get_text(cfg, o, &v) == 0 && v.data && v.data[0] != '/' &&
-            stat(v.data, &st) != 0) {
-            char up[3][4200];
-            snprintf(up[0], sizeof up[0], "%s/..", exe);
-            snprintf(up[1], sizeof up[1], "%s/../share/tocsin", exe);
-            snprintf(up[2], sizeof up[2], "%s", TN_SOURCE_DIR); /* where it was built from */
-            for (size_t k = 0; k < 3; k++) {
-                char cand[8192];
-                int w = snprintf(cand, sizeof cand, "%.4100s/%.4000s", up[k], v.data);
-                if (w < 0 || (size_t)w >= sizeof cand) continue;
-                if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
-                    tn_config_set_str(cfg, o, cand);
-                    break;
-                }
-            }
-        }
-        tn_buf_deinit(&v);
-    }
-}
 
 static int cmd_replay(int argc, char **argv)
 {
