@@ -10,10 +10,15 @@
  * call (one batch of every sample; freeing it is timed apart), and requests of 5000 lines each
  * parsed into a batch that is then freed (the HTTP input's shape). Both are run with glibc's
  * malloc defaults, then with heap trimming relaxed (mallopt), which shows what page faults cost.
- * TN_BENCH_MODE=body or chunked runs one shape only. */
+ * TN_BENCH_MODE=body or chunked runs one shape only, TN_BENCH_INPUT=influx, prom or otlp one
+ * input only. OTLP/HTTP JSON (ExportMetricsServiceRequest,
+ * a gauge of 1000 points per request with one attribute each, as tests/bench/bench_ingest.py
+ * sends) is measured in the request shape only, parsed in a JSON arena as the HTTP input does. */
 #include "ingest/influx.h"
+#include "ingest/otlp.h"
 #include "ingest/prom_text.h"
 #include "core/buf.h"
+#include "core/json_arena.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -44,6 +49,29 @@ static void gen(tn_buf_t *influx, tn_buf_t *prom, size_t lines, size_t series)
             fprintf(stderr, "out of memory\n");
             exit(1);
         }
+    }
+}
+
+/* One OTLP request per line: a gauge with `per` points over the same series as gen(). */
+static void gen_otlp(tn_buf_t *out, size_t lines, size_t series, size_t per)
+{
+    for (size_t i = 0; i < lines; i += per) {
+        tn_buf_puts(out, "{\"resourceMetrics\":[{\"resource\":{\"attributes\":[{\"key\":"
+                         "\"service.name\",\"value\":{\"stringValue\":\"bench\"}}]},"
+                         "\"scopeMetrics\":[{\"metrics\":[{\"name\":\"cpu.usage\",\"unit\":"
+                         "\"1\",\"gauge\":{\"dataPoints\":[");
+        for (size_t k = i; k < i + per && k < lines; k++) {
+            size_t sr = k % series, t = k / series;
+            long long ns = (1700000000000LL + (long long)t * 10000) * 1000000LL;
+            if (tn_buf_printf(out,
+                              "%s{\"asDouble\":%.3f,\"timeUnixNano\":\"%lld\",\"attributes\":"
+                              "[{\"key\":\"host\",\"value\":{\"stringValue\":\"host-%06zu\"}}]}",
+                              k > i ? "," : "", (double)(k % 1000) / 8.0, ns, sr)) {
+                fprintf(stderr, "out of memory\n");
+                exit(1);
+            }
+        }
+        tn_buf_puts(out, "]}}]}]}]}\n");
     }
 }
 
@@ -79,6 +107,16 @@ static int run_prom(const char *b, size_t n, tn_batch_t *out, tn_ingest_report_t
 {
     tn_parse_opts_t o = {1700000000000LL, 0};
     return tn_parse_prom_text_fmt(b, n, TN_PROM_TEXT_004, &o, out, r, f);
+}
+
+static int run_otlp(const char *b, size_t n, tn_batch_t *out, tn_ingest_report_t *r, tn_buf_t *f)
+{
+    tn_parse_opts_t o = {1700000000000LL, 1000000};
+    tn_json_arena_t arena;
+    tn_json_arena_begin(&arena);
+    int rc = tn_parse_otlp_metrics(b, n, &o, out, r, f);
+    tn_json_arena_end(&arena);
+    return rc;
 }
 
 /* Mode 1: the whole body in one call (one batch of all samples, cold memory). */
@@ -169,12 +207,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [lines] [series]\n", argv[0]);
         return 2;
     }
-    const char *mode = getenv("TN_BENCH_MODE"); /* "body", "chunked" or unset: both */
+    const char *mode = getenv("TN_BENCH_MODE");  /* "body", "chunked" or unset: both */
+    const char *only = getenv("TN_BENCH_INPUT"); /* "influx", "prom", "otlp" or unset: all */
+    int do_influx = !only || !strcmp(only, "influx"), do_prom = !only || !strcmp(only, "prom"),
+        do_otlp = !only || !strcmp(only, "otlp");
     int body = !mode || strcmp(mode, "chunked") != 0, chunked = !mode || strcmp(mode, "body") != 0;
-    tn_buf_t influx, prom;
+    tn_json_arena_install();
+    tn_buf_t influx, prom, otlp;
     tn_buf_init(&influx);
     tn_buf_init(&prom);
+    tn_buf_init(&otlp);
     gen(&influx, &prom, lines, series);
+    gen_otlp(&otlp, lines, series, 1000);
     printf("%zu lines, %zu series, 3 tags, 1 field; influx %.1f MB, prometheus text %.1f MB; "
            "best of 3 runs\n",
            lines, series, (double)influx.len / 1e6, (double)prom.len / 1e6);
@@ -185,6 +229,11 @@ int main(int argc, char **argv)
            (double)fl1 / f1 / 1e6, (double)influx.len / f1 / 1e6);
     printf("%-30s %8.3f s  %6.2f M lines/s    %7.1f MB/s\n", "memchr line count (prom)", f2,
            (double)fl2 / f2 / 1e6, (double)prom.len / f2 / 1e6);
+    size_t fl3;
+    double f3 = scan_floor(otlp.data, otlp.len, &fl3);
+    printf("%-30s %8.3f s  %6.2f M bodies/s   %7.1f MB/s  (OTLP JSON %.1f MB)\n",
+           "memchr line count (otlp)", f3, (double)fl3 / f3 / 1e6, (double)otlp.len / f3 / 1e6,
+           (double)otlp.len / 1e6);
     for (int tuned = 0; tuned < 2; tuned++) {
         if (tuned) {
             /* what a long-running ingest process may set: keep freed memory instead of giving
@@ -195,12 +244,17 @@ int main(int argc, char **argv)
         } else {
             printf("-- glibc malloc defaults\n");
         }
-        if (body) bench("influx, 1 body", run_influx, &influx, f1);
-        if (chunked) bench_chunked("influx, 5000-line requests", run_influx, &influx, 5000, f1);
-        if (body) bench("prom text, 1 body", run_prom, &prom, f2);
-        if (chunked) bench_chunked("prom text, 5000-line requests", run_prom, &prom, 5000, f2);
+        if (body && do_influx) bench("influx, 1 body", run_influx, &influx, f1);
+        if (chunked && do_influx)
+            bench_chunked("influx, 5000-line requests", run_influx, &influx, 5000, f1);
+        if (body && do_prom) bench("prom text, 1 body", run_prom, &prom, f2);
+        if (chunked && do_prom)
+            bench_chunked("prom text, 5000-line requests", run_prom, &prom, 5000, f2);
+        if (chunked && do_otlp)
+            bench_chunked("otlp json, 1000-point requests", run_otlp, &otlp, 1, f3);
     }
     tn_buf_deinit(&influx);
     tn_buf_deinit(&prom);
+    tn_buf_deinit(&otlp);
     return 0;
 }
