@@ -102,6 +102,24 @@ int tn_replay_check_line(const char *s, size_t len, int64_t *ts, int *type, tn_b
     return rc;
 }
 
+/* The event's time: "ts", else "timestamp", "time", "@timestamp" or (alerts) "startsAt". */
+static json_t *time_of(const json_t *o)
+{
+    static const char *const keys[] = {"ts", "timestamp", "time", "@timestamp", "startsAt"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(o, keys[i]);
+        if (v) return v;
+    }
+    return NULL;
+}
+
+/* Its type: "type", else "kind". */
+static const char *type_name(const json_t *o)
+{
+    const char *t = json_string_value(json_object_get(o, "type"));
+    return t ? t : json_string_value(json_object_get(o, "kind"));
+}
+
 /* Checks one line: an object with a known "type" and, except topology, a valid "ts". */
 static int check_line(const char *s, size_t len, rec_t *r, tn_buf_t *err)
 {
@@ -112,7 +130,8 @@ static int check_line(const char *s, size_t len, rec_t *r, tn_buf_t *err)
         return TN_EINVAL;
     }
     int rc = 0;
-    const char *t = json_string_value(json_object_get(o, "type"));
+    const char *t = type_name(o);
+    json_t *when = time_of(o);
     if (!json_is_object(o)) {
         tn_buf_puts(err, "not a JSON object");
         rc = TN_EINVAL;
@@ -126,12 +145,12 @@ static int check_line(const char *s, size_t len, rec_t *r, tn_buf_t *err)
                       "span, topology)",
                       t);
         rc = TN_EINVAL;
-    } else if (r->type == T_TOPOLOGY && !json_object_get(o, "ts")) {
+    } else if (r->type == T_TOPOLOGY && !when) {
         r->ts = 0; /* placed before everything (then kept in file order) */
-    } else if (!json_object_get(o, "ts")) {
+    } else if (!when) {
         tn_buf_puts(err, "\"ts\" is missing");
         rc = TN_EINVAL;
-    } else if (parse_ts(json_object_get(o, "ts"), &r->ts, err) || r->ts <= 0) {
+    } else if (parse_ts(when, &r->ts, err) || r->ts <= 0) {
         if (!err->len) tn_buf_puts(err, "\"ts\" is not a time after 1970");
         rc = TN_EINVAL;
     }
@@ -259,10 +278,11 @@ int tn_replay_alert_event(const json_t *o, int64_t ts, tn_event_t *ev, char fp[1
 {
     memset(ev, 0, sizeof *ev);
     tn_labels_init(&ev->labels);
-    const char *name = str_of(o, "name", str_of(o, "alertname", "alert"));
+    json_t *labels = json_object_get(o, "labels");
+    const char *name = str_of(o, "name", str_of(o, "alertname", str_of(o, "title", NULL)));
+    if (!name) name = str_of(labels, "alertname", "alert");
     const char *service = str_of(o, "service", NULL);
     const char *severity = str_of(o, "severity", NULL);
-    json_t *labels = json_object_get(o, "labels");
     const char *k;
     json_t *v;
     if (labels && !json_is_object(labels)) {
@@ -347,7 +367,8 @@ static void do_alert(tn_replay_t *r, const rec_t *rc, json_t *o)
 
 static void do_change(tn_replay_t *r, const rec_t *rc, json_t *o)
 {
-    const char *type = str_of(o, "type", "change");
+    const char *type = type_name(o);
+    if (!type) type = "change";
     if (!strcmp(type, "change")) type = str_of(o, "change", "change");
     const char *service = str_of(o, "service", NULL);
     json_t *labels = json_object_get(o, "labels");
@@ -360,14 +381,19 @@ static void do_change(tn_replay_t *r, const rec_t *rc, json_t *o)
 /* Replaces the timestamp field by the event's own time in ms, for the ingestion parsers. */
 static char *with_time(json_t *o, const rec_t *rc, const char *key)
 {
-    json_object_del(o, "type");
-    json_object_del(o, "ts");
+    static const char *const drop[] = {"type", "kind", "ts", "timestamp", "time", "@timestamp"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        json_object_del(o, drop[i]);
     if (json_object_set_new(o, key, json_integer((json_int_t)rc->ts))) return NULL;
     return json_dumps(o, JSON_COMPACT);
 }
 
 static void do_sample(tn_replay_t *r, const rec_t *rc, json_t *o)
 {
+    json_t *metric = json_object_get(o, "metric");
+    if (!json_object_get(o, "name") && json_is_string(metric))
+        json_object_set(o, "name", metric); /* "metric" is the other common spelling */
+    json_object_del(o, "metric");
     char *body = with_time(o, rc, "timestamp");
     if (!body) {
         line_warn(r, rc, "out of memory");

@@ -194,6 +194,17 @@ check "--skip-bad: bad lines are skipped and counted, the good ones replayed ($r
     [ $rc = 0 ] && grep -q '4 line(s) skipped' mixed.err && grep -q '\"id\":\"fine\"' mixed.out"
 check "--skip-bad names each skipped line and why" bash -c "
     grep -q \"mixed.ndjson:1: label 'blob' value is longer than 4096 bytes\" mixed.err && grep -q 'mixed.ndjson:4: span: \"span_id\" must be 16 hex digits' mixed.err"
+# the spellings other tools use: kind, timestamp/time, title, labels.alertname, labels.app, metric
+cat >alias.ndjson <<EOF
+{"kind":"alert","timestamp":"2025-11-24T16:00:00Z","title":"DiskFull","labels":{"service":"db","severity":"page"}}
+{"type":"alert","time":$((B + 60)),"labels":{"alertname":"HighLatency","app":"api"}}
+{"type":"sample","ts":$B,"metric":"x_ms","value":1}
+EOF
+R alias.ndjson --json >alias.out 2>alias.err
+check "other spellings of type, time, name, service and metric are read" json alias.out "
+got = sorted((a['name'], a['service'], a['severity']) for i in inc for a in i['alerts'])
+assert got == [('DiskFull', 'db', 'critical'), ('HighLatency', 'api', 'warning')], got"
+check "the sample spelled with metric is counted, not skipped" bash -c "grep -q '1 sample(s)' alias.err && ! grep -q skipped alias.err"
 printf '' >empty.ndjson
 check "an empty file replays to no incident" bash -c "'$TOCSIN' replay empty.ndjson 2>&1 | grep -q '0 incident(s)'"
 mkdir tmp
