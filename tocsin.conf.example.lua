@@ -109,6 +109,12 @@ return {
   ["scripts.exec_allow"] = {},
   -- URL that gets a JSON POST when a script fails to (re)load (empty: log only).
   ["scripts.error_webhook"] = "",
+  -- The highest runbook level (1 enrich, 2 diagnose, 3 remediate, 4 prevent) that runs without a human: a higher one started by a rule is refused (audited); a person starts it with approved_by (POST /api/v1/runs).
+  ["automate.max_level"] = 2,
+  -- Every runbook run is a dry run: each action is logged and audited, none performed.
+  ["automate.dry_run"] = false,
+  -- Runs kept in memory for GET /api/runs and tocsin runs (the audit stream keeps them all).
+  ["automate.keep_runs"] = 200,
   -- Default webhook that runbooks post notifications to (empty: none).
   ["notify.webhook_url"] = "",
   -- Deadline of one outbound HTTP call.

@@ -6,6 +6,7 @@
 #include "script/scriptset.h"
 #include "script/task.h"
 #include "core/error.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -20,12 +21,23 @@ typedef struct run {
     char *runbook;
     char *origin;
     char *incident_id;
+    char *approved_by; /* "" when none */
     int level;
+    int dry_run;
     int64_t start_ms;
     unsigned steps;
+    json_t *record; /* its entry in the history (steps appended) */
     tn_task_t *task;
     struct run *prev, *next;
 } run_t;
+
+/* Cooldown and runaway-guard memory of one runbook and key. */
+#define GUARD_SLOTS 64
+typedef struct {
+    int64_t last_ms;
+    int64_t times[GUARD_SLOTS]; /* start times within the last hour (ring) */
+    unsigned n, head;
+} guard_t;
 
 struct tn_automate {
     tn_automate_opts_t o;
@@ -34,7 +46,9 @@ struct tn_automate {
     unsigned nrunning;
     unsigned seq;
     int destroying;
-    tn_metric_t *m_ok, *m_failed, *m_started;
+    tn_hmap_t guards; /* "runbook\x1fkey" -> guard_t */
+    json_t *history;  /* the latest runs, oldest first (at most automate.keep_runs) */
+    tn_metric_t *m_ok, *m_failed, *m_started, *m_skipped;
 };
 
 static const tn_field_spec_t g_runbook_spec[] = {
@@ -43,8 +57,19 @@ static const tn_field_spec_t g_runbook_spec[] = {
     {"level", LUA_TNUMBER, 1, "automation level: 1 enrich, 2 diagnose, 3 remediate, 4 prevent"},
     {"params", LUA_TTABLE, 0, "parameter defaults"},
     {"run", LUA_TFUNCTION, 1, "function(ctx) performing the runbook"},
+    {"dry_run", LUA_TBOOLEAN, 0, "always run dry: actions logged, none performed"},
+    {"policy", LUA_TTABLE, 0, "cooldown_s, max_concurrent, max_per_hour, key, max_level"},
     {NULL, 0, 0, NULL},
 };
+
+/* The policy fields: name, whether integer, minimum, maximum. */
+static const struct {
+    const char *name;
+    double min, max;
+} g_policy_num[] = {{"cooldown_s", 0, 1e7},
+                    {"max_concurrent", 1, 1e6},
+                    {"max_per_hour", 1, GUARD_SLOTS},
+                    {"max_level", 1, 4}};
 
 static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *err)
 {
@@ -59,6 +84,44 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
                       tn_contract_line_of(path, "level"));
         return TN_EINVAL;
     }
+    lua_getfield(L, -1, "policy");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            int known = 0, ok = 1;
+            for (size_t i = 0; k && i < sizeof g_policy_num / sizeof g_policy_num[0]; i++)
+                if (!strcmp(k, g_policy_num[i].name)) {
+                    known = 1;
+                    ok = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= g_policy_num[i].min &&
+                         lua_tointeger(L, -1) <= g_policy_num[i].max;
+                    if (!ok)
+                        tn_buf_printf(err,
+                                      "%s:%d: runbook policy field '%s' must be an integer from "
+                                      "%.0f to %.0f",
+                                      path, tn_contract_line_of(path, k), k, g_policy_num[i].min,
+                                      g_policy_num[i].max);
+                }
+            if (k && !strcmp(k, "key")) {
+                known = 1;
+                ok = lua_type(L, -1) == LUA_TSTRING;
+                if (!ok)
+                    tn_buf_printf(err, "%s:%d: runbook policy field 'key' must be a string", path,
+                                  tn_contract_line_of(path, "key"));
+            }
+            if (!known)
+                tn_buf_printf(err,
+                              "%s:%d: unknown runbook policy field '%s' (cooldown_s, "
+                              "max_concurrent, max_per_hour, key, max_level)",
+                              path, k ? tn_contract_line_of(path, k) : 0, k ? k : "?");
+            if (!known || !ok) {
+                lua_pop(L, 3);
+                return TN_EINVAL;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     return 0;
 }
 
@@ -100,6 +163,15 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
                                  "Runbook runs finished, by result.");
     a->m_failed = tn_metrics_counter("tocsin_runbook_runs_total", "result=\"failed\"",
                                      "Runbook runs finished, by result.");
+    a->m_skipped = tn_metrics_counter(
+        "tocsin_runbook_runs_refused_total", NULL,
+        "Runbook runs not started: cooldown, concurrency, runaway guard or approval needed.");
+    tn_hmap_init(&a->guards);
+    if (!(a->history = json_array())) {
+        tn_scriptset_destroy(a->books);
+        free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -161,6 +233,14 @@ static void on_step(tn_task_t *t, const char *action, int ok, double ms, const c
     snprintf(buf, sizeof buf, "{\"action\":\"%s\",\"step\":%u,\"result\":%.600s}", action, r->steps,
              detail ? detail : "{}");
     audit(r->a, r, "step", ok ? "ok" : "failed", buf, ms);
+    json_t *steps = json_object_get(r->record, "steps");
+    json_t *res = detail ? json_loads(detail, 0, NULL) : NULL;
+    if (steps && json_array_size(steps) < 200)
+        json_array_append_new(steps, json_pack("{s:s, s:s, s:f, s:o}", "action", action, "status",
+                                               ok ? "ok" : "failed", "ms", ms, "result",
+                                               res ? res : json_object()));
+    else
+        json_decref(res);
 }
 
 static void run_free(run_t *r)
@@ -168,7 +248,19 @@ static void run_free(run_t *r)
     free(r->runbook);
     free(r->origin);
     free(r->incident_id);
+    free(r->approved_by);
+    json_decref(r->record);
     free(r);
+}
+
+/* Adds an entry to the history (reference taken), dropping the oldest beyond keep_runs. */
+static void remember(tn_automate_t *a, json_t *rec)
+{
+    if (!rec) return;
+    json_array_append_new(a->history, rec);
+    size_t keep = (size_t)a->o.cfg->automate.keep_runs;
+    while (json_array_size(a->history) > keep)
+        json_array_remove(a->history, 0);
 }
 
 /* Takes a run off the running list and frees it. */
@@ -189,6 +281,13 @@ static void on_run_done(tn_task_t *t, int status, const char *err, int nres, voi
     run_t *r = arg;
     tn_automate_t *a = r->a;
     double ms = (double)(tn_now_ms() - r->start_ms);
+    if (r->record) {
+        const char *st = status == 0 ? "ok" : status == TN_ECANCELED ? "canceled" : "failed";
+        json_object_set_new(r->record, "status", json_string(st));
+        json_object_set_new(r->record, "ms", json_real(ms));
+        json_object_set_new(r->record, "finished_ms", json_integer((json_int_t)tn_now_ms()));
+        if (status && err) json_object_set_new(r->record, "error", json_string(err));
+    }
     if (status == 0) {
         tn_metric_inc(a->m_ok);
         tn_log_info("automate", "run %s (%s) finished ok in %.0f ms, %u step(s)", r->id, r->runbook,
@@ -260,62 +359,226 @@ static int build_ctx(lua_State *L)
     return 2;
 }
 
+/* An integer field of the runbook's policy table (on top of L: the book), or def. */
+static lua_Integer policy_int(lua_State *L, const char *k, lua_Integer def)
+{
+    lua_Integer v = def;
+    if (lua_getfield(L, -1, "policy") == LUA_TTABLE) {
+        lua_getfield(L, -1, k);
+        if (lua_isinteger(L, -1)) v = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* What the cooldown and the guard count per: policy.key ("service" by default: the incident's or
+ * params.service; "incident"; "runbook": one for all; else the parameter of that name). */
+static void policy_key(lua_State *L, const tn_automate_req_t *q, char *out, size_t cap)
+{
+    const char *key = "service";
+    if (lua_getfield(L, -1, "policy") == LUA_TTABLE) {
+        lua_getfield(L, -1, "key");
+        if (lua_type(L, -1) == LUA_TSTRING) key = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    const char *v = "";
+    if (!strcmp(key, "incident")) {
+        v = json_string_value(json_object_get(q->incident, "id"));
+    } else if (strcmp(key, "runbook")) {
+        v = json_string_value(json_object_get(q->params, key));
+        if (!v && !strcmp(key, "service"))
+            v = json_string_value(json_object_get(q->incident, "service"));
+    }
+    snprintf(out, cap, "%s=%.200s", key, v ? v : "");
+    lua_pop(L, 1);
+}
+
+/* A run that was not started: audited and remembered with the reason. */
+static void refuse(tn_automate_t *a, const tn_automate_req_t *q, int level, const char *status,
+                   const char *why)
+{
+    run_t r = {.a = a, .level = level};
+    snprintf(r.id, sizeof r.id, "SKIP-%lld-%u", (long long)tn_now_ms(), ++a->seq);
+    r.runbook = (char *)q->name;
+    r.origin = (char *)(q->origin ? q->origin : "api");
+    json_t *iid = json_object_get(q->incident, "id");
+    r.incident_id = (char *)(json_is_string(iid) ? json_string_value(iid) : "");
+    tn_buf_t d;
+    tn_buf_init(&d);
+    tn_buf_puts(&d, "{\"reason\":");
+    tn_buf_json_str(&d, why, strlen(why));
+    tn_buf_puts(&d, "}");
+    audit(a, &r, "run.refused", status, d.data, 0);
+    tn_buf_deinit(&d);
+    tn_metric_inc(a->m_skipped);
+    tn_log_warn("automate", "runbook '%s' (asked for by %s) not started: %s", q->name, r.origin,
+                why);
+    remember(a, json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:I, s:s, s:[]}", "run", r.id, "runbook",
+                          q->name, "level", level, "origin", r.origin, "incident", r.incident_id,
+                          "status", status, "started_ms", (json_int_t)tn_now_ms(), "reason", why,
+                          "steps"));
+}
+
 int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
                       const json_t *incident, const char *origin, char *run_id)
 {
-    tn_script_t *b = tn_scriptset_find(a->books, name);
+    tn_automate_req_t q = {.name = name, .params = params, .incident = incident, .origin = origin};
+    return tn_automate_start_ex(a, &q, run_id, NULL);
+}
+
+int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run_id,
+                         const char **why_out)
+{
+    static char why[256];
+    if (why_out) *why_out = NULL;
+    tn_script_t *b = tn_scriptset_find(a->books, q->name);
     if (!b) {
-        tn_log_warn("automate", "no runbook named '%s' (asked for by %s)", name,
-                    origin ? origin : "?");
+        tn_log_warn("automate", "no runbook named '%s' (asked for by %s)", q->name,
+                    q->origin ? q->origin : "?");
         return TN_ENOTFOUND;
+    }
+    lua_State *L = tn_lua_state(b->lua);
+    tn_script_push(b);
+    lua_getfield(L, -1, "level");
+    int level = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "dry_run");
+    int dry = lua_toboolean(L, -1) || a->o.cfg->automate.dry_run || q->dry_run;
+    lua_pop(L, 1);
+    /* the policy: who may run it unattended, how often, how many at once */
+    lua_Integer max_level = policy_int(L, "max_level", 4);
+    if (max_level > a->o.cfg->automate.max_level) max_level = a->o.cfg->automate.max_level;
+    lua_Integer cooldown_s = policy_int(L, "cooldown_s", 0);
+    lua_Integer max_conc = policy_int(L, "max_concurrent", 0);
+    lua_Integer per_hour = policy_int(L, "max_per_hour", 0);
+    char key[256], gkey[512];
+    policy_key(L, q, key, sizeof key);
+    lua_pop(L, 1);
+    snprintf(gkey, sizeof gkey, "%s\x1f%s", q->name, key);
+    int64_t now = tn_now_ms();
+    guard_t *g = tn_hmap_get(&a->guards, gkey);
+    const char *status = NULL;
+    if (level > max_level && !dry && !(q->approved_by && *q->approved_by)) {
+        status = "needs_approval";
+        snprintf(why, sizeof why,
+                 "level %d is above %lld, the highest that runs without a human: start it with "
+                 "approved_by (POST /api/v1/runs), or as a dry run",
+                 level, (long long)max_level);
+    } else if (max_conc > 0) {
+        lua_Integer n = 0;
+        for (run_t *r = a->runs; r; r = r->next)
+            n += !strcmp(r->runbook, b->name);
+        if (n >= max_conc) {
+            status = "max_concurrent";
+            snprintf(why, sizeof why, "%lld run(s) of it already in progress (max_concurrent %lld)",
+                     (long long)n, (long long)max_conc);
+        }
+    }
+    if (!status && g && cooldown_s > 0 && now - g->last_ms < cooldown_s * 1000) {
+        status = "cooldown";
+        snprintf(why, sizeof why, "ran for %.120s %lld s ago (cooldown_s %lld)", key,
+                 (long long)((now - g->last_ms) / 1000), (long long)cooldown_s);
+    }
+    if (!status && g && per_hour > 0) {
+        unsigned recent = 0;
+        for (unsigned k = 0; k < g->n; k++)
+            recent += now - g->times[k] < 3600 * 1000;
+        if (recent >= per_hour) {
+            status = "max_per_hour";
+            snprintf(why, sizeof why,
+                     "%u run(s) for %.120s in the last hour (max_per_hour %lld): runaway guard",
+                     recent, key, (long long)per_hour);
+        }
+    }
+    if (status) {
+        refuse(a, q, level, status, why);
+        if (why_out) *why_out = why;
+        return !strcmp(status, "needs_approval") ? TN_EINVAL : TN_EBUSY;
+    }
+    if (!g) {
+        g = calloc(1, sizeof *g);
+        if (!g || tn_hmap_put(&a->guards, gkey, g, NULL)) {
+            free(g);
+            return TN_ENOMEM;
+        }
     }
     run_t *r = calloc(1, sizeof *r);
     if (!r) return TN_ENOMEM;
     r->a = a;
-    r->start_ms = tn_now_ms();
+    r->start_ms = now;
+    r->level = level;
+    r->dry_run = dry;
     snprintf(r->id, sizeof r->id, "RUN-%lld-%u", (long long)r->start_ms, ++a->seq);
     r->runbook = strdup(b->name);
-    r->origin = strdup(origin ? origin : "api");
-    json_t *iid = incident ? json_object_get(incident, "id") : NULL;
+    r->origin = strdup(q->origin ? q->origin : "api");
+    r->approved_by = strdup(q->approved_by ? q->approved_by : "");
+    json_t *iid = q->incident ? json_object_get(q->incident, "id") : NULL;
     r->incident_id = strdup(json_is_string(iid) ? json_string_value(iid) : "");
-    lua_State *L = tn_lua_state(b->lua);
-    tn_script_push(b);
-    lua_getfield(L, -1, "level");
-    r->level = (int)lua_tointeger(L, -1);
-    lua_pop(L, 2);
-    if (!r->runbook || !r->origin || !r->incident_id) {
+    if (!r->runbook || !r->origin || !r->incident_id || !r->approved_by) {
         run_free(r);
         return TN_ENOMEM;
     }
-    ctx_args_t ca = {r, json_is_object(params) ? params : NULL, incident};
+    r->record = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:s, s:I, s:O, s:[]}", "run", r->id,
+                          "runbook", r->runbook, "level", r->level, "origin", r->origin, "incident",
+                          r->incident_id, "approved_by", r->approved_by, "dry_run", r->dry_run,
+                          "status", "running", "started_ms", (json_int_t)now, "params",
+                          json_is_object(q->params) ? q->params : json_null(), "steps");
+    ctx_args_t ca = {r, json_is_object(q->params) ? q->params : NULL, q->incident};
     lua_pushcfunction(L, build_ctx);
     tn_script_push(b);
     lua_pushlightuserdata(L, &ca);
     if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
-        tn_log_error("automate", "cannot start run of %s: %s", name, lua_tostring(L, -1));
+        tn_log_error("automate", "cannot start run of %s: %s", q->name, lua_tostring(L, -1));
         lua_pop(L, 1);
         run_free(r);
         return TN_ENOMEM;
     }
+    lua_pushboolean(L, r->dry_run); /* ctx.dry_run */
+    lua_setfield(L, -2, "dry_run");
+    lua_pushstring(L, r->approved_by);
+    lua_setfield(L, -2, "approved_by");
+    /* the cooldown and the guard count this start */
+    g->last_ms = now;
+    g->times[g->head] = now;
+    g->head = (g->head + 1) % GUARD_SLOTS;
+    if (g->n < GUARD_SLOTS) g->n++;
     /* link before spawning: the task may finish at once */
     r->next = a->runs;
     if (a->runs) a->runs->prev = r;
     a->runs = r;
     a->nrunning++;
     tn_metric_inc(a->m_started);
+    remember(a, json_incref(r->record));
     if (run_id) snprintf(run_id, 40, "%s", r->id);
-    tn_log_info("automate", "run %s: starting runbook '%s' (level %d) for %s%s%s", r->id,
-                r->runbook, r->level, r->origin, *r->incident_id ? ", incident " : "",
-                r->incident_id);
-    audit(a, r, "run.started", "running", NULL, 0);
+    tn_log_info("automate", "run %s: starting runbook '%s' (level %d%s) for %s%s%s%s%s", r->id,
+                r->runbook, r->level, r->dry_run ? ", dry run" : "", r->origin,
+                *r->incident_id ? ", incident " : "", r->incident_id,
+                *r->approved_by ? ", approved by " : "", r->approved_by);
+    audit(a, r, "run.started", r->dry_run ? "dry_run" : "running", NULL, 0);
     tn_task_t *t = NULL;
-    int rc = tn_task_spawn_observed(b->lua, 1, on_run_done, on_step, r, &t);
+    int rc = r->dry_run ? tn_task_spawn_dry(b->lua, 1, on_run_done, on_step, r, &t)
+                        : tn_task_spawn_observed(b->lua, 1, on_run_done, on_step, r, &t);
     if (rc == 0 && t) r->task = t; /* still running (else r is already freed) */
     if (rc) {
         run_unlink(a, r);
         return rc;
     }
     return 0;
+}
+
+int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out)
+{
+    size_t n = json_array_size(a->history), from = n > limit ? n - limit : 0;
+    json_t *arr = json_array();
+    for (size_t i = n; arr && i > from; i--) /* newest first */
+        json_array_append(arr, json_array_get(a->history, i - 1));
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (!text) return TN_ENOMEM;
+    int rc = tn_buf_puts(out, text);
+    free(text);
+    return rc;
 }
 
 void tn_automate_destroy(tn_automate_t *a)
@@ -329,5 +592,11 @@ void tn_automate_destroy(tn_automate_t *a)
         tn_task_cancel(t); /* on_run_done unlinks and frees r */
     }
     tn_scriptset_destroy(a->books);
+    size_t it = 0;
+    void *v;
+    while (tn_hmap_next(&a->guards, &it, NULL, &v))
+        free(v);
+    tn_hmap_deinit(&a->guards);
+    json_decref(a->history);
     free(a);
 }

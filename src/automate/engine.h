@@ -4,8 +4,11 @@
  * A runbook file returns
  *   { name = "notify-oncall", description = "...", level = 1,   -- 1 enrich .. 4 prevent
  *     params = { channel = "#ops" },                              -- defaults (optional)
+ *     dry_run = false,                                            -- always dry (optional)
+ *     policy = { cooldown_s =, max_concurrent =, max_per_hour =, key =, max_level = },
  *     run = function(ctx) ... end }
- * ctx = { run_id, runbook, level, origin, params = {...}, incident = {...} or nil }.
+ * ctx = { run_id, runbook, level, origin, dry_run, approved_by, params = {...},
+ *         incident = {...} or nil }.
  *
  * Audit trail: every run appends to the audit stream a "run.started" entry, one "step" entry per
  * action it performs, and a "run.finished" entry with its status and duration. */
@@ -48,6 +51,29 @@ tn_scriptset_t *tn_automate_runbooks(tn_automate_t *a);
  * written into run_id (size >= 40) when given. 0, TN_ENOTFOUND (no such runbook) or TN_ENOMEM. */
 int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
                       const json_t *incident, const char *origin, char *run_id);
+
+/* A start with everything said (strings and JSON borrowed for the call). */
+typedef struct {
+    const char *name;
+    const json_t *params;    /* object or NULL */
+    const json_t *incident;  /* the incident it is for, or NULL */
+    const char *origin;      /* the rule, "api", "chatops", ... */
+    const char *approved_by; /* a person who approved it (lets a level above automate.max_level
+                                run), or NULL */
+    int dry_run;             /* run it dry (also when the runbook or automate.dry_run says so) */
+} tn_automate_req_t;
+
+/* Starts a run after its policy allows it. Refused runs are audited (event run.refused, status
+ * needs_approval, max_concurrent, cooldown or max_per_hour) and remembered; *why (optional)
+ * then points at a static reason. 0, TN_ENOTFOUND, TN_EINVAL (needs approval), TN_EBUSY
+ * (cooldown, concurrency or runaway guard), TN_ENOMEM. */
+int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run_id,
+                         const char **why);
+
+/* Appends a JSON list of the latest runs (newest first, at most limit; refused ones too): run,
+ * runbook, level, origin, incident, approved_by, dry_run, status, started_ms, finished_ms, ms,
+ * params, steps [{action, status, ms, result}], error or reason. */
+int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out);
 
 unsigned tn_automate_running(const tn_automate_t *a);
 unsigned tn_automate_runbook_count(const tn_automate_t *a);

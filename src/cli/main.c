@@ -29,6 +29,7 @@ static const char *g_usage =
     "  config    print every setting with its value and documentation\n"
     "  detect    score a CSV time series (timestamp,value...) with the anomaly detectors\n"
     "  replay    run a recorded event file through detection and the rules, print incidents\n"
+    "  runs      show the latest runbook runs of a running engine (the audit trail)\n"
     "  version   print the version\n"
     "\n"
     "Run 'tocsin <command> --help' for the options of a command.\n";
@@ -418,6 +419,7 @@ static int cmd_replay(int argc, char **argv)
 }
 
 int tn_cli_detect(int argc, char **argv); /* cmd_detect.c */
+int tn_cli_runs(int argc, char **argv);   /* cmd_runs.c */
 
 static int cmd_version(int argc, char **argv)
 {
@@ -441,7 +443,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"serve", cmd_serve},      {"check", cmd_check},   {"config", cmd_config},
-                {"detect", tn_cli_detect}, {"replay", cmd_replay}, {"version", cmd_version}};
+                {"detect", tn_cli_detect}, {"replay", cmd_replay}, {"runs", tn_cli_runs},
+                {"version", cmd_version}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "tocsin: unknown command '%s'\n\n%s", argv[1], g_usage);

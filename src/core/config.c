@@ -125,6 +125,14 @@ static const tn_conf_opt_t g_schema[] = {
      "Programs runbooks may run with exec (absolute paths or names on PATH)."},
     {"scripts.error_webhook", TN_CONF_STR, OFF(scripts.error_webhook), "", UNCHECKED,
      "URL that gets a JSON POST when a script fails to (re)load (empty: log only)."},
+    {"automate.max_level", TN_CONF_INT, OFF(automate.max_level), "2", 1, 4,
+     "The highest runbook level (1 enrich, 2 diagnose, 3 remediate, 4 prevent) that runs "
+     "without a human: a higher one started by a rule is refused (audited); a person starts it "
+     "with approved_by (POST /api/v1/runs)."},
+    {"automate.dry_run", TN_CONF_BOOL, OFF(automate.dry_run), "false", UNCHECKED,
+     "Every runbook run is a dry run: each action is logged and audited, none performed."},
+    {"automate.keep_runs", TN_CONF_INT, OFF(automate.keep_runs), "200", 1, 100000,
+     "Runs kept in memory for GET /api/runs and tocsin runs (the audit stream keeps them all)."},
     {"notify.webhook_url", TN_CONF_STR, OFF(notify.webhook_url), "", UNCHECKED,
      "Default webhook that runbooks post notifications to (empty: none)."},
     {"notify.timeout_ms", TN_CONF_INT, OFF(notify.timeout_ms), "10000", 10, 600000,

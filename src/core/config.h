@@ -101,6 +101,11 @@ typedef struct tn_config {
         char *webhook_url;
         int64_t timeout_ms;
     } notify;
+    struct {
+        int64_t max_level; /* the highest runbook level that runs without a human */
+        bool dry_run;      /* every run is a dry run */
+        int64_t keep_runs; /* finished runs kept in memory for GET /api/runs */
+    } automate;
 } tn_config_t;
 
 typedef struct {

@@ -196,13 +196,28 @@ static void h_runs_post(tn_http_req_t *req, void *data)
         tn_http_respond_error(req, 400, "bad_request", "field 'params' must be an object");
         return;
     }
+    json_t *by = json_object_get(j, "approved_by"), *dry = json_object_get(j, "dry_run");
+    if ((by && !json_is_string(by)) || (dry && !json_is_boolean(dry))) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request",
+                              "field 'approved_by' must be a string and 'dry_run' a boolean");
+        return;
+    }
     char run_id[40] = "";
-    int rc = e->automate ? tn_automate_start(e->automate, json_string_value(name), params, NULL,
-                                             "api", run_id)
-                         : TN_ECLOSED;
+    const char *why = NULL;
+    tn_automate_req_t q = {.name = json_string_value(name),
+                           .params = params,
+                           .origin = "api",
+                           .approved_by = json_string_value(by),
+                           .dry_run = json_is_true(dry)};
+    int rc = e->automate ? tn_automate_start_ex(e->automate, &q, run_id, &why) : TN_ECLOSED;
     if (rc == TN_ENOTFOUND)
         tn_http_respond_error(req, 404, "not_found", "no runbook named '%s'",
                               json_string_value(name));
+    else if (rc == TN_EINVAL)
+        tn_http_respond_error(req, 403, "needs_approval", "%s", why ? why : "needs approval");
+    else if (rc == TN_EBUSY)
+        tn_http_respond_error(req, 429, "refused", "%s", why ? why : "refused by its policy");
     else if (rc)
         tn_http_respond_error(req, 503, "unavailable", "run not started: %s", tn_strerror(rc));
     else {
@@ -211,6 +226,33 @@ static void h_runs_post(tn_http_req_t *req, void *data)
         tn_http_respond(req, 202, NULL, out, (size_t)n);
     }
     json_decref(j);
+}
+
+/* GET /api/runs[?limit=N]: the latest runs, newest first, with their steps. */
+static void h_runs_get(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    size_t limit = 50;
+    const char *q = tn_http_req_query(req);
+    const char *l = q ? strstr(q, "limit=") : NULL;
+    if (l) {
+        char *end;
+        unsigned long v = strtoul(l + 6, &end, 10);
+        if (end == l + 6 || v == 0 || v > 100000) {
+            tn_http_respond_error(req, 400, "bad_request", "limit must be from 1 to 100000");
+            return;
+        }
+        limit = v;
+    }
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (!e->automate || tn_automate_runs_json(e->automate, limit, &b)) {
+        tn_buf_deinit(&b);
+        tn_http_respond_error(req, 503, "unavailable", "automation is not running");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
 }
 
 static void h_scripts(tn_http_req_t *req, void *data)
@@ -271,6 +313,8 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "GET", "/metrics", h_metrics, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/v1/incidents", h_incidents, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/runs", h_runs_post, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/v1/runs", h_runs_get, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/runs", h_runs_get, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/incidents/state", h_incident_state, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);

@@ -267,6 +267,6 @@ void tn_engine__start_runbook(void *arg, const char *runbook, const json_t *para
     tn_engine_t *e = arg;
     if (!e->automate) return;
     int rc = tn_automate_start(e->automate, runbook, params, incident, origin, NULL);
-    if (rc && rc != TN_ENOTFOUND)
+    if (rc && rc != TN_ENOTFOUND && rc != TN_EBUSY && rc != TN_EINVAL) /* those are logged */
         tn_log_error("pipeline", "runbook %s not started: %s", runbook, tn_strerror(rc));
 }

@@ -124,6 +124,14 @@ static int l_sample(lua_State *L)
         tn_samples_deinit(&samples);
         return luaL_error(L, "emit.sample: the pipeline is not running");
     }
+    tn_task_t *dt = tn_task_current(L);
+    if (tn_task_dry_run(dt)) {
+        char would[320];
+        snprintf(would, sizeof would, "sample %.256s = %g", samples.items[0].name,
+                 samples.items[0].value);
+        tn_samples_deinit(&samples);
+        return tn_task_dry_result(L, dt, "emit.sample", would);
+    }
     emit_op_t *op = new_op(L, "sample");
     rc = tn_streams_add_samples(svc->streams, samples.items, 1, on_written, op);
     tn_samples_deinit(&samples);
@@ -157,6 +165,13 @@ static int l_event(lua_State *L)
     snprintf(ts, sizeof ts, "%lld", (long long)tn_now_ms());
     const char *fields[] = {"type", type, "data",   data,
                             "ts",   ts,   "source", tn_lua_name(tn_lua_from(L))};
+    tn_task_t *dt = tn_task_current(L);
+    if (tn_task_dry_run(dt)) {
+        char would[96];
+        snprintf(would, sizeof would, "event %.64s", type);
+        free(data);
+        return tn_task_dry_result(L, dt, "emit.event", would);
+    }
     emit_op_t *op = new_op(L, "event");
     int rc = tn_streams_xadd(svc->streams, tn_streams_key(svc->streams, TN_STREAM_EVENTS), fields,
                              4, on_written, op);

@@ -202,6 +202,15 @@ static int l_run(lua_State *L)
     if (timeout <= 0 || timeout > 86400) return luaL_error(L, "exec.run: timeout out of range");
     if (cap < 0 || cap > (64 << 20)) return luaL_error(L, "exec.run: max_output out of range");
     tn_task_t *t = tn_task_check(L, "exec.run");
+    if (tn_task_dry_run(t)) {
+        tn_buf_t w;
+        tn_buf_init(&w);
+        for (int i = 0; i < argc && w.len < 400; i++)
+            tn_buf_printf(&w, "%s%s", i ? " " : "", argv[i]);
+        int n = tn_task_dry_result(L, t, "exec.run", w.data ? w.data : "");
+        tn_buf_deinit(&w);
+        return n;
+    }
     if (!svc || !svc->loop) return luaL_error(L, "exec.run: no event loop");
 
     if (!allowed(svc->cfg, argv[0])) {

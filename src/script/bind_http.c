@@ -182,6 +182,12 @@ static int l_request(lua_State *L)
     double timeout = opt_timeout(L, 1);
 
     tn_task_t *t = tn_task_check(L, "http.request");
+    if (tn_task_dry_run(t)) {
+        char would[320]; /* the query string may hold credentials: left out */
+        snprintf(would, sizeof would, "%s %.*s", method ? method : (body ? "POST" : "GET"),
+                 (int)strcspn(url, "?#"), url);
+        return tn_task_dry_result(L, t, "http.request", would);
+    }
     tn_httpc_t *httpc = svc ? svc->httpc : NULL;
     if (!httpc) return luaL_error(L, "http.request: no HTTP client");
     http_op_t *op = calloc(1, sizeof *op);

@@ -126,6 +126,12 @@ static int l_call(lua_State *L)
         argv[i] = lua_tolstring(L, i + 1, &lens[i]); /* numbers converted in place */
     }
     tn_task_t *t = tn_task_check(L, "redis.call");
+    if (tn_task_dry_run(t)) {
+        char would[80];
+        snprintf(would, sizeof would, "%.*s with %d argument(s)",
+                 (int)(lens[0] < 32 ? lens[0] : 32), argv[0], argc - 1);
+        return tn_task_dry_result(L, t, "redis.call", would);
+    }
     if (!svc || !svc->redis) return luaL_error(L, "redis.call: no Redis connection");
     redis_op_t *op = calloc(1, sizeof *op);
     if (!op) return luaL_error(L, "redis.call: out of memory");

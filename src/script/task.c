@@ -20,7 +20,8 @@ struct tn_task {
     int finished;
     void (*cancel)(void *op);
     void *op;
-    int *alive; /* cleared when the task is freed (see tn_task_spawn) */
+    int *alive;  /* cleared when the task is freed (see tn_task_spawn) */
+    int dry_run; /* actions are logged and audited, none performed */
 };
 
 static uint64_t g_next_id = 1;
@@ -131,6 +132,44 @@ int tn_task_spawn(tn_lua_t *lua, int nargs, tn_task_done_cb done, void *arg, tn_
     return tn_task_spawn_observed(lua, nargs, done, NULL, arg, out);
 }
 
+static int g_spawn_dry_run; /* for the next spawn only (tn_task_spawn_dry) */
+
+int tn_task_spawn_dry(tn_lua_t *lua, int nargs, tn_task_done_cb done, tn_task_observe_cb observe,
+                      void *arg, tn_task_t **out)
+{
+    g_spawn_dry_run = 1;
+    int rc = tn_task_spawn_observed(lua, nargs, done, observe, arg, out);
+    g_spawn_dry_run = 0;
+    return rc;
+}
+
+int tn_task_dry_run(const tn_task_t *t)
+{
+    return t && t->dry_run;
+}
+
+int tn_task_dry_result(lua_State *L, tn_task_t *t, const char *action, const char *would)
+{
+    tn_buf_t d;
+    tn_buf_init(&d);
+    tn_buf_puts(&d, "{\"dry_run\":true,\"would\":");
+    tn_buf_json_str(&d, would ? would : "", would ? strlen(would) : 0);
+    tn_buf_puts(&d, "}");
+    tn_log_info("script", "dry run: %s not performed (%s)", action, would ? would : "");
+    tn_task_observe(t, action, 1, 0, d.data);
+    tn_buf_deinit(&d);
+    lua_createtable(L, 0, 4);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "dry_run");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "ok");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "status");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "body");
+    return 1;
+}
+
 int tn_task_spawn_observed(tn_lua_t *lua, int nargs, tn_task_done_cb done,
                            tn_task_observe_cb observe, void *arg, tn_task_t **out)
 {
@@ -162,6 +201,7 @@ int tn_task_spawn_observed(tn_lua_t *lua, int nargs, tn_task_done_cb done,
     t->done = done;
     t->observe = observe;
     t->arg = arg;
+    t->dry_run = g_spawn_dry_run;
     g_count++;
     int alive = 1;
     t->alive = &alive;

@@ -43,6 +43,17 @@ tn_lua_t *tn_task_lua(const tn_task_t *t);
 void *tn_task_arg(const tn_task_t *t);
 uint64_t tn_task_id(const tn_task_t *t);
 
+/* Same as tn_task_spawn_observed, for a dry run: the bindings that act on the world (http,
+ * exec, redis, emit, notify) log and audit what they would do and return
+ * { dry_run = true, ok = true, status = 0, body = "" } instead (tn_task_dry_result). */
+int tn_task_spawn_dry(tn_lua_t *lua, int nargs, tn_task_done_cb done, tn_task_observe_cb observe,
+                      void *arg, tn_task_t **out);
+int tn_task_dry_run(const tn_task_t *t);
+/* For a binding in a dry run, as `return tn_task_dry_result(L, t, "http.request", would)`:
+ * observes the action (audit detail {"dry_run":true,"would":"<would>"}), pushes the stand-in
+ * result and returns 1. would (borrowed) says what would have been done. */
+int tn_task_dry_result(lua_State *L, tn_task_t *t, const char *action, const char *would);
+
 /* The task whose coroutine is L, or NULL (main thread or a user coroutine). */
 tn_task_t *tn_task_current(lua_State *L);
 /* Same, but raises "<what> must be called from a runbook task" when there is none. */

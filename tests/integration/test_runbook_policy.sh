@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Runbook policy (issue 7, in part): the highest level that runs without a human
+# (automate.max_level) and approved_by, dry runs (the runbook's, the request's) performing
+# nothing while every action is audited, cooldown per key, the runaway guard (max_per_hour),
+# max_concurrent, and the cooldown and concurrency holding under a burst of 100 requests;
+# GET /api/runs and tocsin runs; tocsin check refusing bad policies.
+. "$(dirname "$0")/lib.sh"
+start_redis
+start_receiver
+mkdir -p "$T/runbooks" "$T/rules"
+cat >"$T/runbooks/restart.lua" <<'EOF'
+local http = require("tocsin.http")
+return {
+  name = "restart", level = 3, params = { service = "" },
+  policy = { max_per_hour = 3, key = "service" },
+  run = function(ctx)
+    assert(http.post(ctx.params.url, { json = { restart = ctx.params.service,
+                                                by = ctx.approved_by, dry = ctx.dry_run } }))
+  end,
+}
+EOF
+cat >"$T/runbooks/diag.lua" <<'EOF'
+local http = require("tocsin.http")
+return {
+  name = "diag", level = 2, params = { service = "" },
+  policy = { cooldown_s = 60 },
+  run = function(ctx) assert(http.post(ctx.params.url, { json = { diag = ctx.params.service } })) end,
+}
+EOF
+cat >"$T/runbooks/slow.lua" <<'EOF'
+local time = require("tocsin.time")
+local http = require("tocsin.http")
+return {
+  name = "slow", level = 1, policy = { max_concurrent = 2 },
+  run = function(ctx)
+    time.sleep(1.5)
+    assert(http.post(ctx.params.url, { json = { slow = ctx.run_id } }))
+  end,
+}
+EOF
+cat >"$T/runbooks/dry.lua" <<'EOF'
+local http = require("tocsin.http")
+local exec = require("tocsin.exec")
+local redis = require("tocsin.redis")
+return {
+  name = "dry", level = 1, dry_run = true,
+  run = function(ctx)
+    local r = assert(http.post(ctx.params.url, { json = { dry = "should not arrive" } }))
+    assert(r.dry_run and ctx.dry_run)
+    assert(exec.run { argv = { "/bin/echo", "hello" } }).dry_run = true
+    assert(redis.call("SET", "tocsin-test:dry", "written")).dry_run = true
+  end,
+}
+EOF
+cat >"$T/tocsin.conf.lua" <<CONF
+return {
+  redis = { url = "redis://127.0.0.1:$REDIS_PORT" },
+  data_dir = "$T/data",
+  scripts = { rules_dir = "$T/rules", runbooks_dir = "$T/runbooks", lib_dir = "$SRC/lua",
+              exec_allow = { "/bin/echo" } },
+  automate = { keep_runs = 1000 },
+}
+CONF
+start_engine "$T/tocsin.conf.lua"
+start() { # start JSON -> HTTP status; body in $T/resp
+    curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$URL/api/v1/runs"
+}
+received() { grep -c "$1" "$T/received.jsonl" || true; }
+U="\"url\":\"$RECEIVER_URL\""
+
+# --- the level gate and approval ---------------------------------------------------------------
+code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"db\"}}")
+check "a level 3 runbook above automate.max_level (2) is refused: 403 ($code)" bash -c \
+    "[ $code = 403 ] && grep -q needs_approval $T/resp && grep -q 'approved_by' $T/resp"
+code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"db\"},\"approved_by\":\"alice\"}")
+check "approved by a person it runs: 202 ($code)" test "$code" = 202
+check "and acts, knowing who approved it" wait_for 10 grep -q '\\"by\\": *\\"alice\\"\|"by":"alice"\|\\"by\\":\\"alice\\"' "$T/received.jsonl"
+code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"web\"},\"dry_run\":true}")
+check "as a dry run it needs no approval: 202 ($code)" test "$code" = 202
+# --- the runaway guard: at most 3 restarts of one service per hour ------------------------------
+for _ in 1 2; do start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"db\"},\"approved_by\":\"alice\"}" >/dev/null; done
+code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"db\"},\"approved_by\":\"alice\"}")
+check "a 4th restart of db within the hour is refused: 429 ($code)" bash -c \
+    "[ $code = 429 ] && grep -q 'max_per_hour' $T/resp && grep -q 'runaway' $T/resp"
+code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"cache\"},\"approved_by\":\"alice\"}")
+check "another service is counted apart: 202 ($code)" test "$code" = 202
+# --- cooldown per service, under a burst of 100 ------------------------------------------------
+seq 100 | xargs -P 10 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+    --data-binary "{\"runbook\":\"diag\",\"params\":{$U,\"service\":\"api\"}}" "$URL/api/v1/runs" >"$T/burst1"
+check "a burst of 100 diag requests for one service: 1 runs, 99 are refused by the cooldown" bash -c \
+    "[ \$(grep -c '^202' $T/burst1) = 1 ] && [ \$(grep -c '^429' $T/burst1) = 99 ]"
+check "and exactly one diag reached the receiver" wait_for 10 bash -c "[ \$(grep -c 'diag' $T/received.jsonl) = 1 ]"
+code=$(start "{\"runbook\":\"diag\",\"params\":{$U,\"service\":\"db\"}}")
+check "the cooldown is per service: another one runs ($code)" test "$code" = 202
+# --- max_concurrent under a burst of 100 -------------------------------------------------------
+seq 100 | xargs -P 10 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+    --data-binary "{\"runbook\":\"slow\",\"params\":{$U}}" "$URL/api/v1/runs" >"$T/burst2"
+check "100 slow runs asked for at once: 2 run (max_concurrent 2), 98 refused" bash -c \
+    "[ \$(grep -c '^202' $T/burst2) = 2 ] && [ \$(grep -c '^429' $T/burst2) = 98 ]"
+check "once they finished another may run" wait_for 10 bash -c \
+    "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary '{\"runbook\":\"slow\",\"params\":{$U}}' $URL/api/v1/runs) = 202 ]"
+# --- dry runs -----------------------------------------------------------------------------------
+code=$(start "{\"runbook\":\"dry\",\"params\":{$U}}")
+check "a dry-run runbook starts ($code)" test "$code" = 202
+dry_id=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+check "it finishes ok" wait_for 10 bash -c "curl -s $URL/api/runs | grep -q '\"run\":\"$dry_id\"[^}]*\"status\":\"ok\"\|\"status\":\"ok\"[^]]*$dry_id'"
+sleep 0.3
+check "nothing it would have done was done: no request, no key written" bash -c \
+    "! grep -q 'should not arrive' $T/received.jsonl && [ -z \"\$(redis-cli -p $REDIS_PORT GET tocsin-test:dry)\" ]"
+check "every action is in the audit trail, marked dry_run" bash -c "
+    redis-cli -p $REDIS_PORT --json XRANGE tocsin:audit - + | python3 -c \"
+import json, sys
+steps = [dict(zip(f[0::2], f[1::2])) for _i, f in json.load(sys.stdin)]
+steps = [s for s in steps if s['run'] == '$dry_id' and s['event'] == 'step']
+acts = [json.loads(s['detail'])['action'] for s in steps]
+assert acts == ['http.request', 'exec.run', 'redis.call'], acts
+assert all(json.loads(s['detail'])['result']['dry_run'] for s in steps), steps\""
+# --- the record: GET /api/runs, tocsin runs, the audit stream -----------------------------------
+curl -s "$URL/api/runs?limit=500" >"$T/runs.json"
+check "GET /api/runs lists runs newest first, refused ones with their reason" python3 -c "
+import json
+runs = json.load(open('$T/runs.json'))
+assert runs[0]['started_ms'] >= runs[-1]['started_ms']
+st = {r['status'] for r in runs}
+assert {'ok', 'needs_approval', 'cooldown', 'max_per_hour', 'max_concurrent'} <= st, st
+r = [r for r in runs if r['status'] == 'cooldown'][0]
+assert 'cooldown_s 60' in r['reason'], r
+a = [r for r in runs if r.get('approved_by') == 'alice']
+assert a and all(x['level'] == 3 for x in a), a
+d = [r for r in runs if r['run'] == '$dry_id'][0]
+assert d['dry_run'] is True and len(d['steps']) == 3, d"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/runs?limit=0")
+check "a bad limit -> 400 ($code)" test "$code" = 400
+check "refusals are audited as run.refused" bash -c \
+    "redis-cli -p $REDIS_PORT --raw XRANGE tocsin:audit - + | grep -q 'run.refused'"
+check "refusals are counted in /metrics" bash -c \
+    "curl -s $URL/metrics | grep -Eq '^tocsin_runbook_runs_refused_total (19[0-9]|[2-9][0-9][0-9])'"
+"$TOCSIN" runs --url "$URL" --limit 5 >"$T/runs.txt"
+check "tocsin runs shows the latest runs" bash -c "[ \$(wc -l <$T/runs.txt) -ge 5 ] && grep -q 'slow\|dry' $T/runs.txt"
+"$TOCSIN" runs --url "$URL" --run "$dry_id" >"$T/run.txt"
+check "tocsin runs --run ID shows its steps" bash -c "grep -q 'http.request' $T/run.txt && grep -q 'exec.run' $T/run.txt && grep -q '(dry)' $T/run.txt"
+check "tocsin runs --json gives the engine's JSON" bash -c "'$TOCSIN' runs --url '$URL' --json | python3 -c 'import json,sys; assert isinstance(json.load(sys.stdin), list)'"
+"$TOCSIN" runs --url "http://127.0.0.1:1" >/dev/null 2>"$T/err" && rc=0 || rc=$?
+check "tocsin runs with no engine: exit 1 saying why ($rc)" bash -c "[ $rc = 1 ] && grep -qi 'connect' $T/err"
+# --- tocsin check on policies -------------------------------------------------------------------
+printf 'return { name = "x", level = 1, policy = { cooldown = 5 }, run = function() end }\n' >"$T/bad1.lua"
+printf 'return { name = "x", level = 1,\n  policy = { max_per_hour = 0 }, run = function() end }\n' >"$T/bad2.lua"
+out1=$("$TOCSIN" check "$T/runbooks/../bad1.lua" 2>&1) || true
+mkdir -p "$T/rb2/runbooks"; cp "$T/bad1.lua" "$T/bad2.lua" "$T/rb2/runbooks/"
+out=$("$TOCSIN" check "$T/rb2/runbooks" 2>&1) && rc=0 || rc=$?
+check "tocsin check refuses an unknown policy field, naming it" bash -c "[ $rc = 1 ] && echo \"\$0\" | grep -q \"bad1.lua:1: unknown runbook policy field 'cooldown'\"" "$out"
+check "and a value out of range, with its line" bash -c "echo \"\$0\" | grep -q \"bad2.lua:2: runbook policy field 'max_per_hour' must be an integer from 1 to 64\"" "$out"
+check "the engine is healthy after it all" bash -c "curl -sf $URL/healthz | grep -q '\"status\":\"ok\"'"
+check "the engine stops cleanly" stop_engine
+finish
