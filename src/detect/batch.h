@@ -11,7 +11,9 @@
  * Vectorization: the step loops are branch-free over lanes (selects instead of branches) and
  * compiled with -O3 -fno-math-errno; on x86-64 with GCC they are also built for AVX2 next to the
  * baseline SSE2 (target_clones, chosen at load time), which is the portable fallback. Check with
- * `-fopt-info-vec-optimized` (docs/detection.md). */
+ * `-fopt-info-vec-optimized` (docs/detection.md). The rolling z-score also has explicit AVX-512
+ * loops (512-bit registers, 256-bit ones for the last four lanes), used when the CPU reports
+ * AVX-512F and VL at run time. */
 #ifndef TN_DETECT_BATCH_H
 #define TN_DETECT_BATCH_H
 
@@ -43,8 +45,9 @@ void tn_bz_deinit(tn_bz_t *b);
 void tn_bz_step(tn_bz_t *b, const double *x, double *z, double *mean, double *sd);
 
 /* The same as `steps` calls of tn_bz_step (z only), for input rows x[steps][lanes] and output
- * z[steps][lanes], but tiled: each group of lanes goes through all the steps while its rings are
- * in cache, so memory traffic is the input and output only. Bitwise the same results. */
+ * z[steps][lanes] (both borrowed), but time-inner: each group of 8 lanes goes through a few steps
+ * at a time with its mean and m2 in registers, in blocks of lanes whose rings stay in cache, so
+ * memory traffic is the input and output only. Bitwise the same results. */
 void tn_bz_run(tn_bz_t *b, size_t steps, const double *x, double *z);
 
 /* ---- EWMA mean and variance --------------------------------------------------------------- */
