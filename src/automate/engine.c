@@ -55,7 +55,7 @@ static const tn_field_spec_t g_runbook_spec[] = {
     {"name", LUA_TSTRING, 1, "unique runbook name"},
     {"description", LUA_TSTRING, 0, "what the runbook does"},
     {"level", LUA_TNUMBER, 1, "automation level: 1 enrich, 2 diagnose, 3 remediate, 4 prevent"},
-    {"params", LUA_TTABLE, 0, "parameter defaults"},
+    {"params", LUA_TTABLE, 0, "parameters: a default, or { type =, default =, required =, ... }"},
     {"run", LUA_TFUNCTION, 1, "function(ctx) performing the runbook"},
     {"dry_run", LUA_TBOOLEAN, 0, "always run dry: actions logged, none performed"},
     {"policy", LUA_TTABLE, 0, "cooldown_s, max_concurrent, max_per_hour, key, max_level"},
@@ -317,6 +317,96 @@ typedef struct {
     const json_t *incident;
 } ctx_args_t;
 
+static const char *const g_param_types[] = {"string",  "integer", "number",
+                                            "boolean", "table",   NULL};
+
+/* Whether the value at idx is a parameter spec ({ type = "string", ... }) rather than a plain
+ * default. */
+static int is_spec(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx)) return 0;
+    lua_getfield(L, idx, "type");
+    int yes = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        for (int i = 0; g_param_types[i]; i++)
+            yes |= !strcmp(lua_tostring(L, -1), g_param_types[i]);
+    lua_pop(L, 1);
+    return yes;
+}
+
+/* The type name of the value at idx, as parameters count it. */
+static const char *value_type(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+        return "string";
+    case LUA_TBOOLEAN:
+        return "boolean";
+    case LUA_TTABLE:
+        return "table";
+    case LUA_TNUMBER:
+        return lua_isinteger(L, idx) ? "integer" : "number";
+    default:
+        return lua_typename(L, lua_type(L, idx));
+    }
+}
+
+/* Checks the value on top against the spec at spec (absolute index) for parameter k; raises a
+ * Lua error naming the parameter. */
+static void check_param(lua_State *L, int spec, const char *k)
+{
+    lua_getfield(L, spec, "type");
+    const char *want = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    const char *got = value_type(L, -1);
+    int ok = !strcmp(want, got) || (!strcmp(want, "number") && !strcmp(got, "integer"));
+    if (!ok && !strcmp(want, "integer") && lua_type(L, -1) == LUA_TNUMBER) {
+        lua_Number n = lua_tonumber(L, -1); /* 3.0 from JSON is an integer */
+        if (n == (lua_Number)(lua_Integer)n) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, (lua_Integer)n);
+            ok = 1;
+        }
+    }
+    if (!ok) luaL_error(L, "parameter '%s' must be of type %s, not %s", k, want, got);
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lua_Number v = lua_tonumber(L, -1);
+        lua_getfield(L, spec, "min");
+        if (lua_isnumber(L, -1) && v < lua_tonumber(L, -1))
+            luaL_error(L, "parameter '%s' must be at least %s", k, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        lua_getfield(L, spec, "max");
+        if (lua_isnumber(L, -1) && v > lua_tonumber(L, -1))
+            luaL_error(L, "parameter '%s' must be at most %s", k, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        lua_getfield(L, spec, "pattern");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            lua_getglobal(L, "string");
+            lua_getfield(L, -1, "match");
+            lua_pushvalue(L, -4); /* the value */
+            lua_pushfstring(L, "^%s$", lua_tostring(L, -4));
+            lua_call(L, 2, 1);
+            if (lua_isnil(L, -1))
+                luaL_error(L, "parameter '%s' does not match %s", k, lua_tostring(L, -3));
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, spec, "enum");
+    if (lua_istable(L, -1)) {
+        int found = 0;
+        for (lua_Integer i = 1; !found && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+            lua_rawgeti(L, -1, i);
+            found = lua_rawequal(L, -1, -3);
+            lua_pop(L, 1);
+        }
+        if (!found) luaL_error(L, "parameter '%s' is not one of the values allowed", k);
+    }
+    lua_pop(L, 1);
+}
+
 static int build_ctx(lua_State *L)
 {
     const ctx_args_t *c = lua_touserdata(L, 2);
@@ -330,27 +420,56 @@ static int build_ctx(lua_State *L)
     lua_setfield(L, -2, "level");
     lua_pushstring(L, c->r->origin);
     lua_setfield(L, -2, "origin");
-    /* params: defaults overlaid with the given values */
+    /* params: the given values (checked against their specs), else the defaults; a required
+     * one must be given; parameters the runbook does not declare pass as they are */
     lua_newtable(L);
-    lua_getfield(L, 1, "params");
-    if (lua_istable(L, -1)) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_settable(L, -5);
-        }
-    }
-    lua_pop(L, 1);
+    int out = lua_gettop(L);
     if (c->params) {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)c->params, k, v)
         {
             tn_lua_push_json(L, v);
-            lua_setfield(L, -2, k);
+            lua_setfield(L, out, k);
         }
     }
+    lua_getfield(L, 1, "params");
+    int decl = lua_gettop(L);
+    if (lua_istable(L, decl)) {
+        lua_pushnil(L);
+        while (lua_next(L, decl)) {
+            if (lua_type(L, -2) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                continue;
+            }
+            const char *k = lua_tostring(L, -2);
+            int spec = lua_gettop(L);
+            lua_getfield(L, out, k);
+            if (is_spec(L, spec)) {
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                    lua_getfield(L, spec, "required");
+                    int required = lua_toboolean(L, -1);
+                    lua_pop(L, 1);
+                    lua_getfield(L, spec, "default");
+                    if (lua_isnil(L, -1) && required)
+                        luaL_error(L, "parameter '%s' is required", k);
+                } else {
+                    check_param(L, spec, k);
+                }
+            } else if (lua_isnil(L, -1)) { /* a plain default */
+                lua_pop(L, 1);
+                lua_pushvalue(L, spec);
+            } else if (strcmp(value_type(L, -1), value_type(L, spec)) &&
+                       !(lua_type(L, -1) == LUA_TNUMBER && lua_type(L, spec) == LUA_TNUMBER)) {
+                luaL_error(L, "parameter '%s' must be of type %s (like its default), not %s", k,
+                           value_type(L, spec), value_type(L, -1));
+            }
+            lua_setfield(L, out, k);
+            lua_pop(L, 1); /* the spec or default */
+        }
+    }
+    lua_pop(L, 1); /* declarations */
     lua_setfield(L, -2, "params");
     if (c->incident) {
         tn_lua_push_json(L, c->incident);
@@ -424,14 +543,15 @@ int tn_automate_start(tn_automate_t *a, const char *name, const json_t *params,
                       const json_t *incident, const char *origin, char *run_id)
 {
     tn_automate_req_t q = {.name = name, .params = params, .incident = incident, .origin = origin};
-    return tn_automate_start_ex(a, &q, run_id, NULL);
+    return tn_automate_start_ex(a, &q, run_id, NULL, NULL);
 }
 
 int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run_id,
-                         const char **why_out)
+                         const char **why_out, const char **status_out)
 {
-    static char why[256];
+    static char why[512];
     if (why_out) *why_out = NULL;
+    if (status_out) *status_out = NULL;
     tn_script_t *b = tn_scriptset_find(a->books, q->name);
     if (!b) {
         tn_log_warn("automate", "no runbook named '%s' (asked for by %s)", q->name,
@@ -494,7 +614,8 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
     if (status) {
         refuse(a, q, level, status, why);
         if (why_out) *why_out = why;
-        return !strcmp(status, "needs_approval") ? TN_EINVAL : TN_EBUSY;
+        if (status_out) *status_out = status;
+        return TN_EBUSY;
     }
     if (!g) {
         g = calloc(1, sizeof *g);
@@ -529,10 +650,13 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
     tn_script_push(b);
     lua_pushlightuserdata(L, &ca);
     if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
-        tn_log_error("automate", "cannot start run of %s: %s", q->name, lua_tostring(L, -1));
+        snprintf(why, sizeof why, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
         lua_pop(L, 1);
         run_free(r);
-        return TN_ENOMEM;
+        refuse(a, q, level, "bad_params", why);
+        if (why_out) *why_out = why;
+        if (status_out) *status_out = "bad_params";
+        return TN_EINVAL;
     }
     lua_pushboolean(L, r->dry_run); /* ctx.dry_run */
     lua_setfield(L, -2, "dry_run");

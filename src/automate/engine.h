@@ -63,12 +63,13 @@ typedef struct {
     int dry_run;             /* run it dry (also when the runbook or automate.dry_run says so) */
 } tn_automate_req_t;
 
-/* Starts a run after its policy allows it. Refused runs are audited (event run.refused, status
- * needs_approval, max_concurrent, cooldown or max_per_hour) and remembered; *why (optional)
- * then points at a static reason. 0, TN_ENOTFOUND, TN_EINVAL (needs approval), TN_EBUSY
- * (cooldown, concurrency or runaway guard), TN_ENOMEM. */
+/* Starts a run after its parameters check and its policy allows it. Refused runs are audited
+ * (event run.refused) and remembered; *status (optional) then says why in a word
+ * (bad_params, needs_approval, max_concurrent, cooldown, max_per_hour) and *why (optional) in
+ * a sentence (both static). 0, TN_ENOTFOUND, TN_EINVAL (bad parameters), TN_EBUSY (refused by
+ * the policy), TN_ENOMEM. */
 int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run_id,
-                         const char **why);
+                         const char **why, const char **status);
 
 /* Appends a JSON list of the latest runs (newest first, at most limit; refused ones too): run,
  * runbook, level, origin, incident, approved_by, dry_run, status, started_ms, finished_ms, ms,

@@ -204,20 +204,24 @@ static void h_runs_post(tn_http_req_t *req, void *data)
         return;
     }
     char run_id[40] = "";
-    const char *why = NULL;
+    const char *why = NULL, *status = NULL;
     tn_automate_req_t q = {.name = json_string_value(name),
                            .params = params,
                            .origin = "api",
                            .approved_by = json_string_value(by),
                            .dry_run = json_is_true(dry)};
-    int rc = e->automate ? tn_automate_start_ex(e->automate, &q, run_id, &why) : TN_ECLOSED;
+    int rc =
+        e->automate ? tn_automate_start_ex(e->automate, &q, run_id, &why, &status) : TN_ECLOSED;
     if (rc == TN_ENOTFOUND)
         tn_http_respond_error(req, 404, "not_found", "no runbook named '%s'",
                               json_string_value(name));
     else if (rc == TN_EINVAL)
-        tn_http_respond_error(req, 403, "needs_approval", "%s", why ? why : "needs approval");
+        tn_http_respond_error(req, 400, "bad_params", "%s", why ? why : "bad parameters");
+    else if (rc == TN_EBUSY && status && !strcmp(status, "needs_approval"))
+        tn_http_respond_error(req, 403, "needs_approval", "%s", why);
     else if (rc == TN_EBUSY)
-        tn_http_respond_error(req, 429, "refused", "%s", why ? why : "refused by its policy");
+        tn_http_respond_error(req, 429, status ? status : "refused", "%s",
+                              why ? why : "refused by its policy");
     else if (rc)
         tn_http_respond_error(req, 503, "unavailable", "run not started: %s", tn_strerror(rc));
     else {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runbook policy (issue 7, in part): the highest level that runs without a human
+# Runbook policy (issue 7, in part): typed parameters, the highest level that runs without a human
 # (automate.max_level) and approved_by, dry runs (the runbook's, the request's) performing
 # nothing while every action is audited, cooldown per key, the runaway guard (max_per_hour),
 # max_concurrent, and the cooldown and concurrency holding under a burst of 100 requests;
@@ -52,6 +52,21 @@ return {
   end,
 }
 EOF
+cat >"$T/runbooks/scale.lua" <<'EOF'
+local http = require("tocsin.http")
+return {
+  name = "scale", level = 2,
+  params = {
+    service = { type = "string", required = true, pattern = "[a-z][a-z0-9-]*" },
+    replicas = { type = "integer", default = 2, min = 1, max = 20 },
+    mode = { type = "string", enum = { "soft", "hard" }, default = "soft" },
+  },
+  run = function(ctx)
+    local p = ctx.params
+    assert(http.post(p.url, { json = { scale = p.service, replicas = p.replicas, mode = p.mode } }))
+  end,
+}
+EOF
 cat >"$T/tocsin.conf.lua" <<CONF
 return {
   redis = { url = "redis://127.0.0.1:$REDIS_PORT" },
@@ -67,6 +82,32 @@ start() { # start JSON -> HTTP status; body in $T/resp
 }
 received() { grep -c "$1" "$T/received.jsonl" || true; }
 U="\"url\":\"$RECEIVER_URL\""
+
+# --- typed parameters ---------------------------------------------------------------------------
+bad_param() { # PARAMS EXPECTED-TEXT
+    local code
+    code=$(start "{\"runbook\":\"scale\",\"params\":{$U$1}}")
+    check "scale with {${1#,}}: 400 naming the problem ($code)" bash -c "[ $code = 400 ] && grep -q \"\$0\" $T/resp" "$2"
+}
+bad_param "" "parameter 'service' is required"
+bad_param ",\"service\":\"db\",\"replicas\":50" "parameter 'replicas' must be at most 20"
+bad_param ",\"service\":\"db\",\"replicas\":\"3\"" "parameter 'replicas' must be of type integer, not string"
+bad_param ",\"service\":\"db\",\"mode\":\"medium\"" "parameter 'mode' is not one of the values allowed"
+bad_param ",\"service\":\"Bad Name!\"" "parameter 'service' does not match"
+code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":5},\"approved_by\":\"alice\"}")
+check "a plain default gives the type: a number for a string parameter -> 400 ($code)" bash -c \
+    "[ $code = 400 ] && grep -q 'like its default' $T/resp"
+code=$(start "{\"runbook\":\"scale\",\"params\":{$U,\"service\":\"db\",\"replicas\":3.0}}")
+check "valid parameters run, defaults filled in ($code)" test "$code" = 202
+check "the runbook saw them typed" wait_for 10 python3 -c "
+import json
+for l in open('$T/received.jsonl'):
+    b = json.loads(json.loads(l)['body'])
+    if b.get('scale') == 'db':
+        assert b['replicas'] == 3 and b['mode'] == 'soft', b
+        break
+else:
+    raise SystemExit(1)"
 
 # --- the level gate and approval ---------------------------------------------------------------
 code=$(start "{\"runbook\":\"restart\",\"params\":{$U,\"service\":\"db\"}}")
@@ -122,7 +163,7 @@ import json
 runs = json.load(open('$T/runs.json'))
 assert runs[0]['started_ms'] >= runs[-1]['started_ms']
 st = {r['status'] for r in runs}
-assert {'ok', 'needs_approval', 'cooldown', 'max_per_hour', 'max_concurrent'} <= st, st
+assert {'ok', 'needs_approval', 'cooldown', 'max_per_hour', 'max_concurrent', 'bad_params'} <= st, st
 r = [r for r in runs if r['status'] == 'cooldown'][0]
 assert 'cooldown_s 60' in r['reason'], r
 a = [r for r in runs if r.get('approved_by') == 'alice']
