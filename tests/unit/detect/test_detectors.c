@@ -101,14 +101,13 @@ static void test_bz_naive(void **state)
     tn_bz_deinit(&b);
 }
 
-/* tn_bz_run (tiled over lanes) gives bitwise the results of step-by-step calls */
-static void test_bz_run_same(void **state)
+/* tn_bz_run (tiled over lanes, time-inner in blocks) gives bitwise the results of step-by-step
+ * calls, for L lanes and window W over T steps fed in random chunks. */
+static void bz_run_same(size_t L, uint32_t W, size_t T)
 {
-    (void)state;
-    const size_t L = 1300, T = 400; /* lanes: two full tiles and a partial one */
     tn_bz_t a, b;
-    assert_int_equal(tn_bz_init(&a, L, 37), 0);
-    assert_int_equal(tn_bz_init(&b, L, 37), 0);
+    assert_int_equal(tn_bz_init(&a, L, W), 0);
+    assert_int_equal(tn_bz_init(&b, L, W), 0);
     double *x = malloc(sizeof(double) * L * T), *za = malloc(sizeof(double) * L * T),
            *zb = malloc(sizeof(double) * L * T);
     assert_non_null(x);
@@ -135,6 +134,16 @@ static void test_bz_run_same(void **state)
     free(zb);
     tn_bz_deinit(&a);
     tn_bz_deinit(&b);
+}
+
+static void test_bz_run_same(void **state)
+{
+    (void)state;
+    bz_run_same(1300, 37, 400); /* two full tiles and a partial one */
+    bz_run_same(1301, 37, 300); /* lanes not a multiple of 4: the portable tail */
+    bz_run_same(1303, 5, 200);
+    bz_run_same(1024, 37, 200); /* rows a multiple of 4 KiB apart: shortened chunks */
+    bz_run_same(97, 2000, 4500); /* a long window: the exact recompute inside the run */
 }
 
 /* ---- EWMA: against the closed-form weighted sums ------------------------------------------- */
