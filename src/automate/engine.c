@@ -1,4 +1,5 @@
 #include "automate/engine.h"
+#include "automate/approval.h"
 #include "script/bindings.h"
 #include "script/contract.h"
 #include "script/convert.h"
@@ -46,8 +47,9 @@ struct tn_automate {
     unsigned nrunning;
     unsigned seq;
     int destroying;
-    tn_hmap_t guards; /* "runbook\x1fkey" -> guard_t */
-    json_t *history;  /* the latest runs, oldest first (at most automate.keep_runs) */
+    tn_hmap_t guards;          /* "runbook\x1fkey" -> guard_t */
+    tn_approvals_t *approvals; /* asks waiting for a person (NULL without a loop) */
+    json_t *history;           /* the latest runs, oldest first (at most automate.keep_runs) */
     tn_metric_t *m_ok, *m_failed, *m_started, *m_skipped;
 };
 
@@ -125,6 +127,14 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
     return 0;
 }
 
+static int setup_book(void *owner, tn_lua_t *lua)
+{
+    tn_automate_t *a = owner;
+    return tn_lua_preload(lua, "tocsin.approval", tn_approvals_open, a ? a->approvals : NULL);
+}
+
+static void run_of(void *task_arg, const char **id, const char **runbook);
+
 static void book_opts(tn_automate_t *a, const tn_config_t *cfg, tn_catalog_t *catalog,
                       const tn_script_services_t *svc, tn_scriptset_opts_t *o)
 {
@@ -134,6 +144,7 @@ static void book_opts(tn_automate_t *a, const tn_config_t *cfg, tn_catalog_t *ca
                                .catalog = catalog,
                                .owner = a,
                                .svc = svc,
+                               .setup = setup_book,
                                .validate = validate_book};
 }
 
@@ -150,10 +161,16 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
     tn_automate_t *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->o = *opts;
+    if (opts->svc && opts->svc->loop &&
+        !(a->approvals = tn_approvals_create(opts->svc->loop, run_of))) {
+        free(a);
+        return NULL;
+    }
     tn_scriptset_opts_t so;
     book_opts(a, opts->cfg, opts->catalog, opts->svc, &so);
     a->books = tn_scriptset_create(&so);
     if (!a->books) {
+        tn_approvals_destroy(a->approvals);
         free(a);
         return NULL;
     }
@@ -241,6 +258,18 @@ static void on_step(tn_task_t *t, const char *action, int ok, double ms, const c
                                                res ? res : json_object()));
     else
         json_decref(res);
+}
+
+static void run_of(void *task_arg, const char **id, const char **runbook)
+{
+    const run_t *r = task_arg;
+    *id = r ? r->id : "";
+    *runbook = r ? r->runbook : "";
+}
+
+tn_approvals_t *tn_automate_approvals(tn_automate_t *a)
+{
+    return a->approvals;
 }
 
 static void run_free(run_t *r)
@@ -715,6 +744,7 @@ void tn_automate_destroy(tn_automate_t *a)
         if (!t) break;
         tn_task_cancel(t); /* on_run_done unlinks and frees r */
     }
+    tn_approvals_destroy(a->approvals); /* what the cancels left */
     tn_scriptset_destroy(a->books);
     size_t it = 0;
     void *v;

@@ -76,6 +76,9 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
  * params, steps [{action, status, ms, result}], error or reason. */
 int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out);
 
+/* The asks waiting for a person (approval.h; borrowed), or NULL. */
+struct tn_approvals *tn_automate_approvals(tn_automate_t *a);
+
 unsigned tn_automate_running(const tn_automate_t *a);
 unsigned tn_automate_runbook_count(const tn_automate_t *a);
 

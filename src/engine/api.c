@@ -1,5 +1,6 @@
 /* api.c - the engine's own HTTP routes: health, metrics and the JSON API. */
 #include "engine/engine_internal.h"
+#include "automate/approval.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -259,6 +260,61 @@ static void h_runs_get(tn_http_req_t *req, void *data)
     tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
 }
 
+/* GET /api/v1/approvals: the asks waiting for a person. */
+static void h_approvals_get(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    tn_approvals_t *ap = e->automate ? tn_automate_approvals(e->automate) : NULL;
+    tn_buf_t b;
+    tn_buf_init(&b);
+    if (!ap || tn_approvals_json(ap, &b)) {
+        tn_buf_deinit(&b);
+        tn_http_respond_error(req, 503, "unavailable", "automation is not running");
+        return;
+    }
+    size_t len = b.len;
+    tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
+}
+
+/* POST /api/v1/approvals {"id", "decision": "approve"|"deny", "by", "note"} */
+static void h_approvals_post(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    size_t len;
+    const char *body = tn_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    const char *dec = json_string_value(json_object_get(j, "decision"));
+    const char *by = json_string_value(json_object_get(j, "by"));
+    json_t *note = json_object_get(j, "note");
+    if (!json_is_object(j) || !id || !dec || (strcmp(dec, "approve") && strcmp(dec, "deny")) ||
+        !by || !*by || (note && !json_is_string(note))) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request",
+                              "a JSON object is required: id (string), decision (\"approve\" or "
+                              "\"deny\"), by (who decides), note (optional string)");
+        return;
+    }
+    tn_approvals_t *ap = e->automate ? tn_automate_approvals(e->automate) : NULL;
+    const char *why = NULL;
+    int rc =
+        ap ? tn_approvals_decide(ap, id, !strcmp(dec, "approve"), by, json_string_value(note), &why)
+           : TN_ECLOSED;
+    if (rc == TN_ENOTFOUND)
+        tn_http_respond_error(req, 404, "not_found", "no pending approval '%s'", id);
+    else if (rc == TN_EINVAL)
+        tn_http_respond_error(req, 403, "forbidden", "%s may not decide it: %s", by,
+                              why ? why : "?");
+    else if (rc)
+        tn_http_respond_error(req, 503, "unavailable", "automation is not running");
+    else {
+        const char ok[] = "{\"ok\":true}";
+        tn_http_respond(req, 200, NULL, ok, sizeof ok - 1);
+    }
+    json_decref(j);
+}
+
 static void h_scripts(tn_http_req_t *req, void *data)
 {
     tn_engine_t *e = data;
@@ -319,6 +375,8 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/runs", h_runs_post, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/v1/runs", h_runs_get, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/runs", h_runs_get, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/v1/approvals", h_approvals_get, e);
+    rc |= tn_http_server_route(e->http, "POST", "/api/v1/approvals", h_approvals_post, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/incidents/state", h_incident_state, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runbook policy (issue 7, in part): typed parameters, the highest level that runs without a human
+# Runbook policy (issue 7, in part): typed parameters, approvals (asked, granted, denied, timed
+# out), the highest level that runs without a human
 # (automate.max_level) and approved_by, dry runs (the runbook's, the request's) performing
 # nothing while every action is audited, cooldown per key, the runaway guard (max_per_hour),
 # max_concurrent, and the cooldown and concurrency holding under a burst of 100 requests;
@@ -64,6 +65,20 @@ return {
   run = function(ctx)
     local p = ctx.params
     assert(http.post(p.url, { json = { scale = p.service, replicas = p.replicas, mode = p.mode } }))
+  end,
+}
+EOF
+cat >"$T/runbooks/ask.lua" <<'EOF'
+local approval = require("tocsin.approval")
+local http = require("tocsin.http")
+return {
+  name = "ask", level = 1, params = { timeout = 30, on_timeout = "deny" },
+  run = function(ctx)
+    local ok, by, note = approval.ask { reason = "restart db-1?", who = { "alice", "bob" },
+                                       timeout_s = ctx.params.timeout,
+                                       on_timeout = ctx.params.on_timeout }
+    assert(http.post(ctx.params.url, { json = { approved = ok, by = by, note = note,
+                                                run = ctx.run_id } }))
   end,
 }
 EOF
@@ -156,6 +171,53 @@ steps = [s for s in steps if s['run'] == '$dry_id' and s['event'] == 'step']
 acts = [json.loads(s['detail'])['action'] for s in steps]
 assert acts == ['http.request', 'exec.run', 'redis.call'], acts
 assert all(json.loads(s['detail'])['result']['dry_run'] for s in steps), steps\""
+# --- approvals: asked, granted, denied, timed out ----------------------------------------------
+pending() { curl -s "$URL/api/v1/approvals"; }
+decide() { # ID DECISION BY -> HTTP status
+    curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
+        -d "{\"id\":\"$1\",\"decision\":\"$2\",\"by\":\"$3\",\"note\":\"checked the graphs\"}" "$URL/api/v1/approvals"
+}
+start "{\"runbook\":\"ask\",\"params\":{$U}}" >/dev/null
+ask_run=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+listed() { pending | python3 -c "
+import json, sys
+a = [a for a in json.load(sys.stdin) if a['run'] == '$1']
+assert a and a[0]['reason'] == 'restart db-1?' and a[0]['who'] == ['alice', 'bob'], a"; }
+check "the run waits: its ask is listed with reason and who" wait_for 5 listed "$ask_run"
+apr=$(pending | python3 -c "import json,sys; print([a['id'] for a in json.load(sys.stdin) if a['run'] == '$ask_run'][0])")
+check "the engine answers while it waits" bash -c "curl -sf $URL/healthz | grep -q '\"status\":\"ok\"'"
+code=$(decide "$apr" approve mallory)
+check "someone not among who may not decide: 403 ($code)" bash -c "[ $code = 403 ] && grep -q 'not among' $T/resp"
+code=$(decide "APR-nope" approve alice)
+check "an unknown approval: 404 ($code)" test "$code" = 404
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"id":"x","decision":"maybe","by":"a"}' "$URL/api/v1/approvals")
+check "a decision other than approve or deny: 400 ($code)" test "$code" = 400
+code=$(decide "$apr" approve alice)
+check "alice approves: 200 ($code)" test "$code" = 200
+check "the run goes on, knowing who approved and why" wait_for 5 bash -c \
+    "grep -q '$ask_run' $T/received.jsonl && grep '$ask_run' $T/received.jsonl | grep -q 'approved.*true' && grep '$ask_run' $T/received.jsonl | grep -q 'checked the graphs'"
+start "{\"runbook\":\"ask\",\"params\":{$U}}" >/dev/null
+deny_run=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+wait_for 5 bash -c "curl -s $URL/api/v1/approvals | grep -q '$deny_run'" || true
+apr=$(pending | python3 -c "import json,sys; print([a['id'] for a in json.load(sys.stdin) if a['run'] == '$deny_run'][0])")
+code=$(decide "$apr" deny bob)
+check "bob denies: the run learns it was denied ($code)" wait_for 5 bash -c \
+    "grep '$deny_run' $T/received.jsonl | grep -q 'approved.*false'"
+start "{\"runbook\":\"ask\",\"params\":{$U,\"timeout\":1,\"on_timeout\":\"approve\"}}" >/dev/null
+to_run=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+check "nobody decides in time: on_timeout approve goes on, by timeout" wait_for 8 bash -c \
+    "grep '$to_run' $T/received.jsonl | grep -q 'approved.*true' && grep '$to_run' $T/received.jsonl | grep -q 'timeout'"
+start "{\"runbook\":\"ask\",\"params\":{$U,\"timeout\":1}}" >/dev/null
+to2_run=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+check "and by default a timeout denies" wait_for 8 bash -c "grep '$to2_run' $T/received.jsonl | grep -q 'approved.*false'"
+check "nothing is left pending" test "$(pending)" = "[]"
+check "each decision is a step of the audit trail" bash -c "
+    redis-cli -p $REDIS_PORT --json XRANGE tocsin:audit - + | python3 -c \"
+import json, sys
+d = [json.loads(dict(zip(f[0::2], f[1::2]))['detail']) for _i, f in json.load(sys.stdin)]
+dec = sorted(x['result']['decision'] for x in d if x.get('action') == 'approval.ask')
+assert dec == ['approved', 'approved on timeout', 'denied', 'denied on timeout'], dec\""
+
 # --- the record: GET /api/runs, tocsin runs, the audit stream -----------------------------------
 curl -s "$URL/api/runs?limit=500" >"$T/runs.json"
 check "GET /api/runs lists runs newest first, refused ones with their reason" python3 -c "
