@@ -49,6 +49,7 @@ struct tn_automate {
     int destroying;
     tn_hmap_t guards;          /* "runbook\x1fkey" -> guard_t */
     tn_approvals_t *approvals; /* asks waiting for a person (NULL without a loop) */
+    uv_timer_t *schedule;      /* every second: the runbooks due by their every_s trigger */
     json_t *history;           /* the latest runs, oldest first (at most automate.keep_runs) */
     tn_metric_t *m_ok, *m_failed, *m_started, *m_skipped;
 };
@@ -61,6 +62,9 @@ static const tn_field_spec_t g_runbook_spec[] = {
     {"run", LUA_TFUNCTION, 1, "function(ctx) performing the runbook"},
     {"dry_run", LUA_TBOOLEAN, 0, "always run dry: actions logged, none performed"},
     {"policy", LUA_TTABLE, 0, "cooldown_s, max_concurrent, max_per_hour, key, max_level"},
+    {"triggers", LUA_TTABLE, 0,
+     "{ { incident = { service =, severity =, title = } }, "
+     "{ every_s = N } }: what starts it besides rules and the API"},
     {NULL, 0, 0, NULL},
 };
 
@@ -124,8 +128,49 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
         }
     }
     lua_pop(L, 1);
+    lua_getfield(L, -1, "triggers");
+    if (lua_istable(L, -1)) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            int ok = lua_istable(L, -1);
+            if (ok) {
+                lua_getfield(L, -1, "incident");
+                lua_getfield(L, -2, "every_s");
+                int inc = lua_istable(L, -2), every = lua_isinteger(L, -1);
+                ok = (inc ^ every) &&
+                     (!every || (lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= 7 * 86400));
+                if (ok && inc) { /* incident = { field = "glob", ... } with known fields */
+                    lua_pushnil(L);
+                    while (ok && lua_next(L, -3)) {
+                        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+                        ok = lua_type(L, -1) == LUA_TSTRING &&
+                             (!strcmp(k, "service") || !strcmp(k, "severity") ||
+                              !strcmp(k, "title") || !strcmp(k, "fingerprint"));
+                        lua_pop(L, 1);
+                        if (!ok) lua_pop(L, 1);
+                    }
+                }
+                lua_pop(L, 2);
+            }
+            lua_pop(L, 1);
+            if (!ok) {
+                tn_buf_printf(err,
+                              "%s:%d: runbook trigger %d must be { incident = { service =, "
+                              "severity =, title =, fingerprint = (patterns with *) } } or "
+                              "{ every_s = 1 .. 604800 }",
+                              path, tn_contract_line_of(path, "triggers"), (int)i);
+                lua_pop(L, 1);
+                return TN_EINVAL;
+            }
+        }
+    }
+    lua_pop(L, 1);
     return 0;
 }
+
+static void on_schedule(uv_timer_t *h);
+static void schedule_closed(uv_handle_t *h);
 
 static int setup_book(void *owner, tn_lua_t *lua)
 {
@@ -184,6 +229,11 @@ tn_automate_t *tn_automate_create(const tn_automate_opts_t *opts)
         "tocsin_runbook_runs_refused_total", NULL,
         "Runbook runs not started: cooldown, concurrency, runaway guard or approval needed.");
     tn_hmap_init(&a->guards);
+    if (opts->svc && opts->svc->loop && (a->schedule = malloc(sizeof *a->schedule))) {
+        uv_timer_init(opts->svc->loop, a->schedule);
+        a->schedule->data = a;
+        uv_timer_start(a->schedule, on_schedule, 1000, 1000);
+    }
     if (!(a->history = json_array())) {
         tn_scriptset_destroy(a->books);
         free(a);
@@ -720,6 +770,120 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
     return 0;
 }
 
+/* Glob match: '*' is any run of characters; the rest is literal. */
+static int glob(const char *p, const char *s)
+{
+    if (!*p) return !*s;
+    if (*p == '*') {
+        for (;; s++) {
+            if (glob(p + 1, s)) return 1;
+            if (!*s) return 0;
+        }
+    }
+    return *s && *p == *s && glob(p + 1, s + 1);
+}
+
+/* Whether trigger i of the book on top of L matches the incident. */
+static int incident_matches(lua_State *L, const json_t *inc)
+{
+    if (lua_getfield(L, -1, "incident") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int match = 1;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *k = lua_tostring(L, -2), *pat = lua_tostring(L, -1);
+        const char *v = json_string_value(json_object_get(inc, k));
+        if (match && (!pat || !glob(pat, v ? v : ""))) match = 0;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return match;
+}
+
+void tn_automate_incident_opened(tn_automate_t *a, const json_t *incident)
+{
+    size_t n = tn_scriptset_count(a->books);
+    char names[64][128];
+    size_t nm = 0;
+    for (size_t i = 0; i < n && nm < 64; i++) {
+        tn_script_t *b = tn_scriptset_at(a->books, i);
+        lua_State *L = tn_lua_state(b->lua);
+        tn_script_push(b);
+        int hit = 0;
+        if (lua_getfield(L, -1, "triggers") == LUA_TTABLE) {
+            lua_Integer k = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer j = 1; j <= k && !hit; j++) {
+                lua_rawgeti(L, -1, j);
+                hit = lua_istable(L, -1) && incident_matches(L, incident);
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 2);
+        if (hit) snprintf(names[nm++], sizeof names[0], "%s", b->name);
+    }
+    for (size_t i = 0; i < nm; i++) { /* started after the walk: a start may reload nothing */
+        tn_automate_req_t q = {.name = names[i], .incident = incident, .origin = "trigger"};
+        json_t *svc = json_object_get(incident, "service");
+        json_t *params = json_pack("{s:O}", "service", svc ? svc : json_string(""));
+        q.params = params;
+        tn_automate_start_ex(a, &q, NULL, NULL, NULL);
+        json_decref(params);
+    }
+}
+
+/* The schedule: every second, runbooks with an every_s trigger that are due are started. */
+static void on_schedule(uv_timer_t *h)
+{
+    tn_automate_t *a = h->data;
+    int64_t now = tn_now_ms();
+    size_t n = tn_scriptset_count(a->books);
+    for (size_t i = 0; i < n; i++) {
+        tn_script_t *b = tn_scriptset_at(a->books, i);
+        lua_State *L = tn_lua_state(b->lua);
+        tn_script_push(b);
+        lua_Integer every = 0;
+        if (lua_getfield(L, -1, "triggers") == LUA_TTABLE) {
+            lua_Integer k = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer j = 1; j <= k && !every; j++) {
+                lua_rawgeti(L, -1, j);
+                if (lua_istable(L, -1)) {
+                    lua_getfield(L, -1, "every_s");
+                    every = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 2);
+        if (!every) continue;
+        char key[160];
+        snprintf(key, sizeof key, "schedule\x1f%.120s", b->name);
+        guard_t *g = tn_hmap_get(&a->guards, key);
+        if (!g) { /* the first period starts now */
+            if (!(g = calloc(1, sizeof *g)) || tn_hmap_put(&a->guards, key, g, NULL)) {
+                free(g);
+                continue;
+            }
+            g->last_ms = now;
+            continue;
+        }
+        if (now - g->last_ms < every * 1000) continue;
+        g->last_ms = now;
+        char name[128];
+        snprintf(name, sizeof name, "%s", b->name);
+        tn_automate_req_t q = {.name = name, .origin = "schedule"};
+        tn_automate_start_ex(a, &q, NULL, NULL, NULL);
+        n = tn_scriptset_count(a->books); /* unchanged by a start; read again for safety */
+    }
+}
+
+static void schedule_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out)
 {
     size_t n = json_array_size(a->history), from = n > limit ? n - limit : 0;
@@ -743,6 +907,10 @@ void tn_automate_destroy(tn_automate_t *a)
         tn_task_t *t = r->task;
         if (!t) break;
         tn_task_cancel(t); /* on_run_done unlinks and frees r */
+    }
+    if (a->schedule) {
+        uv_timer_stop(a->schedule);
+        uv_close((uv_handle_t *)a->schedule, schedule_closed);
     }
     tn_approvals_destroy(a->approvals); /* what the cancels left */
     tn_scriptset_destroy(a->books);

@@ -76,6 +76,10 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
  * params, steps [{action, status, ms, result}], error or reason. */
 int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out);
 
+/* An incident opened or reopened (borrowed): the runbooks whose triggers match it start
+ * (origin "trigger", params.service = its service), subject to their policy. */
+void tn_automate_incident_opened(tn_automate_t *a, const json_t *incident);
+
 /* The asks waiting for a person (approval.h; borrowed), or NULL. */
 struct tn_approvals *tn_automate_approvals(tn_automate_t *a);
 

@@ -746,6 +746,12 @@ void tn_correlate_signal(tn_correlate_t *c, const json_t *signal, void (*done)(i
         c->current_rule = NULL;
     }
     tn_buf_deinit(&err);
+    if (*c->placed && (c->placed_new || c->placed_reopened) && c->o.on_opened) {
+        tn_incident_t *inc = tn_incidents_get(c->incidents, c->placed);
+        json_t *j = inc ? tn_incident_to_json(inc) : NULL;
+        if (j) c->o.on_opened(c->o.start_arg, j);
+        json_decref(j);
+    }
     /* hand on the runbooks the rules asked for */
     size_t nreqs = c->nreqs;
     c->nreqs = 0;

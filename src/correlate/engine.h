@@ -36,6 +36,8 @@ typedef struct {
     tn_correlate_runbook_fn start_runbook;
     void *start_arg;
     int keep_all; /* never forget resolved incidents (replay reports them all at the end) */
+    /* An incident opened or reopened (borrowed for the call), after the rules ran; may be NULL. */
+    void (*on_opened)(void *arg, const json_t *incident);
 } tn_correlate_opts_t;
 
 tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts);

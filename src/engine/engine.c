@@ -219,6 +219,13 @@ static void on_incident_tick(uv_timer_t *t)
     if (e->correlate && !e->stopping) tn_correlate_tick(e->correlate, tn_now_ms());
 }
 
+/* An incident opened: the runbooks whose triggers match it start. */
+static void incident_opened(void *arg, const json_t *incident)
+{
+    tn_engine_t *e = arg;
+    if (e->automate && !e->stopping) tn_automate_incident_opened(e->automate, incident);
+}
+
 static void start_core(tn_engine_t *e)
 {
     const tn_config_t *cfg = e->cfg;
@@ -300,7 +307,8 @@ static void start_core(tn_engine_t *e)
                               .start_runbook =
                                   live ? tn_engine__start_runbook : tn_engine__replay_runbook,
                               .start_arg = live ? (void *)e : (void *)e->replay,
-                              .keep_all = !live};
+                              .keep_all = !live,
+                              .on_opened = live ? incident_opened : NULL};
     e->correlate = tn_correlate_create(&co);
     if (!e->automate || !e->correlate) goto fail;
     sync_graph(e);

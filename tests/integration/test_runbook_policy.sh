@@ -82,13 +82,37 @@ return {
   end,
 }
 EOF
+cat >"$T/runbooks/on-db.lua" <<'EOF'
+local http = require("tocsin.http")
+local config = require("tocsin.config")
+return {
+  name = "on-db", level = 1, params = { service = "" },
+  triggers = { { incident = { service = "db*", severity = "critical" } } },
+  run = function(ctx)
+    assert(http.post(config.get("notify.webhook_url"), { json = {
+      triggered = ctx.incident.id, service = ctx.params.service, origin = ctx.origin } }))
+  end,
+}
+EOF
+cat >"$T/runbooks/tick.lua" <<'EOF'
+local http = require("tocsin.http")
+local config = require("tocsin.config")
+return {
+  name = "tick", level = 1,
+  triggers = { { every_s = 1 } },
+  run = function(ctx)
+    assert(http.post(config.get("notify.webhook_url"), { json = { tick = ctx.origin } }))
+  end,
+}
+EOF
 cat >"$T/tocsin.conf.lua" <<CONF
 return {
   redis = { url = "redis://127.0.0.1:$REDIS_PORT" },
   data_dir = "$T/data",
-  scripts = { rules_dir = "$T/rules", runbooks_dir = "$T/runbooks", lib_dir = "$SRC/lua",
+  scripts = { rules_dir = "$SRC/rules", runbooks_dir = "$T/runbooks", lib_dir = "$SRC/lua",
               exec_allow = { "/bin/echo" } },
   automate = { keep_runs = 1000 },
+  notify = { webhook_url = "$RECEIVER_URL" },
 }
 CONF
 start_engine "$T/tocsin.conf.lua"
@@ -239,7 +263,7 @@ check "refusals are audited as run.refused" bash -c \
 check "refusals are counted in /metrics" bash -c \
     "curl -s $URL/metrics | grep -Eq '^tocsin_runbook_runs_refused_total (19[0-9]|[2-9][0-9][0-9])'"
 "$TOCSIN" runs --url "$URL" --limit 5 >"$T/runs.txt"
-check "tocsin runs shows the latest runs" bash -c "[ \$(wc -l <$T/runs.txt) -ge 5 ] && grep -q 'slow\|dry' $T/runs.txt"
+check "tocsin runs shows the latest runs" bash -c "[ \$(wc -l <$T/runs.txt) -ge 5 ] && grep -q 'tick\|ask' $T/runs.txt"
 "$TOCSIN" runs --url "$URL" --run "$dry_id" >"$T/run.txt"
 check "tocsin runs --run ID shows its steps" bash -c "grep -q 'http.request' $T/run.txt && grep -q 'exec.run' $T/run.txt && grep -q '(dry)' $T/run.txt"
 check "tocsin runs --json gives the engine's JSON" bash -c "'$TOCSIN' runs --url '$URL' --json | python3 -c 'import json,sys; assert isinstance(json.load(sys.stdin), list)'"
@@ -253,6 +277,23 @@ mkdir -p "$T/rb2/runbooks"; cp "$T/bad1.lua" "$T/bad2.lua" "$T/rb2/runbooks/"
 out=$("$TOCSIN" check "$T/rb2/runbooks" 2>&1) && rc=0 || rc=$?
 check "tocsin check refuses an unknown policy field, naming it" bash -c "[ $rc = 1 ] && echo \"\$0\" | grep -q \"bad1.lua:1: unknown runbook policy field 'cooldown'\"" "$out"
 check "and a value out of range, with its line" bash -c "echo \"\$0\" | grep -q \"bad2.lua:2: runbook policy field 'max_per_hour' must be an integer from 1 to 64\"" "$out"
+# --- triggers: an incident that matches, a schedule ---------------------------------------------
+alert() { # SERVICE SEVERITY
+    curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "$URL/api/v2/alerts" \
+        -d "[{\"labels\":{\"alertname\":\"Down\",\"service\":\"$1\",\"severity\":\"$2\"}}]"
+}
+alert db-1 critical >/dev/null
+check "a critical incident of db-1 starts the runbook whose trigger matches it" wait_for 10 bash -c \
+    "grep -q 'triggered' $T/received.jsonl && grep 'triggered' $T/received.jsonl | grep -q 'db-1' && grep 'triggered' $T/received.jsonl | grep -q 'trigger'"
+alert web critical >/dev/null
+alert db-2 warning >/dev/null
+sleep 1
+check "incidents that do not match (another service, a warning) start nothing" test "$(grep -c 'triggered' "$T/received.jsonl")" = 1
+check "a runbook with every_s = 1 runs on its schedule" wait_for 10 bash -c "[ \$(grep -c 'tick' $T/received.jsonl) -ge 2 ]"
+printf 'return { name = "x", level = 1, triggers = { { every_s = 0 } }, run = function() end }\n' >"$T/rb2/runbooks/bad3.lua"
+out=$("$TOCSIN" check "$T/rb2/runbooks/bad3.lua" 2>&1) && rc=0 || rc=$?
+check "tocsin check refuses a bad trigger" bash -c "[ $rc = 1 ] && echo \"\$0\" | grep -q 'runbook trigger 1 must be'" "$out"
+
 check "the engine is healthy after it all" bash -c "curl -sf $URL/healthz | grep -q '\"status\":\"ok\"'"
 check "the engine stops cleanly" stop_engine
 finish
