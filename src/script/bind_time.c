@@ -1,6 +1,7 @@
 /* tocsin.time - clocks and waiting.
  *   time.now()        -> milliseconds since the epoch (integer)     any context
  *   time.sleep(s)     -> true after s seconds (0 <= s <= 86400)     task context
+ *   time.deadline(s [, msg]) a wait still going s seconds from now returns nil, msg; nil clears
  */
 #include "script/bindings.h"
 #include "script/services.h"
@@ -51,6 +52,30 @@ static int l_sleep(lua_State *L)
     return tn_task_wait(L, t, sleep_cancel, op);
 }
 
+/* time.deadline(s [, message]): a wait still in progress s seconds from now returns nil,
+ * message ("deadline of s s passed" by default); time.deadline(nil) clears it. Task context. */
+static int l_deadline(lua_State *L)
+{
+    const tn_script_services_t *svc = lua_touserdata(L, lua_upvalueindex(1));
+    tn_task_t *t = tn_task_check(L, "time.deadline");
+    if (lua_isnoneornil(L, 1)) {
+        tn_task_set_deadline(t, NULL, 0, NULL);
+        return 0;
+    }
+    lua_Number s = luaL_checknumber(L, 1);
+    luaL_argcheck(L, s > 0 && s <= 86400, 1, "seconds must be in (0, 86400]");
+    const char *msg = luaL_optstring(L, 2, NULL);
+    if (!svc || !svc->loop) return luaL_error(L, "time.deadline: no event loop");
+    char buf[96];
+    if (!msg) {
+        snprintf(buf, sizeof buf, "deadline of %g s passed", (double)s);
+        msg = buf;
+    }
+    if (tn_task_set_deadline(t, svc->loop, s, msg))
+        return luaL_error(L, "time.deadline: out of memory");
+    return 0;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)tn_now_ms());
@@ -59,7 +84,8 @@ static int l_now(lua_State *L)
 
 int tn_bind_time(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"sleep", l_sleep}, {"now", l_now}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"sleep", l_sleep}, {"now", l_now}, {"deadline", l_deadline}, {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, fns, 1);

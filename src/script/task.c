@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 struct tn_task {
     tn_lua_t *lua;
@@ -20,8 +21,10 @@ struct tn_task {
     int finished;
     void (*cancel)(void *op);
     void *op;
-    int *alive;  /* cleared when the task is freed (see tn_task_spawn) */
-    int dry_run; /* actions are logged and audited, none performed */
+    int *alive;           /* cleared when the task is freed (see tn_task_spawn) */
+    int dry_run;          /* actions are logged and audited, none performed */
+    uv_timer_t *deadline; /* time.deadline: interrupts a wait when it fires (NULL: none) */
+    char deadline_msg[96];
 };
 
 static uint64_t g_next_id = 1;
@@ -64,8 +67,22 @@ tn_task_t *tn_task_check(lua_State *L, const char *what)
     return t;
 }
 
+static void deadline_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void drop_deadline(tn_task_t *t)
+{
+    if (!t->deadline) return;
+    uv_timer_stop(t->deadline);
+    uv_close((uv_handle_t *)t->deadline, deadline_closed);
+    t->deadline = NULL;
+}
+
 static void task_free(tn_task_t *t)
 {
+    drop_deadline(t);
     lua_State *L = tn_lua_state(t->lua);
     if (t->alive) *t->alive = 0;
     *(tn_task_t **)lua_getextraspace(t->co) = NULL;
@@ -249,4 +266,40 @@ void tn_task_set_observer(tn_task_t *t, tn_task_observe_cb cb)
 void tn_task_observe(tn_task_t *t, const char *action, int ok, double ms, const char *detail)
 {
     if (t->observe) t->observe(t, action, ok, ms, detail, t->arg);
+}
+
+int tn_task_interrupt(tn_task_t *t, const char *msg)
+{
+    if (!t->waiting || t->running || t->finished) return 0;
+    if (t->cancel) t->cancel(t->op);
+    t->cancel = NULL;
+    t->op = NULL;
+    if (!lua_checkstack(t->co, 2)) return 0;
+    lua_pushnil(t->co);
+    lua_pushstring(t->co, msg);
+    run(t, 2);
+    return 1;
+}
+
+static void on_deadline(uv_timer_t *h)
+{
+    tn_task_t *t = h->data;
+    char msg[sizeof t->deadline_msg];
+    snprintf(msg, sizeof msg, "%s", t->deadline_msg);
+    drop_deadline(t);
+    tn_log_info("script", "task %llu: %s", (unsigned long long)t->id, msg);
+    tn_task_interrupt(t, msg); /* t may be freed by now */
+}
+
+int tn_task_set_deadline(tn_task_t *t, uv_loop_t *loop, double seconds, const char *msg)
+{
+    drop_deadline(t);
+    if (seconds <= 0) return 0;
+    t->deadline = malloc(sizeof *t->deadline);
+    if (!t->deadline) return TN_ENOMEM;
+    uv_timer_init(loop, t->deadline);
+    t->deadline->data = t;
+    snprintf(t->deadline_msg, sizeof t->deadline_msg, "%s", msg ? msg : "deadline passed");
+    uv_timer_start(t->deadline, on_deadline, (uint64_t)(seconds * 1000.0), 0);
+    return 0;
 }

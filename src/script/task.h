@@ -18,6 +18,8 @@
 
 #include "script/runtime.h"
 
+#include <uv.h>
+
 /* status: 0 when the function returned, TN_ESCRIPT when it raised (err holds message and
  * traceback), TN_ECANCELED when cancelled. On success the function's results are on
  * tn_task_thread(t) (nres of them) for done to read. err borrowed for the call. */
@@ -53,6 +55,13 @@ int tn_task_dry_run(const tn_task_t *t);
  * observes the action (audit detail {"dry_run":true,"would":"<would>"}), pushes the stand-in
  * result and returns 1. would (borrowed) says what would have been done. */
 int tn_task_dry_result(lua_State *L, tn_task_t *t, const char *action, const char *would);
+
+/* Interrupts a waiting task: its pending operation is canceled and the wait returns nil, msg.
+ * Returns 1 when it was waiting (t may have finished and be freed when this returns), else 0. */
+int tn_task_interrupt(tn_task_t *t, const char *msg);
+/* A deadline (seconds > 0; <= 0 clears it): when it passes while the task waits, the wait
+ * returns nil, msg (time.deadline). One per task; freed with the task. 0 or TN_ENOMEM. */
+int tn_task_set_deadline(tn_task_t *t, uv_loop_t *loop, double seconds, const char *msg);
 
 /* The task whose coroutine is L, or NULL (main thread or a user coroutine). */
 tn_task_t *tn_task_current(lua_State *L);

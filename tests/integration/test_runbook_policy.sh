@@ -105,6 +105,39 @@ return {
   end,
 }
 EOF
+cat >"$T/runbooks/steps.lua" <<'EOF'
+local http = require("tocsin.http")
+local time = require("tocsin.time")
+local steps = require("tocsin.steps")
+local tries = 0
+return {
+  name = "steps", level = 1, params = { hang = true },
+  run = function(ctx)
+    local url = ctx.params.url
+    local function say(what) assert(http.post(url, { json = { step = what, run = ctx.run_id } })) end
+    local t0 = time.now()
+    local ok, report = steps.run {
+      { name = "a", run = function() say("a") end, undo = function() say("undo a") end },
+      { name = "b", retries = 2, backoff_s = 0.1,
+        run = function()
+          tries = tries + 1
+          if tries < 2 then return nil, "flaky" end
+          say("b after " .. tries .. " tries")
+        end,
+        undo = function() say("undo b") end },
+      { name = "c", timeout_s = 0.5,
+        run = function()
+          if ctx.params.hang then assert(time.sleep(30)) end
+          say("c")
+        end },
+    }
+    say(string.format("done ok=%s failed=%s error=%s undone=%s in %d ms", tostring(ok),
+        tostring(report.failed), tostring(report.error),
+        table.concat(report.compensated or report.done, ","), time.now() - t0))
+    if not ok then error("steps failed: " .. report.failed) end
+  end,
+}
+EOF
 cat >"$T/tocsin.conf.lua" <<CONF
 return {
   redis = { url = "redis://127.0.0.1:$REDIS_PORT" },
@@ -241,6 +274,22 @@ import json, sys
 d = [json.loads(dict(zip(f[0::2], f[1::2]))['detail']) for _i, f in json.load(sys.stdin)]
 dec = sorted(x['result']['decision'] for x in d if x.get('action') == 'approval.ask')
 assert dec == ['approved', 'approved on timeout', 'denied', 'denied on timeout'], dec\""
+
+# --- steps: retries with backoff, a step timing out, its compensation ---------------------------
+start "{\"runbook\":\"steps\",\"params\":{$U}}" >/dev/null
+st_run=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+check "a flaky step is retried with backoff and succeeds" wait_for 10 bash -c "grep '$st_run' $T/received.jsonl | grep -q 'b after 2 tries'"
+check "a step still waiting at its timeout fails, and the steps done before it are undone in reverse order" wait_for 10 python3 -c "
+import json
+said = [json.loads(json.loads(l)['body'])['step'] for l in open('$T/received.jsonl') if '$st_run' in l]
+assert said[:2] == ['a', 'b after 2 tries'] and said[2:4] == ['undo b', 'undo a'], said
+assert said[4].startswith('done ok=false failed=c error=') and 'step c timed out after 0.5 s undone=b,a' in said[4], said
+assert int(said[4].split(' in ')[1].split()[0]) < 3000, said"
+check "the run fails, saying which step" wait_for 5 bash -c \
+    "curl -s '$URL/api/runs?limit=1000' | python3 -c \"import json,sys; r=[x for x in json.load(sys.stdin) if x['run']=='$st_run'][0]; assert r['status']=='failed' and 'steps failed: c' in r['error'], r\""
+start "{\"runbook\":\"steps\",\"params\":{$U,\"hang\":false}}" >/dev/null
+st2=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
+check "without the hang every step is done" wait_for 10 bash -c "grep '$st2' $T/received.jsonl | grep -q 'done ok=true failed=nil error=nil undone=a,b,c'"
 
 # --- the record: GET /api/runs, tocsin runs, the audit stream -----------------------------------
 curl -s "$URL/api/runs?limit=500" >"$T/runs.json"
