@@ -58,7 +58,8 @@ int tn_bind_all(tn_lua_t *lua, const void *svc)
     } mods[] = {{"tocsin.log", tn_bind_log},       {"tocsin.json", tn_bind_json},
                 {"tocsin.config", tn_bind_config}, {"tocsin.http", tn_bind_http},
                 {"tocsin.time", tn_bind_time},     {"tocsin.exec", tn_bind_exec},
-                {"tocsin.redis", tn_bind_redis},   {"tocsin.emit", tn_bind_emit}};
+                {"tocsin.redis", tn_bind_redis},   {"tocsin.emit", tn_bind_emit},
+                {"tocsin.notify", tn_bind_notify}};
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
         if (tn_lua_preload(lua, mods[i].name, mods[i].open, (void *)svc)) return -1;
     return 0;

@@ -20,6 +20,7 @@
 int tn_bind_log(lua_State *L);
 int tn_bind_json(lua_State *L);
 int tn_bind_http(lua_State *L);
+int tn_bind_notify(lua_State *L); /* tocsin.notify: slack, mattermost, pagerduty, webhook (task) */
 int tn_bind_config(lua_State *L);
 int tn_bind_time(lua_State *L);
 int tn_bind_exec(lua_State *L);
