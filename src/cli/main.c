@@ -8,8 +8,13 @@
 #include "correlate/engine.h"
 #include "engine/engine.h"
 #include "engine/replay.h"
+#include "script/bindings.h"
 #include "script/conf.h"
 #include "script/contract.h"
+#include "script/runtime.h"
+#include "script/services.h"
+
+#include <lauxlib.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +35,7 @@ static const char *g_usage =
     "  detect    score a CSV time series (timestamp,value...) with the anomaly detectors\n"
     "  replay    run a recorded event file through detection and the rules, print incidents\n"
     "  runs      show the latest runbook runs of a running engine (the audit trail)\n"
+    "  test      run the runbook tests written in Lua (actions faked)\n"
     "  version   print the version\n"
     "\n"
     "Run 'tocsin <command> --help' for the options of a command.\n";
@@ -418,6 +424,217 @@ static int cmd_replay(int argc, char **argv)
     return rc;
 }
 
+/* ---- tocsin test ------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    const tn_config_t *cfg;
+    char test_dir[4096];
+} testfs_t;
+
+/* Whether path may be read by a test: under the runbooks, rules, Lua library or test file's
+ * directory, without "..". */
+static int test_readable(const testfs_t *t, const char *path)
+{
+    if (strstr(path, "..")) return 0;
+    const char *dirs[] = {t->cfg->scripts.runbooks_dir, t->cfg->scripts.rules_dir,
+                          t->cfg->scripts.lib_dir, t->test_dir};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        size_t n = strlen(dirs[i]);
+        if (n && !strncmp(path, dirs[i], n) && path[n] == '/') return 1;
+    }
+    return 0;
+}
+
+static int l_testfs_read(lua_State *L)
+{
+    const testfs_t *t = lua_touserdata(L, lua_upvalueindex(1));
+    const char *path = luaL_checkstring(L, 1);
+    if (!test_readable(t, path))
+        return luaL_error(L, "testfs.read: %s is not under the scripts or the test's directory",
+                          path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return luaL_error(L, "testfs.read: %s: %s", path, strerror(errno));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        luaL_addlstring(&b, buf, n);
+    fclose(f);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int l_testfs_dirs(lua_State *L)
+{
+    const testfs_t *t = lua_touserdata(L, lua_upvalueindex(1));
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, t->cfg->scripts.runbooks_dir);
+    lua_setfield(L, -2, "runbooks");
+    lua_pushstring(L, t->cfg->scripts.rules_dir);
+    lua_setfield(L, -2, "rules");
+    lua_pushstring(L, t->test_dir);
+    lua_setfield(L, -2, "test_dir");
+    return 1;
+}
+
+static int open_testfs(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"read", l_testfs_read}, {"dirs", l_testfs_dirs}, {NULL, NULL}};
+    luaL_newlibtable(L, fns);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, fns, 1);
+    return 1;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Runs one test file; counts its tests and failures. */
+static void run_test_file(const tn_config_t *cfg, const char *path, int *ntests, int *nfailed)
+{
+    testfs_t tfs = {.cfg = cfg};
+    snprintf(tfs.test_dir, sizeof tfs.test_dir, "%s", path);
+    char *slash = strrchr(tfs.test_dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(tfs.test_dir, sizeof tfs.test_dir, ".");
+    tn_script_services_t svc = {.cfg = cfg};
+    tn_lua_opts_t lo = {.name = path,
+                        .lib_dir = cfg->scripts.lib_dir,
+                        .memory_limit = (size_t)cfg->scripts.memory_limit,
+                        .instruction_limit = 0};
+    tn_lua_t *lua = tn_lua_create(&lo);
+    tn_buf_t err;
+    tn_buf_init(&err);
+    if (!lua || tn_bind_all(lua, &svc) || tn_lua_preload(lua, "tocsin.testfs", open_testfs, &tfs)) {
+        printf("not ok - %s: cannot set up a Lua state\n", path);
+        (*ntests)++, (*nfailed)++;
+        goto out;
+    }
+    lua_State *L = tn_lua_state(lua);
+    if (tn_lua_dofile(lua, path, &err) || !lua_istable(L, -1)) {
+        printf("not ok - %s: %s\n", path, err.len ? err.data : "does not return a table of tests");
+        (*ntests)++, (*nfailed)++;
+        goto out;
+    }
+    int tests = lua_gettop(L);
+    const char *names[512];
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tests) && n < 512) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_isfunction(L, -1))
+            names[n++] = lua_tostring(L, -2); /* anchored: keys of the table */
+        lua_pop(L, 1);
+    }
+    qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n; i++) {
+        lua_getfield(L, tests, names[i]);
+        tn_buf_reset(&err);
+        (*ntests)++;
+        if (tn_lua_pcall(lua, TN_CTX_TASK, 0, 0, &err)) {
+            (*nfailed)++;
+            char *nl = err.data ? strstr(err.data, "\nstack traceback") : NULL;
+            printf("not ok - %s: %s\n  %.*s\n", path, names[i],
+                   nl ? (int)(nl - err.data) : (int)err.len, err.data ? err.data : "?");
+        } else {
+            printf("ok - %s: %s\n", path, names[i]);
+        }
+    }
+    if (!n) printf("# %s: no tests (a table of named functions)\n", path);
+out:
+    tn_buf_deinit(&err);
+    if (lua) tn_lua_release(lua);
+}
+
+static int collect_tests(const char *path, char ***list, size_t *n, size_t *cap)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        fprintf(stderr, "tocsin test: %s: no such file or directory\n", path);
+        return 1;
+    }
+    char **files = NULL;
+    size_t nf = 0;
+    if (S_ISDIR(st.st_mode)) {
+        if (tn_fs_list(path, "_test.lua", &files, &nf)) return 1;
+    } else {
+        files = malloc(sizeof *files);
+        if (!files || !(files[0] = strdup(path))) {
+            free(files);
+            return 1;
+        }
+        nf = 1;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 16;
+            char **v = realloc(*list, c * sizeof *v);
+            if (!v) {
+                tn_fs_list_free(files, nf);
+                return 1;
+            }
+            *list = v;
+            *cap = c;
+        }
+        (*list)[(*n)++] = files[i];
+        files[i] = NULL;
+    }
+    tn_fs_list_free(files, nf);
+    return 0;
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    tn_config_t cfg;
+    if (tn_config_init(&cfg)) return 1;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos) return 1;
+    tn_log_set_level(TN_LOG_WARN);
+    int rc = parse_config_args(argc, argv, &cfg, &pos, &npos);
+    if (rc) {
+        if (rc == 1)
+            printf("usage: tocsin test [options] [PATH...]\n\n"
+                   "Run runbook tests written in Lua (files *_test.lua; docs/runbooks.md,\n"
+                   "\"Testing\"): each returns a table of named test functions that run runbooks\n"
+                   "with tocsin.testing, every action a recorded fake, and assert on what they\n"
+                   "did. Without PATH: <runbooks_dir>/tests. Prints ok / not ok per test; the\n"
+                   "exit status is 1 when a test fails.\n\noptions:\n%s",
+                   g_config_opts);
+        free(pos);
+        tn_config_deinit(&cfg);
+        return rc == 1 ? 0 : 2;
+    }
+    find_script_dirs(&cfg);
+    char **files = NULL;
+    size_t nfiles = 0, cap = 0;
+    int bad = 0;
+    if (npos == 0) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/tests", cfg.scripts.runbooks_dir);
+        bad |= collect_tests(dir, &files, &nfiles, &cap);
+    }
+    for (int i = 0; i < npos; i++)
+        bad |= collect_tests(pos[i], &files, &nfiles, &cap);
+    int ntests = 0, nfailed = 0;
+    for (size_t i = 0; i < nfiles; i++)
+        run_test_file(&cfg, files[i], &ntests, &nfailed);
+    printf("%d test(s) in %zu file(s): %d passed, %d failed\n", ntests, nfiles, ntests - nfailed,
+           nfailed);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    free(pos);
+    tn_config_deinit(&cfg);
+    tn_metrics_shutdown();
+    return bad || nfailed || !ntests ? 1 : 0;
+}
+
 int tn_cli_detect(int argc, char **argv); /* cmd_detect.c */
 int tn_cli_runs(int argc, char **argv);   /* cmd_runs.c */
 
@@ -442,9 +659,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"serve", cmd_serve},      {"check", cmd_check},   {"config", cmd_config},
-                {"detect", tn_cli_detect}, {"replay", cmd_replay}, {"runs", tn_cli_runs},
-                {"version", cmd_version}};
+    } cmds[] = {{"serve", cmd_serve},      {"check", cmd_check},    {"config", cmd_config},
+                {"detect", tn_cli_detect}, {"replay", cmd_replay},  {"runs", tn_cli_runs},
+                {"test", cmd_test},        {"version", cmd_version}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "tocsin: unknown command '%s'\n\n%s", argv[1], g_usage);
