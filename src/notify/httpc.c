@@ -347,6 +347,12 @@ static void deliver(tn_httpc_t *c)
         if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK)
             res.content_type = ctype;
         res.total_ms = x->total_ms;
+        res.retry_after_ms = -1;
+#if LIBCURL_VERSION_NUM >= 0x074200 /* CURLINFO_RETRY_AFTER: 7.66.0 */
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            res.retry_after_ms = ra > INT64_MAX / 1000 ? INT64_MAX : (int64_t)ra * 1000;
+#endif
         count_result(res.error);
 
         x->cb(&res, x->arg);

@@ -31,7 +31,11 @@ typedef struct {
     size_t body_len;
     const char *content_type; /* borrowed, may be NULL */
     double total_ms;          /* wall time of the transfer */
+    int64_t retry_after_ms;   /* the response's Retry-After (seconds or HTTP date), -1 if none */
 } tn_httpc_result_t;
+
+/* tn_httpc_result_t has retry_after_ms. */
+#define TN_HTTPC_RETRY_AFTER 1
 
 typedef void (*tn_httpc_cb)(const tn_httpc_result_t *res, void *arg);
 

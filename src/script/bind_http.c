@@ -85,12 +85,25 @@ static void on_done(const tn_httpc_result_t *res, void *arg)
     lua_State *L = tn_lua_state(tn_task_lua(t));
     lua_State *co = tn_task_thread(t);
 
-    char detail[512];
-    snprintf(detail, sizeof detail, "{\"method\":\"%s\",\"url\":\"%.300s\",\"status\":%ld%s}",
-             op->method, op->url, res->status, res->error ? ",\"error\":true" : "");
-    for (char *p = detail; *p; p++)
-        if ((unsigned char)*p < 0x20) *p = ' ';
-    tn_task_observe(t, "http.request", !res->error && res->status < 400, res->total_ms, detail);
+    /* the audit keeps the URL without its query string or user:password (credentials live
+     * there); notify.* masks webhook paths too */
+    const char *u = op->url, *at = strchr(u, '@'), *scheme = strstr(u, "://");
+    const char *host = scheme ? scheme + 3 : u;
+    if (at && at > host && at < host + strcspn(host, "/")) host = at + 1;
+    tn_buf_t d;
+    tn_buf_init(&d);
+    tn_buf_printf(&d, "{\"method\":\"%s\",\"url\":", op->method);
+    tn_buf_t clean;
+    tn_buf_init(&clean);
+    if (scheme) tn_buf_append(&clean, u, (size_t)(scheme + 3 - u));
+    size_t keep = strcspn(host, "?#");
+    tn_buf_append(&clean, host, keep > 300 ? 300 : keep);
+    tn_buf_json_str(&d, clean.data ? clean.data : "", clean.len);
+    tn_buf_printf(&d, ",\"status\":%ld%s}", res->status, res->error ? ",\"error\":true" : "");
+    tn_task_observe(t, "http.request", !res->error && res->status < 400, res->total_ms,
+                    d.data ? d.data : "{}");
+    tn_buf_deinit(&clean);
+    tn_buf_deinit(&d);
 
     lua_pushcfunction(L, push_result);
     lua_pushlightuserdata(L, (void *)res);

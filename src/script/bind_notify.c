@@ -14,7 +14,7 @@
  * The task waits once for the whole delivery: each attempt is a transfer on the engine's HTTP
  * client (notify/httpc.c), and the wait before a retry a libuv timer, so the loop never blocks.
  * Connection failures, 429 and 5xx are retried with exponential backoff and jitter (Retry-After
- * is honoured on 429 and 503 when the HTTP client reports it); other statuses are final. Every
+ * is honoured on 429 and 503); other statuses are final. Every
  * attempt is logged and the delivery is one audit step; URLs and routing keys are masked in
  * both (notify/targets.h). Bad arguments raise before anything is started. */
 #include "script/bindings.h"
