@@ -142,7 +142,7 @@ static void test_bz_run_same(void **state)
     bz_run_same(1300, 37, 400); /* two full tiles and a partial one */
     bz_run_same(1301, 37, 300); /* lanes not a multiple of 4: the portable tail */
     bz_run_same(1303, 5, 200);
-    bz_run_same(1024, 37, 200); /* rows a multiple of 4 KiB apart: shortened chunks */
+    bz_run_same(1024, 37, 200);  /* rows a multiple of 4 KiB apart: shortened chunks */
     bz_run_same(97, 2000, 4500); /* a long window: the exact recompute inside the run */
 }
 
