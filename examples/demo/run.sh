@@ -24,6 +24,26 @@ mkdir -p "$D/rules" "$D/runbooks" "$D/detection"
 cp "$ROOT"/rules/*.lua "$D/rules/"
 cp "$ROOT"/runbooks/*.lua "$D/runbooks/"
 cp "$ROOT"/rules/detection/*.lua "$D/detection/"
+# a level 3 runbook of the demo's own: it asks a person before it restarts payments
+cat >"$D/runbooks/restart-payments.lua" <<'EOF'
+local http = require("tocsin.http")
+local approval = require("tocsin.approval")
+local config = require("tocsin.config")
+return {
+  name = "restart-payments", level = 3,
+  description = "Roll payments back to the last good version, after a person approves.",
+  params = { version = { type = "string", default = "2.3.9", pattern = "%d+%.%d+%.%d+" } },
+  policy = { cooldown_s = 600, max_per_hour = 2 },
+  run = function(ctx)
+    local ok, by, note = approval.ask { reason = "roll payments back to " .. ctx.params.version .. "?",
+                                        who = { "alice", "bob" }, timeout_s = 300 }
+    if not ok then error("not approved (" .. by .. ")") end
+    assert(http.post(config.get("notify.webhook_url"), { json = {
+      text = string.format("payments rolled back to %s (approved by %s: %s)", ctx.params.version,
+                           by, note) } }))
+  end,
+}
+EOF
 say "2. Start tocsin (no Redis URL given: it starts its own redis-server under $D/data)"
 cat >"$D/tocsin.conf.lua" <<CONF
 return {
@@ -217,8 +237,21 @@ import json, sys
 for s in json.load(sys.stdin):
     print("  %-8s %-16s version %d  active=%s  error=%s" % (s["kind"], s["name"], s["version"], s["active"], (s["error"] or "-")[:70]))'
 
+say "11b. A remediation (level 3) needs a person: refused alone, dry-run, then approved"
+runs() { curl -s -o "$D/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$URL/api/v1/runs"; }
+echo "  POST /api/v1/runs restart-payments            -> HTTP $(runs '{"runbook":"restart-payments"}'): $(python3 -c "import json; print(json.load(open('$D/resp'))['message'][:90])" 2>/dev/null || cat "$D/resp")"
+echo "  ... with \"version\": \"latest\"                 -> HTTP $(runs '{"runbook":"restart-payments","params":{"version":"latest"},"approved_by":"alice"}'): $(python3 -c "import json; print(json.load(open('$D/resp'))['message'][:90])")"
+echo "  ... as a dry run                              -> HTTP $(runs '{"runbook":"restart-payments","dry_run":true}')"
+echo "  ... started by alice                          -> HTTP $(runs '{"runbook":"restart-payments","approved_by":"alice"}')"
+for _ in $(seq 50); do curl -s "$URL/api/v1/approvals" | grep -q APR- && break; sleep 0.1; done
+apr=$(curl -s "$URL/api/v1/approvals" | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["id"]); print("  waiting for approval " + a["id"] + ": " + a["reason"] + " (who: " + ", ".join(a["who"]) + ")", file=sys.stderr)')
+echo "  bob approves it: POST /api/v1/approvals -> HTTP $(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "{\"id\":\"$apr\",\"decision\":\"approve\",\"by\":\"bob\",\"note\":\"2.4.0 is the bad deploy\"}" "$URL/api/v1/approvals")"
+for _ in $(seq 50); do grep -q "rolled back" "$D/received.jsonl" && break; sleep 0.1; done
+echo "  the runs (tocsin runs --limit 6):"
+"$TOCSIN" runs --url "$URL" --limit 6 | sed 's/^/    /'
+
 say "12. Engine metrics (GET /metrics, excerpt)"
-curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_records_total\{input="samples"|detect_anomalies_total|incidents_opened_total|runbook_runs_total|redis_connected)' | sed 's/^/  /'
+curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_records_total\{input="samples"|detect_anomalies_total|incidents_opened_total|runbook_runs_total|runbook_runs_refused_total|redis_connected)' | sed 's/^/  /'
 
 say "13. Stop tocsin (it stops its redis-server too)"
 kill -TERM "$ENGINE"; wait "$ENGINE" || true

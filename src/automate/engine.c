@@ -674,12 +674,13 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
                      (long long)n, (long long)max_conc);
         }
     }
-    if (!status && g && cooldown_s > 0 && now - g->last_ms < cooldown_s * 1000) {
+    /* a dry run does nothing: the cooldown and the runaway guard neither stop nor count it */
+    if (!status && !dry && g && cooldown_s > 0 && now - g->last_ms < cooldown_s * 1000) {
         status = "cooldown";
         snprintf(why, sizeof why, "ran for %.120s %lld s ago (cooldown_s %lld)", key,
                  (long long)((now - g->last_ms) / 1000), (long long)cooldown_s);
     }
-    if (!status && g && per_hour > 0) {
+    if (!status && !dry && g && per_hour > 0) {
         unsigned recent = 0;
         for (unsigned k = 0; k < g->n; k++)
             recent += now - g->times[k] < 3600 * 1000;
@@ -741,11 +742,12 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
     lua_setfield(L, -2, "dry_run");
     lua_pushstring(L, r->approved_by);
     lua_setfield(L, -2, "approved_by");
-    /* the cooldown and the guard count this start */
-    g->last_ms = now;
-    g->times[g->head] = now;
-    g->head = (g->head + 1) % GUARD_SLOTS;
-    if (g->n < GUARD_SLOTS) g->n++;
+    if (!r->dry_run) { /* the cooldown and the guard count this start */
+        g->last_ms = now;
+        g->times[g->head] = now;
+        g->head = (g->head + 1) % GUARD_SLOTS;
+        if (g->n < GUARD_SLOTS) g->n++;
+    }
     /* link before spawning: the task may finish at once */
     r->next = a->runs;
     if (a->runs) a->runs->prev = r;
