@@ -5,8 +5,8 @@
 -- disk-full/<instance>/<mountpoint>, so the hourly runs do not page twice). It only reports: it
 -- starts nothing else. Nothing predicted: a log line, no message.
 --
--- Level 4: the hourly schedule starts it only where automate.max_level is 4; elsewhere a person
--- (approved_by) or the API starts it, and the scheduled starts are refused (run.refused).
+-- Level 4, but it only reports: its policy lets it run without a person (max_level = 4), so the
+-- hourly schedule starts it whatever automate.max_level says.
 -- Params: prom_url, selector (PromQL label matchers), horizon_h, trend, slack_url or webhook
 -- (default the notify.webhook_url setting), pd_routing_key. Policy: one run at a time.
 local http = require("tocsin.http")
@@ -34,7 +34,7 @@ return {
     webhook = { type = "string", default = "" },
     pd_routing_key = { type = "string", default = "" },
   },
-  policy = { max_concurrent = 1, key = "runbook" },
+  policy = { max_concurrent = 1, key = "runbook", max_level = 4 },
   triggers = { { every_s = 3600 } },
 
   run = function(ctx)

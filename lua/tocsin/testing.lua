@@ -20,16 +20,18 @@
 --
 -- t.runbook(name or path, opts) loads the runbook file in a fresh environment whose tocsin.*
 -- actions are recorded fakes (nothing leaves the process), builds ctx as the engine does
--- (defaults, typed parameters checked, incident, approved_by, dry_run) and runs it to the end:
+-- (defaults, typed parameters checked, incident, approved_by, dry_run) and runs it to the end
+-- (the Lua library modules it requires, such as tocsin.steps, get the same fakes):
 -- time.sleep advances a fake clock at once, approval.ask answers with opts.approve (true by
 -- default; false, or "timeout" to take the ask's on_timeout) by opts.approver ("tester").
 -- opts: params, incident, config (settings by key), approve, approver, approved_by, dry_run,
 -- now (ms), http / exec / redis / notify (lists of stubs: { url = pattern, method =, status =,
--- body =, json =, error = } for http; { argv1 = pattern, code =, stdout =, stderr =,
+-- body =, json =, error =, times = n } for http (a stub with times answers that many requests,
+-- so a list gives a series of answers); { argv1 = pattern, status =, stdout =, stderr =,
 -- error = } for exec; { command = "GET", reply =, error = } for redis; { kind =, status =,
 -- error = } for notify). The result: status ("ok" or "failed"), error, logs ({level, text}),
 -- run:calls(kind) (the recorded actions of a kind, in order: http, exec, redis, notify, emit,
--- approval, sleep), and the runbook's table as book.
+-- approval, incident, sleep), and the runbook's table as book.
 local fs = require("tocsin.testfs")
 local json = require("tocsin.json")
 
@@ -99,9 +101,13 @@ end
 
 -- ---- fakes ---------------------------------------------------------------------------------------
 
+-- The first stub that matches and is not used up (a stub with times = n answers n times).
 local function stub_for(list, pred)
   for _, s in ipairs(list or {}) do
-    if pred(s) then return s end
+    if pred(s) and (s.times == nil or (s.used or 0) < s.times) then
+      s.used = (s.used or 0) + 1
+      return s
+    end
   end
 end
 
@@ -149,7 +155,9 @@ local function fakes(opts, calls, logs)
         return string.find(o.argv[1] or "", s.argv1 or "")
       end) or {}
       if s.error then return nil, s.error end
-      return { code = s.code or 0, stdout = s.stdout or "", stderr = s.stderr or "" }
+      local status = s.status or s.code or 0
+      return { status = status, code = status, stdout = s.stdout or "", stderr = s.stderr or "",
+               signal = s.signal or 0, truncated = false, ms = 0 }
     end,
   }
 
@@ -194,6 +202,19 @@ local function fakes(opts, calls, logs)
       return a and true or false, opts.approver or "tester", opts.note or ""
     end,
   }
+
+  local incident = {}
+  for _, verb in ipairs({ "annotate", "link", "ack", "mitigate", "resolve" }) do
+    incident[verb] = function(id, a, b)
+      record("incident", { op = verb, id = id, note = a, title = b })
+      return opts.incident or { id = id }
+    end
+  end
+  incident.get = function(id)
+    if opts.incident and opts.incident.id == id then return opts.incident end
+    return nil, "not_found"
+  end
+  F["tocsin.incident"] = incident
 
   F["tocsin.time"] = {
     now = function() return clock end,
@@ -262,6 +283,16 @@ local function params_of(book, given)
         if decl.max and v > decl.max then
           error(string.format("parameter '%s' must be at most %s", k, decl.max), 0)
         end
+        if decl.pattern and type(v) == "string" and not string.match(v, "^" .. decl.pattern .. "$") then
+          error(string.format("parameter '%s' does not match %s", k, decl.pattern), 0)
+        end
+        if decl.enum then
+          local found = false
+          for _, e in ipairs(decl.enum) do found = found or e == v end
+          if not found then
+            error(string.format("parameter '%s' is not one of the values allowed", k), 0)
+          end
+        end
       end
     elseif v == nil then
       out[k] = decl
@@ -282,8 +313,20 @@ function M.runbook(name, opts)
   local F = fakes(opts, calls, logs)
   local path, text = load_script(name, fs.dirs().runbooks)
   local env = setmetatable({}, { __index = _G })
+  local loaded = {}
   env.require = function(mod)
     if F[mod] ~= nil then return F[mod] end
+    if loaded[mod] ~= nil then return loaded[mod] end
+    -- a Lua library module (lua/tocsin/steps.lua, ...) gets the same fakes
+    local lib = fs.dirs().lib
+    local lpath = lib .. "/" .. string.gsub(mod, "%.", "/") .. ".lua"
+    local ok, src = pcall(fs.read, lpath)
+    if ok then
+      local chunk, err = load(src, "@" .. lpath, "t", env)
+      if not chunk then error(err, 2) end
+      loaded[mod] = chunk() or true
+      return loaded[mod]
+    end
     return require(mod)
   end
   local chunk, err = load(text, "@" .. path, "t", env)

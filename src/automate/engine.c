@@ -1,5 +1,6 @@
 #include "automate/engine.h"
 #include "automate/approval.h"
+#include "correlate/incidents.h"
 #include "script/bindings.h"
 #include "script/contract.h"
 #include "script/convert.h"
@@ -50,6 +51,7 @@ struct tn_automate {
     tn_hmap_t guards;          /* "runbook\x1fkey" -> guard_t */
     tn_approvals_t *approvals; /* asks waiting for a person (NULL without a loop) */
     uv_timer_t *schedule;      /* every second: the runbooks due by their every_s trigger */
+    tn_incidents_t *incidents; /* borrowed, for tocsin.incident in runbooks (may be NULL) */
     json_t *history;           /* the latest runs, oldest first (at most automate.keep_runs) */
     tn_metric_t *m_ok, *m_failed, *m_started, *m_skipped;
 };
@@ -172,10 +174,129 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
 static void on_schedule(uv_timer_t *h);
 static void schedule_closed(uv_handle_t *h);
 
+/* ---- tocsin.incident for runbooks: the incident a run is about, and notes on it ---------- */
+
+static tn_incidents_t *book_incidents(lua_State *L, const char *what)
+{
+    tn_automate_t *a = lua_touserdata(L, lua_upvalueindex(1));
+    tn_task_t *t = tn_task_check(L, what);
+    (void)t;
+    if (!a || !a->incidents) luaL_error(L, "%s: no incidents here", what);
+    return a->incidents;
+}
+
+static const char *run_name(lua_State *L)
+{
+    tn_task_t *t = tn_task_current(L);
+    const run_t *r = t ? tn_task_arg(t) : NULL;
+    return r ? r->runbook : "runbook";
+}
+
+static int push_incident(lua_State *L, tn_incident_t *inc, int rc, const char *why)
+{
+    if (rc) {
+        lua_pushnil(L);
+        if (rc == TN_ENOTFOUND)
+            lua_pushliteral(L, "not_found");
+        else if (rc == TN_EINVAL)
+            lua_pushfstring(L, "invalid_transition: %s", why ? why : "?");
+        else
+            lua_pushstring(L, tn_strerror(rc));
+        return 2;
+    }
+    json_t *j = inc ? tn_incident_to_json(inc) : NULL;
+    if (!j) return luaL_error(L, "incident: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
+/* incident.get(id) */
+static int rb_get(lua_State *L)
+{
+    tn_incidents_t *in = book_incidents(L, "incident.get");
+    tn_incident_t *inc = tn_incidents_get(in, luaL_checkstring(L, 1));
+    return push_incident(L, inc, inc ? 0 : TN_ENOTFOUND, NULL);
+}
+
+/* incident.annotate(id, note) / incident.link(id, url [, title]): a note on its timeline */
+static int rb_annotate(lua_State *L)
+{
+    tn_incidents_t *in = book_incidents(L, "incident.annotate");
+    const char *id = luaL_checkstring(L, 1), *note = luaL_checkstring(L, 2);
+    tn_task_t *t = tn_task_current(L);
+    if (tn_task_dry_run(t)) return tn_task_dry_result(L, t, "incident.annotate", note);
+    int rc = tn_incidents_annotate(in, id, run_name(L), note, tn_now_ms(), NULL, NULL);
+    if (!rc) tn_task_observe(t, "incident.annotate", 1, 0, "{}");
+    return push_incident(L, tn_incidents_get(in, id), rc, NULL);
+}
+
+static int rb_link(lua_State *L)
+{
+    tn_incidents_t *in = book_incidents(L, "incident.link");
+    const char *id = luaL_checkstring(L, 1), *url = luaL_checkstring(L, 2);
+    const char *title = luaL_optstring(L, 3, "link");
+    lua_pushfstring(L, "%s: %s", title, url);
+    const char *note = lua_tostring(L, -1);
+    tn_task_t *t = tn_task_current(L);
+    if (tn_task_dry_run(t)) return tn_task_dry_result(L, t, "incident.link", note);
+    int rc = tn_incidents_annotate(in, id, run_name(L), note, tn_now_ms(), NULL, NULL);
+    if (!rc) tn_task_observe(t, "incident.link", 1, 0, "{}");
+    return push_incident(L, tn_incidents_get(in, id), rc, NULL);
+}
+
+/* incident.ack / mitigate / resolve(id [, note]) */
+static int rb_state(lua_State *L, const char *state, const char *what)
+{
+    tn_incidents_t *in = book_incidents(L, what);
+    const char *id = luaL_checkstring(L, 1), *note = luaL_optstring(L, 2, NULL);
+    tn_task_t *t = tn_task_current(L);
+    if (tn_task_dry_run(t)) return tn_task_dry_result(L, t, what, state);
+    tn_incident_t *inc = NULL;
+    const char *why = NULL;
+    int rc = tn_incidents_set_state(in, id, state, run_name(L), note, tn_now_ms(), &inc, &why, NULL,
+                                    NULL);
+    char d[96];
+    snprintf(d, sizeof d, "{\"state\":\"%s\",\"ok\":%s}", state, rc ? "false" : "true");
+    tn_task_observe(t, what, rc == 0, 0, d);
+    return push_incident(L, inc, rc, why);
+}
+static int rb_ack(lua_State *L)
+{
+    return rb_state(L, "acknowledged", "incident.ack");
+}
+static int rb_mitigate(lua_State *L)
+{
+    return rb_state(L, "mitigated", "incident.mitigate");
+}
+static int rb_resolve(lua_State *L)
+{
+    return rb_state(L, "resolved", "incident.resolve");
+}
+
+static int open_book_incident(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"get", rb_get},           {"annotate", rb_annotate}, {"link", rb_link}, {"ack", rb_ack},
+        {"mitigate", rb_mitigate}, {"resolve", rb_resolve},   {NULL, NULL}};
+    luaL_newlibtable(L, fns);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, fns, 1);
+    return 1;
+}
+
+void tn_automate_set_incidents(tn_automate_t *a, tn_incidents_t *in)
+{
+    a->incidents = in;
+}
+
 static int setup_book(void *owner, tn_lua_t *lua)
 {
     tn_automate_t *a = owner;
-    return tn_lua_preload(lua, "tocsin.approval", tn_approvals_open, a ? a->approvals : NULL);
+    return tn_lua_preload(lua, "tocsin.approval", tn_approvals_open, a ? a->approvals : NULL) ||
+                   tn_lua_preload(lua, "tocsin.incident", open_book_incident, a)
+               ? TN_ENOMEM
+               : 0;
 }
 
 static void run_of(void *task_arg, const char **id, const char **runbook);
@@ -646,8 +767,9 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
     int dry = lua_toboolean(L, -1) || a->o.cfg->automate.dry_run || q->dry_run;
     lua_pop(L, 1);
     /* the policy: who may run it unattended, how often, how many at once */
-    lua_Integer max_level = policy_int(L, "max_level", 4);
-    if (max_level > a->o.cfg->automate.max_level) max_level = a->o.cfg->automate.max_level;
+    /* the runbook's own bound replaces the global one: raised for one that only reports,
+     * lowered for a dangerous one (it is in the file, for reviewers to see) */
+    lua_Integer max_level = policy_int(L, "max_level", a->o.cfg->automate.max_level);
     lua_Integer cooldown_s = policy_int(L, "cooldown_s", 0);
     lua_Integer max_conc = policy_int(L, "max_concurrent", 0);
     lua_Integer per_hour = policy_int(L, "max_per_hour", 0);

@@ -80,6 +80,11 @@ int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out);
  * (origin "trigger", params.service = its service), subject to their policy. */
 void tn_automate_incident_opened(tn_automate_t *a, const json_t *incident);
 
+/* The incidents runbooks may note on and change (tocsin.incident in runbooks: get, annotate,
+ * link, ack, mitigate, resolve); borrowed, set once correlation exists. */
+struct tn_incidents;
+void tn_automate_set_incidents(tn_automate_t *a, struct tn_incidents *in);
+
 /* The asks waiting for a person (approval.h; borrowed), or NULL. */
 struct tn_approvals *tn_automate_approvals(tn_automate_t *a);
 

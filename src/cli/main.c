@@ -469,7 +469,9 @@ static int l_testfs_read(lua_State *L)
 static int l_testfs_dirs(lua_State *L)
 {
     const testfs_t *t = lua_touserdata(L, lua_upvalueindex(1));
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, t->cfg->scripts.lib_dir);
+    lua_setfield(L, -2, "lib");
     lua_pushstring(L, t->cfg->scripts.runbooks_dir);
     lua_setfield(L, -2, "runbooks");
     lua_pushstring(L, t->cfg->scripts.rules_dir);

@@ -311,6 +311,7 @@ static void start_core(tn_engine_t *e)
                               .on_opened = live ? incident_opened : NULL};
     e->correlate = tn_correlate_create(&co);
     if (!e->automate || !e->correlate) goto fail;
+    tn_automate_set_incidents(e->automate, tn_correlate_incidents(e->correlate));
     sync_graph(e);
     if (live) {
         if (!(e->incident_timer = malloc(sizeof *e->incident_timer))) goto fail;

@@ -91,6 +91,12 @@ return {
   run = function(ctx)
     assert(http.post(config.get("notify.webhook_url"), { json = {
       triggered = ctx.incident.id, service = ctx.params.service, origin = ctx.origin } }))
+    local incident = require("tocsin.incident")
+    assert(incident.annotate(ctx.incident.id, "diagnostics attached by on-db"))
+    assert(incident.link(ctx.incident.id, "http://grafana.example/d/db", "dashboard"))
+    assert(incident.ack(ctx.incident.id, "on-db is looking"))
+    local again, why = incident.ack(ctx.incident.id)
+    assert(again == nil and why:find("already"), "a second ack is refused: " .. tostring(why))
   end,
 }
 EOF
@@ -334,6 +340,12 @@ alert() { # SERVICE SEVERITY
 alert db-1 critical >/dev/null
 check "a critical incident of db-1 starts the runbook whose trigger matches it" wait_for 10 bash -c \
     "grep -q 'triggered' $T/received.jsonl && grep 'triggered' $T/received.jsonl | grep -q 'db-1' && grep 'triggered' $T/received.jsonl | grep -q 'trigger'"
+check "the runbook noted on the incident, linked a dashboard and acknowledged it" wait_for 10 bash -c "
+    curl -s $URL/api/v1/incidents | python3 -c \"
+import json, sys
+i = [i for i in json.load(sys.stdin) if i['service'] == 'db-1'][0]
+assert i['state'] == 'acknowledged' and i['acknowledged_ms'], i\" &&
+    redis-cli -p $REDIS_PORT --raw XRANGE tocsin:incident:\$(curl -s $URL/api/v1/incidents | python3 -c \"import json,sys; print([i for i in json.load(sys.stdin) if i['service'] == 'db-1'][0]['id'])\"):timeline - + | tr '\n' ' ' | grep -q 'diagnostics attached by on-db.*dashboard: http://grafana.example/d/db.*on-db is looking'"
 alert web critical >/dev/null
 alert db-2 warning >/dev/null
 sleep 1
