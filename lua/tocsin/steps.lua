@@ -17,6 +17,8 @@
 -- steps.run returns false and a report { failed =, error =, attempts =, compensated = {...},
 -- undo_failed = {...} }; else true and { done = {...} }. Everything a step does through tocsin's
 -- actions is in the run's audit trail as usual.
+--
+-- steps.wait_for(check, { timeout_s = 60, every_s = 5, what = "..." }) waits for a condition.
 local time = require("tocsin.time")
 local log = require("tocsin.log")
 
@@ -76,6 +78,26 @@ function M.run(list, opts)
   local names = {}
   for _, d in ipairs(done) do names[#names + 1] = d.name end
   return true, { done = names }
+end
+
+-- Waits until check() returns a true value (which it then returns), calling it every every_s
+-- (default 5) seconds, at most timeout_s (default 60): then nil, "timed out waiting for <what>
+-- after <n> s". An error in check() is raised. Every wait is a time.sleep: the engine goes on.
+function M.wait_for(check, opts)
+  opts = opts or {}
+  local every, timeout = opts.every_s or 5, opts.timeout_s or 60
+  local what = opts.what or "the condition"
+  local waited = 0
+  while true do
+    local v = check()
+    if v then return v end
+    if waited >= timeout then
+      return nil, string.format("timed out waiting for %s after %g s", what, waited)
+    end
+    local step = math.min(every, timeout - waited)
+    time.sleep(step)
+    waited = waited + step
+  end
 end
 
 return M
