@@ -10,6 +10,7 @@
 local incident = require("tocsin.incident")
 local topology = require("tocsin.topology")
 local log = require("tocsin.log")
+local state = require("tocsin.state")
 local grouping = require("tocsin.grouping")
 
 local CHAINS = {
@@ -28,21 +29,38 @@ local CHAINS = {
   },
 }
 
--- The nearest incident holding a signal that matches `want` (a list of patterns) on a service
--- related to svc in direction dir ("down": svc depends on it; "up": it depends on svc).
-local function find(svc, want, dir, chain)
+-- Which services showed a cause or a symptom of each chain, and when last (state.seen[i]:
+-- { cause = { [service] = ts }, symptom = { ... } }): recorded for every signal, so finding a
+-- related incident looks at its services, not at each of its signals.
+local function seen(i)
+  state.seen = state.seen or {}
+  state.seen[i] = state.seen[i] or { cause = {}, symptom = {} }
+  return state.seen[i]
+end
+
+local function note(i, chain, s, svc)
+  local k = seen(i)
+  local ts = s.ts or 0
+  if grouping.matches(s.name, chain.cause) then k.cause[svc] = math.max(k.cause[svc] or 0, ts) end
+  if grouping.matches(s.name, chain.symptom) then
+    k.symptom[svc] = math.max(k.symptom[svc] or 0, ts)
+  end
+end
+
+-- Whether service m of incident inc showed a `kind` signal of chain i while inc was active.
+local function showed(i, kind, m, inc, chain)
+  local ts = seen(i)[kind][m]
+  return ts ~= nil and ts >= (inc.started_ms or 0) - chain.window_ms
+end
+
+-- The nearest recent incident with a service that showed a cause of chain i and that svc
+-- depends on within max_hops (0: the service itself).
+local function find_cause(i, chain, svc)
   local best, best_d
   for _, inc in ipairs(grouping.recent(chain.window_ms)) do
-    for _, m in ipairs(incident.members(inc.id) or {}) do
-      if m.service ~= "" and grouping.matches(m.name, want) then
-        local d
-        if m.service == svc then
-          d = 0
-        elseif dir == "down" then
-          d = topology.distance(svc, m.service, true)
-        else
-          d = topology.distance(m.service, svc, true)
-        end
+    for _, m in ipairs(inc.services or {}) do
+      if showed(i, "cause", m, inc, chain) then
+        local d = m == svc and 0 or topology.distance(svc, m, true)
         if d and d <= chain.max_hops and (not best_d or d < best_d) then
           best, best_d = inc, d
         end
@@ -57,12 +75,13 @@ return {
   description = "Attach symptoms to the incident of their known cause (a dependency down).",
 
   on_signal = function(s)
-    if s.incident then return end
     local svc = grouping.service(s)
-    if not svc or not topology.has(svc) then return end
-    for _, chain in ipairs(CHAINS) do
+    if not svc then return end
+    for i, chain in ipairs(CHAINS) do note(i, chain, s, svc) end
+    if s.incident or not topology.has(svc) then return end
+    for ci, chain in ipairs(CHAINS) do
       if grouping.matches(s.name, chain.symptom) then
-        local inc, d = find(svc, chain.cause, "down", chain)
+        local inc, d = find_cause(ci, chain, svc)
         if inc then
           incident.attach(inc.id, s)
           log.info("%s on %s is a symptom of the cause in incident %s (%d hop(s) down): %s",
@@ -76,10 +95,9 @@ return {
         -- symptoms and depend on svc: svc is then below everything it holds.
         local incs = {}
         for _, inc in ipairs(grouping.recent(chain.window_ms)) do
-          local low = grouping.lowest(inc.services or {}, inc.service_info)
-          for _, m in ipairs(incident.members(inc.id) or {}) do
-            if low[m.service] and m.service ~= svc and grouping.matches(m.name, chain.symptom) then
-              local dd = topology.distance(m.service, svc, true)
+          for m in pairs(grouping.lowest(inc.services or {}, inc.service_info)) do
+            if m ~= svc and showed(ci, "symptom", m, inc, chain) then
+              local dd = topology.distance(m, svc, true)
               if dd and dd <= chain.gather_hops then
                 incs[#incs + 1] = inc
                 break

@@ -25,8 +25,8 @@ return {
     local mine = sig:simhash()
     local best, best_sim
     for _, inc in ipairs(grouping.recent(WINDOW_MS)) do
-      local members = incident.members(inc.id) or {}
-      for i = #members, math.max(1, #members - MAX_MEMBERS + 1), -1 do
+      local members = incident.members(inc.id, MAX_MEMBERS) or {}
+      for i = #members, 1, -1 do
         local sim = similarity.simhash_similarity(mine, members[i].simhash)
         if sim >= THRESHOLD and (not best_sim or sim > best_sim) then
           best, best_sim = inc, sim

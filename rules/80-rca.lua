@@ -26,21 +26,19 @@ local WEIGHTS = { walk = 0.2, deps = 0.2, onset = 0.15, change = 0.15, kind = 0.
                   score = 0.05 }
 local CAUSE_NAMES = grouping.CAUSE_NAMES -- or a list of your own Lua patterns
 
--- service -> { first_ts, score, n, cause_like } from the incident's signals
+-- service -> { first_ts, score, n, cause_like } from the incident's per-service summary (its
+-- service_info: no walk over every signal, so a storm of thousands costs what a dozen does) and
+-- the cause-like signals this rule has seen of each service (state.cause_seen: the last time)
 local function candidates(id)
+  local inc = incident.get(id)
   local members = {}
-  for _, m in ipairs(incident.members(id) or {}) do
-    if m.service ~= "" then
-      local c = members[m.service]
-      if not c then
-        c = { first_ts = m.ts, score = m.score or 0, n = 0, cause_like = false }
-        members[m.service] = c
-      end
-      if m.ts < c.first_ts then c.first_ts = m.ts end
-      if (m.score or 0) > c.score then c.score = m.score end
-      c.n = c.n + 1
-      if grouping.matches(m.name, CAUSE_NAMES) then c.cause_like = true end
-    end
+  if not inc then return members end
+  state.cause_seen = state.cause_seen or {}
+  for name, st in pairs(inc.service_info or {}) do
+    local seen = state.cause_seen[name]
+    members[name] = { first_ts = st.first_ms, score = st.score or 0, n = st.n or 1,
+                      cause_like = seen ~= nil and seen >= (inc.started_ms or 0) - 600000
+                                   and seen <= (inc.last_alert_ms or seen) + 600000 }
   end
   return members
 end
@@ -134,6 +132,10 @@ return {
   description = "Rank the probable root causes of each incident and store them on it.",
 
   on_signal = function(s)
+    if s.service and s.service ~= "" and grouping.matches(s.name, CAUSE_NAMES) then
+      state.cause_seen = state.cause_seen or {}
+      state.cause_seen[s.service] = math.max(state.cause_seen[s.service] or 0, s.ts or 0)
+    end
     if not s.incident then return end
     local ranked = rank(candidates(s.incident))
     incident.set_rca(s.incident, ranked)

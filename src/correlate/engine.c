@@ -438,7 +438,8 @@ static int l_incident_list(lua_State *L)
     return 1;
 }
 
-/* incident.members(id) -> { {id, kind, name, service, severity, score, ts, active}, ... }. */
+/* incident.members(id [, last]) -> { {id, kind, name, service, severity, score, ts, active,
+ * simhash}, ... }: every signal, or only the latest `last`. */
 static int l_incident_members(lua_State *L)
 {
     tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
@@ -449,7 +450,8 @@ static int l_incident_members(lua_State *L)
         lua_pushliteral(L, "not_found");
         return 2;
     }
-    json_t *j = tn_incident_members_json(inc);
+    lua_Integer last = luaL_optinteger(L, 2, (lua_Integer)inc->nmembers);
+    json_t *j = tn_incident_members_json_last(inc, last > 0 ? (size_t)last : 0);
     if (!j) return luaL_error(L, "incident.members: out of memory");
     tn_lua_push_json(L, j);
     json_decref(j);

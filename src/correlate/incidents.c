@@ -98,6 +98,8 @@ typedef struct {
     int64_t last_ms;  /* its latest signal's own time */
     unsigned active;  /* its firing alerts */
     unsigned alerts;  /* its alerts (firing or resolved; the rest are anomalies) */
+    unsigned n;       /* its signals */
+    double max_score; /* its worst signal's score */
 } svc_stat_t;
 
 static svc_stat_t *note_service(tn_incident_t *inc, const char *service)
@@ -140,6 +142,8 @@ static void count_service(svc_stat_t *st, const tn_incident_member_t *m)
     if (!st->first_ms || (m->ts_ms && m->ts_ms < st->first_ms)) st->first_ms = m->ts_ms;
     if (m->active) st->active++;
     if (!strcmp(m->kind, "alert")) st->alerts++;
+    st->n++;
+    if (m->score > st->max_score) st->max_score = m->score;
 }
 
 static const char *jstr(const json_t *o, const char *k)
@@ -302,11 +306,12 @@ json_t *tn_incident_to_json(const tn_incident_t *inc)
     for (size_t i = 0; svc && info && i < inc->nservices; i++) {
         const svc_stat_t *st = tn_hmap_get(&inc->service_set, inc->services[i]);
         json_array_append_new(svc, json_string(inc->services[i]));
-        json_object_set_new(
-            info, inc->services[i],
-            json_pack("{s:I, s:I, s:i, s:i}", "first_ms", (json_int_t)(st ? st->first_ms : 0),
-                      "last_ms", (json_int_t)(st ? st->last_ms : 0), "active",
-                      st ? (int)st->active : 0, "alerts", st ? (int)st->alerts : 0));
+        json_object_set_new(info, inc->services[i],
+                            json_pack("{s:I, s:I, s:i, s:i, s:i, s:f}", "first_ms",
+                                      (json_int_t)(st ? st->first_ms : 0), "last_ms",
+                                      (json_int_t)(st ? st->last_ms : 0), "active",
+                                      st ? (int)st->active : 0, "alerts", st ? (int)st->alerts : 0,
+                                      "n", st ? (int)st->n : 0, "score", st ? st->max_score : 0.0));
     }
     if (!info || json_object_set_new(o, "service_info", info)) {
         json_decref(svc);
@@ -326,8 +331,14 @@ json_t *tn_incident_to_json(const tn_incident_t *inc)
 
 json_t *tn_incident_members_json(const tn_incident_t *inc)
 {
+    return tn_incident_members_json_last(inc, inc->nmembers);
+}
+
+json_t *tn_incident_members_json_last(const tn_incident_t *inc, size_t last)
+{
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < inc->nmembers; i++) {
+    size_t from = inc->nmembers > last ? inc->nmembers - last : 0;
+    for (size_t i = from; arr && i < inc->nmembers; i++) {
         const tn_incident_member_t *m = &inc->members[i];
         char sh[17];
         snprintf(sh, sizeof sh, "%016llx", (unsigned long long)m->simhash);

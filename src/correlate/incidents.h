@@ -170,15 +170,17 @@ int tn_incidents_list_json(tn_incidents_t *in, tn_buf_t *out);
 
 /* A new JSON object describing the incident (caller owns the reference), or NULL: its fields,
  * "alerts" (the count), "services" (the distinct services of its members, in order of first
- * appearance), "service_info" ({service: {first_ms, last_ms, active, alerts}}: its earliest and
- * latest signals' times, its firing alerts, its alerts), "active_alerts", "last_alert_ms",
+ * appearance), "service_info" ({service: {first_ms, last_ms, active, alerts, n, score}}: its
+ * earliest and latest signals' times, its firing alerts, its alerts, its signals and its worst
+ * signal's score), "active_alerts", "last_alert_ms",
  * "merged_into" (merged ones) and "rca". */
 json_t *tn_incident_to_json(const tn_incident_t *inc);
 /* The same with the members as "alerts" (a list of {id, kind, name, service, severity, score,
  * ts, active, simhash}; the count moves to "alert_count") and "transitions" ({state, ts}). */
 json_t *tn_incident_to_json_full(const tn_incident_t *inc);
-/* The members as a new JSON list (caller owns), or NULL. */
+/* The members as a new JSON list (caller owns), or NULL; _last: only the latest `last`. */
 json_t *tn_incident_members_json(const tn_incident_t *inc);
+json_t *tn_incident_members_json_last(const tn_incident_t *inc, size_t last);
 
 size_t tn_incidents_open_count(const tn_incidents_t *in);
 
