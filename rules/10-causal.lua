@@ -57,7 +57,7 @@ end
 -- depends on within max_hops (0: the service itself).
 local function find_cause(i, chain, svc)
   local best, best_d
-  for _, inc in ipairs(grouping.recent(chain.window_ms)) do
+  for _, inc in ipairs(grouping.recent(chain.window_ms, grouping.near(svc, chain.max_hops))) do
     for _, m in ipairs(inc.services or {}) do
       if showed(i, "cause", m, inc, chain) then
         local d = m == svc and 0 or topology.distance(svc, m, true)
@@ -94,7 +94,7 @@ return {
         -- incident is its symptoms' when its lowest services (its root candidates so far) have
         -- symptoms and depend on svc: svc is then below everything it holds.
         local incs = {}
-        for _, inc in ipairs(grouping.recent(chain.window_ms)) do
+        for _, inc in ipairs(grouping.recent(chain.window_ms, grouping.near(svc, chain.gather_hops))) do
           for m in pairs(grouping.lowest(inc.services or {}, inc.service_info)) do
             if m ~= svc and showed(ci, "symptom", m, inc, chain) then
               local dd = topology.distance(m, svc, true)

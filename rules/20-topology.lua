@@ -37,7 +37,7 @@ return {
     -- of what it calls directly; further away it is more likely a problem of its own
     local up = grouping.cause_like(s.name) and 1 or UP_HOPS
     local now = time.now()
-    for _, inc in ipairs(grouping.recent(WINDOW_MS)) do
+    for _, inc in ipairs(grouping.recent(WINDOW_MS, grouping.near(svc, math.max(up, down)))) do
       local d, how = grouping.relation(svc, grouping.live(inc, now, WINDOW_MS), up, down,
                                        inc.service_info)
       if d then

@@ -1,11 +1,12 @@
--- pattern: a signal whose signature (its labels with values masked, its name and text) is
--- nearly the same as that of a signal in a recent open incident joins it: the same alert on
+-- pattern: a signal whose signature (its labels with values masked but the service's, its name
+-- and text; incident.similar) is nearly the same as that of a signal in a recent open incident
+-- joins it: the same alert on
 -- many pods, nodes or partitions is one problem. It only decides for signals the service graph
 -- cannot place (no service, or one the graph does not know): for known services topology has
 -- already said whether they are related.
 local incident = require("tocsin.incident")
-local similarity = require("tocsin.similarity")
 local topology = require("tocsin.topology")
+local time = require("tocsin.time")
 local grouping = require("tocsin.grouping")
 
 local THRESHOLD = 0.9            -- SimHash similarity (1 - differing bits / 64)
@@ -20,19 +21,8 @@ return {
     if s.incident then return end
     local svc = grouping.service(s)
     if svc and topology.has(svc) then return end
-    local sig = similarity.signature { labels = s.labels or {}, text = (s.name or "") .. " "
-                                       .. (s.text or "") }
-    local mine = sig:simhash()
-    local best, best_sim
-    for _, inc in ipairs(grouping.recent(WINDOW_MS)) do
-      local members = incident.members(inc.id, MAX_MEMBERS) or {}
-      for i = #members, 1, -1 do
-        local sim = similarity.simhash_similarity(mine, members[i].simhash)
-        if sim >= THRESHOLD and (not best_sim or sim > best_sim) then
-          best, best_sim = inc, sim
-        end
-      end
-    end
+    local best = incident.similar(s, { since_ms = time.now() - WINDOW_MS, threshold = THRESHOLD,
+                                       last = MAX_MEMBERS })
     if best then incident.attach(best.id, s) end
   end,
 }

@@ -25,6 +25,7 @@ local CHANGE_BEFORE_MS = 3600 * 1000
 local WEIGHTS = { walk = 0.2, deps = 0.2, onset = 0.15, change = 0.15, kind = 0.1, impact = 0.15,
                   score = 0.05 }
 local CAUSE_NAMES = grouping.CAUSE_NAMES -- or a list of your own Lua patterns
+local RERANK_EVERY = 20 -- an incident of more than 20 services: ranked again this often
 
 -- service -> { first_ts, score, n, cause_like } from the incident's per-service summary (its
 -- service_info: no walk over every signal, so a storm of thousands costs what a dozen does) and
@@ -137,6 +138,16 @@ return {
       state.cause_seen[s.service] = math.max(state.cause_seen[s.service] or 0, s.ts or 0)
     end
     if not s.incident then return end
+    -- a big incident is ranked again when its services change, else every RERANK_EVERY signals
+    state.ranked = state.ranked or {}
+    local inc = incident.get(s.incident)
+    local nsvc = inc and #(inc.services or {}) or 0
+    local last = state.ranked[s.incident]
+    if last and nsvc > 20 and last.nsvc == nsvc and last.n < RERANK_EVERY then
+      last.n = last.n + 1
+      return
+    end
+    state.ranked[s.incident] = { nsvc = nsvc, n = 0 }
     local ranked = rank(candidates(s.incident))
     incident.set_rca(s.incident, ranked)
     state.leads = state.leads or {}

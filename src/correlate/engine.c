@@ -410,11 +410,21 @@ static int l_incident_split(lua_State *L)
 typedef struct {
     lua_State *L;
     int n, oom;
+    int64_t since_ms;          /* only incidents with a signal this recent (0: all) */
+    const char *services[256]; /* only incidents holding one of them (none: all) */
+    size_t nservices;
 } list_t;
 
 static void list_one(tn_incident_t *inc, void *arg)
 {
     list_t *l = arg;
+    if (l->since_ms && inc->last_alert_ms < l->since_ms) return;
+    if (l->nservices) {
+        int hit = 0;
+        for (size_t i = 0; i < l->nservices && !hit; i++)
+            hit = tn_hmap_get(&inc->service_set, l->services[i]) != NULL;
+        if (!hit) return;
+    }
     json_t *j = tn_incident_to_json(inc);
     if (!j || !lua_checkstack(l->L, 4)) {
         json_decref(j);
@@ -426,16 +436,90 @@ static void list_one(tn_incident_t *inc, void *arg)
     lua_rawseti(l->L, -2, ++l->n);
 }
 
-/* incident.list() -> the open incidents (not resolved, not merged), oldest first. */
+/* incident.list([{ since_ms =, services = { names } }]) -> the open incidents (not resolved,
+ * not merged), oldest first; with since_ms only those with a signal since then, with services
+ * only those holding one of them (filtered here, so a rule asking about its neighbours does not
+ * pay for thousands of unrelated incidents). */
 static int l_incident_list(lua_State *L)
 {
     tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
-    lua_newtable(L);
-    if (!c) return 1;
     list_t l = {.L = L};
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "since_ms");
+        l.since_ms = (int64_t)luaL_optinteger(L, -1, 0);
+        lua_pop(L, 1);
+        lua_getfield(L, 1, "services"); /* stays on the stack: anchors the names */
+        if (lua_istable(L, -1)) {
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n && l.nservices < 256; i++) {
+                lua_rawgeti(L, -1, i);
+                if (lua_type(L, -1) == LUA_TSTRING) l.services[l.nservices++] = lua_tostring(L, -1);
+                lua_pop(L, 1); /* the string stays anchored in the table */
+            }
+            if (!l.nservices) l.nservices = (size_t)-1; /* an empty list matches nothing */
+        }
+    }
+    lua_newtable(L);
+    if (!c || l.nservices == (size_t)-1) return 1;
     tn_incidents_each_open(c->incidents, list_one, &l);
     if (l.oom) return luaL_error(L, "incident.list: out of memory");
     return 1;
+}
+
+/* incident.similar(signal or simhash_hex, { since_ms =, threshold = 0.9, last = 200 }) -> the
+ * open incident with the most similar signal of the same service (a signal given; a bare
+ * SimHash: signals without one) among the latest `last` of each (SimHash similarity of the
+ * signatures members keep, at least threshold), and the similarity; or nil. */
+static int l_incident_similar(lua_State *L)
+{
+    tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
+    uint64_t h = 0;
+    char service[512] = "";
+    if (lua_istable(L, 1)) { /* a signal: its signature as members keep theirs */
+        tn_buf_t err;
+        tn_buf_init(&err);
+        json_t *sig = tn_lua_to_json(L, 1, &err);
+        tn_buf_deinit(&err);
+        if (!sig) return luaL_error(L, "incident.similar: the signal is not convertible");
+        h = tn_incident_signal_simhash(sig);
+        const char *sv = json_string_value(json_object_get(sig, "service"));
+        snprintf(service, sizeof service, "%s", sv ? sv : "");
+        json_decref(sig);
+    } else {
+        const char *hex = luaL_checkstring(L, 1);
+        char *end;
+        h = strtoull(hex, &end, 16);
+        if (*end || !*hex)
+            return luaL_error(L, "incident.similar: give a signal or a SimHash (16 hex digits)");
+    }
+    int64_t since = 0;
+    double threshold = 0.9;
+    lua_Integer last = 200;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_getfield(L, 2, "since_ms");
+        since = (int64_t)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 2, "threshold");
+        threshold = luaL_optnumber(L, -1, 0.9);
+        lua_getfield(L, 2, "last");
+        last = luaL_optinteger(L, -1, 200);
+        lua_pop(L, 3);
+    }
+    tn_incident_t *best =
+        c ? tn_incidents_most_similar(c->incidents, (uint64_t)h, service, since,
+                                      (size_t)(last > 0 ? last : 0), threshold, &threshold)
+          : NULL;
+    if (!best) {
+        lua_pushnil(L);
+        return 1;
+    }
+    json_t *j = tn_incident_to_json(best);
+    if (!j) return luaL_error(L, "incident.similar: out of memory");
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    lua_pushnumber(L, threshold);
+    return 2;
 }
 
 /* incident.members(id [, last]) -> { {id, kind, name, service, severity, score, ts, active,
@@ -460,21 +544,15 @@ static int l_incident_members(lua_State *L)
 
 static int open_incident(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"open", l_incident_open},
-                                   {"get", l_incident_get},
-                                   {"find", l_incident_find},
-                                   {"ack", l_incident_ack},
-                                   {"mitigate", l_incident_mitigate},
-                                   {"resolve", l_incident_resolve},
-                                   {"reopen", l_incident_reopen},
-                                   {"annotate", l_incident_annotate},
-                                   {"set_rca", l_incident_set_rca},
-                                   {"attach", l_incident_attach},
-                                   {"merge", l_incident_merge},
-                                   {"split", l_incident_split},
-                                   {"list", l_incident_list},
-                                   {"members", l_incident_members},
-                                   {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"open", l_incident_open},         {"get", l_incident_get},
+        {"find", l_incident_find},         {"ack", l_incident_ack},
+        {"mitigate", l_incident_mitigate}, {"resolve", l_incident_resolve},
+        {"reopen", l_incident_reopen},     {"annotate", l_incident_annotate},
+        {"set_rca", l_incident_set_rca},   {"attach", l_incident_attach},
+        {"merge", l_incident_merge},       {"split", l_incident_split},
+        {"list", l_incident_list},         {"similar", l_incident_similar},
+        {"members", l_incident_members},   {NULL, NULL}};
     luaL_newlibtable(L, fns);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, fns, 1);

@@ -173,6 +173,28 @@ static int push_member(tn_incident_t *inc, tn_incident_member_t *m)
     return 0;
 }
 
+uint64_t tn_incident_signal_simhash(const json_t *sig)
+{
+    tn_sim_tokens_t tok;
+    tn_sim_init(&tok);
+    const char *lk;
+    json_t *lv;
+    json_object_foreach(json_object_get(sig, "labels"), lk, lv)
+    {
+        if (json_is_string(lv)) /* the service is an identity: its value is not masked */
+            tn_sim_add_label(&tok, lk, json_string_value(lv), strcmp(lk, "service") != 0, 1.0);
+    }
+    const char *service = jstr(sig, "service");
+    if (*service && !json_object_get(json_object_get(sig, "labels"), "service"))
+        tn_sim_add_label(&tok, "service", service, 0, 1.0);
+    const char *name = jstr(sig, "name");
+    if (!*name) name = jstr(sig, "metric");
+    tn_sim_add_text(&tok, name, strlen(name), 1.0);
+    const char *text = jstr(sig, "text");
+    tn_sim_add_text(&tok, text, strlen(text), 1.0);
+    return tn_sim_simhash(&tok);
+}
+
 /* Remembers the signal (borrowed; may be NULL) as a member. Beyond TN_INCIDENT_MAX_MEMBERS
  * it is only counted. */
 static int add_member(tn_incident_t *inc, const json_t *sig)
@@ -195,19 +217,7 @@ static int add_member(tn_incident_t *inc, const json_t *sig)
     const char *fp = jstr(sig, "fingerprint");
     if (!*fp) fp = jstr(sig, "sid");
     if (!*fp) fp = id;
-    /* the signature pattern rules compare: labels (values masked) and the name and text */
-    tn_sim_tokens_t tok;
-    tn_sim_init(&tok);
-    const char *lk;
-    json_t *lv;
-    json_object_foreach(json_object_get(sig, "labels"), lk, lv)
-    {
-        if (json_is_string(lv)) tn_sim_add_label(&tok, lk, json_string_value(lv), 1, 1.0);
-    }
-    tn_sim_add_text(&tok, name, strlen(name), 1.0);
-    const char *text = jstr(sig, "text");
-    tn_sim_add_text(&tok, text, strlen(text), 1.0);
-    m.simhash = tn_sim_simhash(&tok);
+    m.simhash = tn_incident_signal_simhash(sig);
     const char *status = jstr(sig, "status");
     m.active = !strcmp(kind, "alert") && strcmp(status, "resolved");
     m.id = strdup(id);
@@ -1004,4 +1014,32 @@ void tn_incidents_each_open(tn_incidents_t *in, void (*fn)(tn_incident_t *, void
 void tn_incidents_each(tn_incidents_t *in, void (*fn)(tn_incident_t *, void *), void *arg)
 {
     each(in, 0, fn, arg);
+}
+
+tn_incident_t *tn_incidents_most_similar(tn_incidents_t *in, uint64_t simhash, const char *service,
+                                         int64_t since_ms, size_t last, double threshold,
+                                         double *sim)
+{
+    if (!service) service = "";
+    tn_incident_t *best = NULL;
+    double best_sim = threshold;
+    size_t it = 0;
+    void *v;
+    while (tn_hmap_next(&in->by_id, &it, NULL, &v)) {
+        tn_incident_t *inc = v;
+        if (!is_open(inc) || (since_ms && inc->last_alert_ms < since_ms)) continue;
+        size_t from = inc->nmembers > last ? inc->nmembers - last : 0;
+        if (*service && !tn_hmap_get(&inc->service_set, service)) continue;
+        for (size_t i = from; i < inc->nmembers; i++) {
+            if (strcmp(inc->members[i].service, service)) continue; /* another service's */
+            double x = tn_sim_simhash_similarity(simhash, inc->members[i].simhash);
+            if (x > best_sim || (x == best_sim && !best) ||
+                (x == best_sim && best && inc->seq < best->seq)) {
+                best = inc;
+                best_sim = x;
+            }
+        }
+    }
+    if (best && sim) *sim = best_sim;
+    return best;
 }

@@ -40,7 +40,7 @@ typedef struct {
     double score;
     int64_t ts_ms;    /* the signal's own time */
     int active;       /* a firing alert not resolved yet (anomalies: 0) */
-    uint64_t simhash; /* of its signature: labels (values masked), name and text */
+    uint64_t simhash; /* of its signature (tn_incident_signal_simhash) */
 } tn_incident_member_t;
 
 /* At most this many members per incident are remembered (more are only counted). */
@@ -130,6 +130,18 @@ int tn_incidents_split(tn_incidents_t *in, const char *id, const char *const *me
 /* A resolved alert: the firing members with this signal fingerprint, in open incidents, stop
  * being active. Returns how many members it cleared. */
 size_t tn_incidents_clear(tn_incidents_t *in, const char *signal_fp, int64_t now_ms);
+
+/* A signal's signature (borrowed), as members keep it: its labels (values masked but the
+ * service's), its service, its name and text (correlate/similarity.h), as a SimHash. */
+uint64_t tn_incident_signal_simhash(const json_t *signal);
+
+/* The open incident (with a signal since since_ms; 0: any) holding the signal of the same
+ * service (NULL or "": signals without one) most similar to simhash among the latest `last` of
+ * each, when that similarity is at least threshold (*sim gets it); ties go to the oldest
+ * incident. Borrowed, or NULL. */
+tn_incident_t *tn_incidents_most_similar(tn_incidents_t *in, uint64_t simhash, const char *service,
+                                         int64_t since_ms, size_t last, double threshold,
+                                         double *sim);
 
 /* Calls fn for every open incident (not resolved, not merged); fn must not change the set. */
 void tn_incidents_each_open(tn_incidents_t *in, void (*fn)(tn_incident_t *inc, void *arg),
