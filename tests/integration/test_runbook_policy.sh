@@ -3,7 +3,8 @@
 # out), the highest level that runs without a human
 # (automate.max_level) and approved_by, dry runs (the runbook's, the request's) performing
 # nothing while every action is audited, cooldown per key, the runaway guard (max_per_hour),
-# max_concurrent, and the cooldown and concurrency holding under a burst of 100 requests;
+# max_concurrent, and the cooldown and concurrency holding under bursts of 100 requests and of
+# 100 incidents triggering runbooks;
 # GET /api/runs and tocsin runs; tocsin check refusing bad policies.
 . "$(dirname "$0")/lib.sh"
 start_redis
@@ -142,6 +143,22 @@ return {
         table.concat(report.compensated or report.done, ","), time.now() - t0))
     if not ok then error("steps failed: " .. report.failed) end
   end,
+}
+EOF
+cat >"$T/runbooks/burst-cool.lua" <<'EOF'
+local time = require("tocsin.time")
+return {
+  name = "burst-cool", level = 1, policy = { cooldown_s = 600, key = "runbook" },
+  triggers = { { incident = { service = "burst-*" } } },
+  run = function() time.sleep(0.2) end,
+}
+EOF
+cat >"$T/runbooks/burst-conc.lua" <<'EOF'
+local time = require("tocsin.time")
+return {
+  name = "burst-conc", level = 1, policy = { max_concurrent = 3 },
+  triggers = { { incident = { service = "burst-*" } } },
+  run = function() time.sleep(3) end,
 }
 EOF
 cat >"$T/tocsin.conf.lua" <<CONF
@@ -354,6 +371,25 @@ check "a runbook with every_s = 1 runs on its schedule" wait_for 10 bash -c "[ \
 printf 'return { name = "x", level = 1, triggers = { { every_s = 0 } }, run = function() end }\n' >"$T/rb2/runbooks/bad3.lua"
 out=$("$TOCSIN" check "$T/rb2/runbooks/bad3.lua" 2>&1) && rc=0 || rc=$?
 check "tocsin check refuses a bad trigger" bash -c "[ $rc = 1 ] && echo \"\$0\" | grep -q 'runbook trigger 1 must be'" "$out"
+
+# --- a burst of 100 incidents triggering runbooks: the cooldown and max_concurrent hold --------
+python3 -c "
+import json
+print(json.dumps([{'labels': {'alertname': 'Down', 'service': 'burst-%d' % i, 'severity': 'critical'}} for i in range(100)]))" >"$T/burst.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/burst.json" "$URL/api/v2/alerts")
+check "100 alerts of 100 services are accepted ($code)" test "$code" = 200
+burst_count() { # RUNBOOK STATUS
+    curl -s "$URL/api/runs?limit=5000" | python3 -c "
+import json, sys
+print(len([r for r in json.load(sys.stdin) if r['runbook'] == '$1' and r['status'] == '$2']))"
+}
+check "they open 100 incidents, each triggering both runbooks" wait_for 10 bash -c \
+    "[ \$(curl -s $URL/api/v1/incidents | python3 -c \"import json,sys; print(len([i for i in json.load(sys.stdin) if i['service'].startswith('burst-')]))\") = 100 ]"
+sleep 0.5
+cool="$(burst_count burst-cool cooldown) $(( $(burst_count burst-cool ok) + $(burst_count burst-cool running) ))"
+conc="$(burst_count burst-conc max_concurrent) $(( $(burst_count burst-conc ok) + $(burst_count burst-conc running) ))"
+check "the cooldown (key runbook) lets one run and refuses 99 ($cool)" test "$cool" = "99 1"
+check "max_concurrent 3 lets three run at once and refuses the other 97 ($conc)" test "$conc" = "97 3"
 
 check "the engine is healthy after it all" bash -c "curl -sf $URL/healthz | grep -q '\"status\":\"ok\"'"
 check "the engine stops cleanly" stop_engine
