@@ -1,5 +1,6 @@
 #include "automate/engine.h"
 #include "automate/approval.h"
+#include "correlate/engine.h"
 #include "correlate/incidents.h"
 #include "script/bindings.h"
 #include "script/contract.h"
@@ -194,21 +195,8 @@ static const char *run_name(lua_State *L)
 
 static int push_incident(lua_State *L, tn_incident_t *inc, int rc, const char *why)
 {
-    if (rc) {
-        lua_pushnil(L);
-        if (rc == TN_ENOTFOUND)
-            lua_pushliteral(L, "not_found");
-        else if (rc == TN_EINVAL)
-            lua_pushfstring(L, "invalid_transition: %s", why ? why : "?");
-        else
-            lua_pushstring(L, tn_strerror(rc));
-        return 2;
-    }
-    json_t *j = inc ? tn_incident_to_json(inc) : NULL;
-    if (!j) return luaL_error(L, "incident: out of memory");
-    tn_lua_push_json(L, j);
-    json_decref(j);
-    return 1;
+    return tn_correlate_push_incident(L, rc ? NULL : inc, rc, why, "invalid_transition",
+                                      "incident");
 }
 
 /* incident.get(id) */

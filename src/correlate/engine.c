@@ -84,6 +84,26 @@ static const char *opt_field(lua_State *L, int t, const char *k, int required)
     return v;
 }
 
+int tn_correlate_push_incident(lua_State *L, const tn_incident_t *inc, int rc, const char *why,
+                               const char *invalid, const char *what)
+{
+    if (rc) {
+        lua_pushnil(L);
+        if (rc == TN_ENOTFOUND)
+            lua_pushliteral(L, "not_found");
+        else if (rc == TN_EINVAL)
+            lua_pushfstring(L, "%s: %s", invalid, why ? why : "?");
+        else
+            lua_pushstring(L, tn_strerror(rc));
+        return 2;
+    }
+    json_t *j = inc ? tn_incident_to_json(inc) : NULL;
+    if (!j) return luaL_error(L, "%s: out of memory", what);
+    tn_lua_push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
 /* Notes where the signal in hand went (the later rules see it as signal.incident). */
 static void place(tn_correlate_t *c, const tn_incident_t *inc, int created, int reopened)
 {
@@ -167,21 +187,9 @@ static int set_state(lua_State *L, const char *state, const char *verb)
     const char *why = NULL;
     int rc = tn_incidents_set_state(c->incidents, id, state, by ? by : tn_lua_name(tn_lua_from(L)),
                                     note, tn_now_ms(), &inc, &why, NULL, NULL);
-    if (rc) {
-        lua_pushnil(L);
-        if (rc == TN_ENOTFOUND)
-            lua_pushliteral(L, "not_found");
-        else if (rc == TN_EINVAL)
-            lua_pushfstring(L, "invalid_transition: %s", why ? why : "?");
-        else
-            lua_pushstring(L, tn_strerror(rc));
-        return 2;
-    }
-    json_t *j = tn_incident_to_json(inc);
-    if (!j) return luaL_error(L, "incident.%s: out of memory", verb);
-    tn_lua_push_json(L, j);
-    json_decref(j);
-    return 1;
+    char what[40];
+    snprintf(what, sizeof what, "incident.%s", verb);
+    return tn_correlate_push_incident(L, rc ? NULL : inc, rc, why, "invalid_transition", what);
 }
 
 static int l_incident_ack(lua_State *L)
@@ -260,16 +268,7 @@ static int l_incident_get(lua_State *L)
     tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
     const char *id = luaL_checkstring(L, 1);
     tn_incident_t *inc = c ? tn_incidents_get(c->incidents, id) : NULL;
-    if (!inc) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "not_found");
-        return 2;
-    }
-    json_t *j = tn_incident_to_json(inc);
-    if (!j) return luaL_error(L, "incident.get: out of memory");
-    tn_lua_push_json(L, j);
-    json_decref(j);
-    return 1;
+    return tn_correlate_push_incident(L, inc, inc ? 0 : TN_ENOTFOUND, NULL, NULL, "incident.get");
 }
 
 /* incident.find(fingerprint) -> the open incident with it, or nil, "not_found". */
@@ -278,16 +277,7 @@ static int l_incident_find(lua_State *L)
     tn_correlate_t *c = lua_touserdata(L, lua_upvalueindex(1));
     const char *fp = luaL_checkstring(L, 1);
     tn_incident_t *inc = c ? tn_incidents_find(c->incidents, fp) : NULL;
-    if (!inc) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "not_found");
-        return 2;
-    }
-    json_t *j = tn_incident_to_json(inc);
-    if (!j) return luaL_error(L, "incident.find: out of memory");
-    tn_lua_push_json(L, j);
-    json_decref(j);
-    return 1;
+    return tn_correlate_push_incident(L, inc, inc ? 0 : TN_ENOTFOUND, NULL, NULL, "incident.find");
 }
 
 /* incident.attach(id, signal) -> the incident (reopened = true when it was resolved moments
@@ -343,23 +333,9 @@ static int l_incident_merge(lua_State *L)
     const char *why = NULL;
     const char *by = c->current_rule ? c->current_rule->name : tn_lua_name(tn_lua_from(L));
     int rc = tn_incidents_merge(c->incidents, into, from, by, note, tn_now_ms(), &why);
-    if (rc) {
-        lua_pushnil(L);
-        if (rc == TN_ENOTFOUND)
-            lua_pushliteral(L, "not_found");
-        else if (rc == TN_EINVAL)
-            lua_pushfstring(L, "invalid: %s", why ? why : "?");
-        else
-            lua_pushstring(L, tn_strerror(rc));
-        return 2;
-    }
-    tn_incident_t *inc = tn_incidents_get(c->incidents, into);
-    if (!strcmp(c->placed, from)) snprintf(c->placed, sizeof c->placed, "%s", into);
-    json_t *j = inc ? tn_incident_to_json(inc) : NULL;
-    if (!j) return luaL_error(L, "incident.merge: out of memory");
-    tn_lua_push_json(L, j);
-    json_decref(j);
-    return 1;
+    if (!rc && !strcmp(c->placed, from)) snprintf(c->placed, sizeof c->placed, "%s", into);
+    return tn_correlate_push_incident(L, rc ? NULL : tn_incidents_get(c->incidents, into), rc, why,
+                                      "invalid", "incident.merge");
 }
 
 /* incident.split(id, { alert ids }, { fingerprint =, title = }) -> the new incident, or nil,
@@ -390,21 +366,7 @@ static int l_incident_split(lua_State *L)
     tn_incident_t *inc;
     int rc = tn_incidents_split(c->incidents, id, ids, (size_t)n, fp, title, by, tn_now_ms(), &inc,
                                 &why);
-    if (rc) {
-        lua_pushnil(L);
-        if (rc == TN_ENOTFOUND)
-            lua_pushliteral(L, "not_found");
-        else if (rc == TN_EINVAL)
-            lua_pushfstring(L, "invalid: %s", why ? why : "?");
-        else
-            lua_pushstring(L, tn_strerror(rc));
-        return 2;
-    }
-    json_t *j = tn_incident_to_json(inc);
-    if (!j) return luaL_error(L, "incident.split: out of memory");
-    tn_lua_push_json(L, j);
-    json_decref(j);
-    return 1;
+    return tn_correlate_push_incident(L, rc ? NULL : inc, rc, why, "invalid", "incident.split");
 }
 
 typedef struct {

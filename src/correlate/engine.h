@@ -10,6 +10,7 @@
 #define TN_CORRELATE_ENGINE_H
 
 #include <jansson.h>
+#include <lua.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -79,6 +80,13 @@ void tn_correlate_tick(tn_correlate_t *c, int64_t now_ms);
 /* Recent deploys and config changes (borrowed: the engine feeds them). */
 tn_changes_t *tn_correlate_changes(tn_correlate_t *c);
 unsigned tn_correlate_rule_count(const tn_correlate_t *c);
+
+/* For the Lua bindings of incidents (rules' and runbooks'): pushes the incident as a table and
+ * returns 1, or, for rc != 0, pushes nil and a reason ("not_found"; "<invalid>: <why>" for
+ * TN_EINVAL; else the error's name) and returns 2. inc borrowed; what names the call in an
+ * out-of-memory error. */
+int tn_correlate_push_incident(lua_State *L, const tn_incident_t *inc, int rc, const char *why,
+                               const char *invalid, const char *what);
 
 /* Loads and validates one rule file without an engine (for `tocsin check`). */
 int tn_correlate_check_file(const char *path, const tn_config_t *cfg, tn_buf_t *err);
