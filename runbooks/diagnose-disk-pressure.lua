@@ -18,9 +18,7 @@ local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local log = require("tocsin.log")
 
-local function urlencode(s)
-  return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
+local urlencode = require("tocsin.url").encode
 
 local GIB = 1024 * 1024 * 1024
 

@@ -14,9 +14,7 @@ local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local log = require("tocsin.log")
 
-local function urlencode(s)
-  return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
+local urlencode = require("tocsin.url").encode
 
 -- The first sample of an instant query as a number; nil when there is no series (or a dry run).
 local function scalar(base, q)

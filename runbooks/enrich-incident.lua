@@ -17,9 +17,7 @@ local config = require("tocsin.config")
 local time = require("tocsin.time")
 local log = require("tocsin.log")
 
-local function urlencode(s)
-  return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
+local urlencode = require("tocsin.url").encode
 
 local function service_of(ctx)
   local s = ctx.params.service

@@ -24,9 +24,7 @@ local approval = require("tocsin.approval")
 local steps = require("tocsin.steps")
 local log = require("tocsin.log")
 
-local function urlencode(s)
-  return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
+local urlencode = require("tocsin.url").encode
 
 local function short(rev) return string.sub(tostring(rev or "?"), 1, 7) end
 
