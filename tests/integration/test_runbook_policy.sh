@@ -314,6 +314,24 @@ start "{\"runbook\":\"steps\",\"params\":{$U,\"hang\":false}}" >/dev/null
 st2=$(python3 -c "import json; print(json.load(open('$T/resp'))['run'])")
 check "without the hang every step is done" wait_for 10 bash -c "grep '$st2' $T/received.jsonl | grep -q 'done ok=true failed=nil error=nil undone=a,b,c'"
 
+# --- hostile bodies on the new routes -----------------------------------------------------------
+for route in /api/v1/approvals /api/v1/runs; do
+    code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"id":"APR-' "$URL$route")
+    check "$route: a truncated body -> 400 ($code)" test "$code" = 400
+    head -c 100000 /dev/urandom >"$T/junk.bin"
+    code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/junk.bin" "$URL$route")
+    check "$route: binary garbage -> 400 ($code)" test "$code" = 400
+    code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '[1,2]' "$URL$route")
+    check "$route: an array instead of an object -> 400 ($code)" test "$code" = 400
+done
+code=$(start '{"runbook":"diag","approved_by":7}')
+check "approved_by that is not a string -> 400 naming it ($code)" bash -c "[ $code = 400 ] && grep -q approved_by $T/resp"
+code=$(start '{"runbook":"diag","dry_run":"yes"}')
+check "dry_run that is not a boolean -> 400 naming it ($code)" bash -c "[ $code = 400 ] && grep -q dry_run $T/resp"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"id":"x","decision":"approve","by":"a","note":5}' "$URL/api/v1/approvals")
+check "a note that is not a string -> 400 ($code)" test "$code" = 400
+check "the engine is still healthy" bash -c "curl -sf $URL/healthz | grep -q '\"status\":\"ok\"'"
+
 # --- the record: GET /api/runs, tocsin runs, the audit stream -----------------------------------
 curl -s "$URL/api/runs?limit=500" >"$T/runs.json"
 check "GET /api/runs lists runs newest first, refused ones with their reason" python3 -c "
