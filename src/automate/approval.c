@@ -34,7 +34,57 @@ struct tn_approvals {
     ask_t *asks; /* pending */
     size_t n;
     unsigned seq;
+    tn_approvals_listener_fn listener;
+    void *listener_arg;
 };
+
+void tn_approvals_set_listener(tn_approvals_t *ap, tn_approvals_listener_fn fn, void *arg)
+{
+    ap->listener = fn;
+    ap->listener_arg = arg;
+}
+
+static json_t *ask_json(const ask_t *k)
+{
+    json_t *who = json_array();
+    for (size_t i = 0; who && i < k->nwho; i++)
+        json_array_append_new(who, json_string(k->who[i]));
+    return who ? json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:s}", "id", k->id, "run", k->run,
+                           "runbook", k->runbook, "reason", k->reason, "who", who, "created_ms",
+                           (json_int_t)k->created_ms, "deadline_ms", (json_int_t)k->deadline_ms,
+                           "on_timeout", k->approve_on_timeout ? "approve" : "deny")
+               : NULL;
+}
+
+/* Tells the listener (if any) of an ask; decided adds the decision. */
+static void tell(tn_approvals_t *ap, const ask_t *k, const char *event, const char *how,
+                 int granted, const char *by, const char *note)
+{
+    if (!ap->listener) return;
+    json_t *o = ask_json(k);
+    if (!o) {
+        tn_log_warn("automate", "out of memory: approval %s not announced", k->id);
+        return;
+    }
+    if (how)
+        json_object_update_new(o, json_pack("{s:s, s:b, s:s, s:s}", "decision", how, "granted",
+                                            granted, "by", by ? by : "", "note", note ? note : ""));
+    ap->listener(ap->listener_arg, event, o);
+    json_decref(o);
+}
+
+int tn_approvals_lookup(tn_approvals_t *ap, const char *id_or_run, char *id, char *run,
+                        char *runbook)
+{
+    for (ask_t *k = ap->asks; k; k = k->next) {
+        if (strcmp(k->id, id_or_run) && strcmp(k->run, id_or_run)) continue;
+        if (id) snprintf(id, 48, "%s", k->id);
+        if (run) snprintf(run, 40, "%s", k->run);
+        if (runbook) snprintf(runbook, 128, "%s", k->runbook);
+        return 0;
+    }
+    return TN_ENOTFOUND;
+}
 
 tn_approvals_t *tn_approvals_create(uv_loop_t *loop, tn_approvals_run_fn run_of)
 {
@@ -98,6 +148,7 @@ static void resolve(ask_t *k, int granted, const char *by, const char *note, con
     double waited = (double)(tn_now_ms() - k->created_ms);
     tn_log_info("automate", "approval %s for run %s (%s): %s by %s%s%s", k->id, k->run, k->runbook,
                 how, by, note && *note ? ": " : "", note && *note ? note : "");
+    tell(ap, k, "decided", how, granted, by, note);
     if (t) {
         json_t *d =
             json_pack("{s:s, s:s, s:b, s:s, s:s, s:f}", "approval", k->id, "decision", how,
@@ -162,15 +213,7 @@ int tn_approvals_json(tn_approvals_t *ap, tn_buf_t *out)
 {
     json_t *arr = json_array();
     for (ask_t *k = ap->asks; arr && k; k = k->next) {
-        json_t *who = json_array();
-        for (size_t i = 0; who && i < k->nwho; i++)
-            json_array_append_new(who, json_string(k->who[i]));
-        json_t *o =
-            who ? json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:s}", "id", k->id, "run", k->run,
-                            "runbook", k->runbook, "reason", k->reason, "who", who, "created_ms",
-                            (json_int_t)k->created_ms, "deadline_ms", (json_int_t)k->deadline_ms,
-                            "on_timeout", k->approve_on_timeout ? "approve" : "deny")
-                : NULL;
+        json_t *o = ask_json(k);
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);
             arr = NULL;
@@ -257,6 +300,7 @@ static int l_ask(lua_State *L)
     ap->n++;
     tn_log_info("automate", "run %s (%s) asks for approval %s: %s (timeout %.0f s, then %s)",
                 k->run, k->runbook, k->id, k->reason, timeout, ot);
+    tell(ap, k, "asked", NULL, 0, NULL, NULL); /* before the wait: lua_yield does not return */
     return tn_task_wait(L, t, ask_cancel, k);
 }
 

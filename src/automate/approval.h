@@ -12,6 +12,7 @@
 #ifndef TN_AUTOMATE_APPROVAL_H
 #define TN_AUTOMATE_APPROVAL_H
 
+#include <jansson.h>
 #include <lua.h>
 #include <uv.h>
 
@@ -42,5 +43,19 @@ int tn_approvals_decide(tn_approvals_t *ap, const char *id, int approve, const c
 int tn_approvals_json(tn_approvals_t *ap, tn_buf_t *out);
 
 size_t tn_approvals_pending(const tn_approvals_t *ap);
+
+/* Finds a pending ask by its id or by its run's id ("APR-..." or "RUN-..."): copies its id
+ * (size >= 48), run (>= 40) and runbook (>= 128) into the buffers given (any may be NULL).
+ * 0 or TN_ENOTFOUND. */
+int tn_approvals_lookup(tn_approvals_t *ap, const char *id_or_run, char *id, char *run,
+                        char *runbook);
+
+/* Told of each ask when it is made (event "asked") and when it is decided, by a person or the
+ * timeout (event "decided"). ask (borrowed for the call): {id, run, runbook, reason, who,
+ * created_ms, deadline_ms, on_timeout} and, when decided, decision ("approved", "denied",
+ * "approved on timeout", ...), granted, by, note. One listener; NULL removes it. The listener
+ * must not decide an ask from inside the call (the run is still running then). */
+typedef void (*tn_approvals_listener_fn)(void *arg, const char *event, const json_t *ask);
+void tn_approvals_set_listener(tn_approvals_t *ap, tn_approvals_listener_fn fn, void *arg);
 
 #endif

@@ -54,6 +54,8 @@ struct tn_automate {
     uv_timer_t *schedule;      /* every second: the runbooks due by their every_s trigger */
     tn_incidents_t *incidents; /* borrowed, for tocsin.incident in runbooks (may be NULL) */
     json_t *history;           /* the latest runs, oldest first (at most automate.keep_runs) */
+    tn_automate_listener_fn listener;
+    void *listener_arg;
     tn_metric_t *m_ok, *m_failed, *m_started, *m_skipped;
 };
 
@@ -463,9 +465,29 @@ static void run_unlink(tn_automate_t *a, run_t *r)
     run_free(r);
 }
 
+void tn_automate_set_listener(tn_automate_t *a, tn_automate_listener_fn fn, void *arg)
+{
+    a->listener = fn;
+    a->listener_arg = arg;
+}
+
+/* What the run function returned, as JSON (a string, a table...), or null. */
+static json_t *run_output(tn_task_t *t, int nres)
+{
+    if (nres < 1) return json_null();
+    lua_State *co = tn_task_thread(t);
+    int idx = lua_gettop(co) - nres + 1;
+    if (lua_isnil(co, idx)) return json_null();
+    tn_buf_t err;
+    tn_buf_init(&err);
+    json_t *v = tn_lua_to_json(co, idx, &err);
+    if (!v) v = json_pack("{s:s}", "unconvertible", err.data ? err.data : "?");
+    tn_buf_deinit(&err);
+    return v;
+}
+
 static void on_run_done(tn_task_t *t, int status, const char *err, int nres, void *arg)
 {
-    (void)t, (void)nres;
     run_t *r = arg;
     tn_automate_t *a = r->a;
     double ms = (double)(tn_now_ms() - r->start_ms);
@@ -475,6 +497,7 @@ static void on_run_done(tn_task_t *t, int status, const char *err, int nres, voi
         json_object_set_new(r->record, "ms", json_real(ms));
         json_object_set_new(r->record, "finished_ms", json_integer((json_int_t)tn_now_ms()));
         if (status && err) json_object_set_new(r->record, "error", json_string(err));
+        if (status == 0) json_object_set_new(r->record, "output", run_output(t, nres));
     }
     if (status == 0) {
         tn_metric_inc(a->m_ok);
@@ -494,6 +517,8 @@ static void on_run_done(tn_task_t *t, int status, const char *err, int nres, voi
         audit(a, r, "run.finished", st, d.data, ms);
         tn_buf_deinit(&d);
     }
+    if (a->listener && r->record && !a->destroying)
+        a->listener(a->listener_arg, "run.finished", r->record);
     run_unlink(a, r);
 }
 
@@ -503,6 +528,7 @@ typedef struct {
     const run_t *r;
     const json_t *params;
     const json_t *incident;
+    int text_params; /* strings convert to the declared type (chat) */
 } ctx_args_t;
 
 static const char *const g_param_types[] = {"string",  "integer", "number",
@@ -539,13 +565,40 @@ static const char *value_type(lua_State *L, int idx)
     }
 }
 
+/* Parameters typed as text (chat): the string on top becomes an integer, a number or a boolean
+ * when want says so and it reads as one (else it stays, and the type check refuses it). */
+static void coerce_text(lua_State *L, const char *want)
+{
+    if (lua_type(L, -1) != LUA_TSTRING || !want) return;
+    const char *s = lua_tostring(L, -1);
+    if (!strcmp(want, "boolean")) {
+        int t = !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on");
+        int f = !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off");
+        if (t || f) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, t);
+        }
+    } else if (!strcmp(want, "integer") || !strcmp(want, "number")) {
+        size_t len;
+        s = lua_tolstring(L, -1, &len);
+        if (len && lua_stringtonumber(L, s) == len + 1) { /* pushed the number */
+            if (!strcmp(want, "integer") && !lua_isinteger(L, -1)) {
+                lua_pop(L, 1);
+                return;
+            }
+            lua_remove(L, -2);
+        }
+    }
+}
+
 /* Checks the value on top against the spec at spec (absolute index) for parameter k; raises a
- * Lua error naming the parameter. */
-static void check_param(lua_State *L, int spec, const char *k)
+ * Lua error naming the parameter. text: the value came as text (coerce_text). */
+static void check_param(lua_State *L, int spec, const char *k, int text)
 {
     lua_getfield(L, spec, "type");
     const char *want = lua_tostring(L, -1);
     lua_pop(L, 1);
+    if (text) coerce_text(L, want);
     const char *got = value_type(L, -1);
     int ok = !strcmp(want, got) || (!strcmp(want, "number") && !strcmp(got, "integer"));
     if (!ok && !strcmp(want, "integer") && lua_type(L, -1) == LUA_TNUMBER) {
@@ -643,15 +696,17 @@ static int build_ctx(lua_State *L)
                     if (lua_isnil(L, -1) && required)
                         luaL_error(L, "parameter '%s' is required", k);
                 } else {
-                    check_param(L, spec, k);
+                    check_param(L, spec, k, c->text_params);
                 }
             } else if (lua_isnil(L, -1)) { /* a plain default */
                 lua_pop(L, 1);
                 lua_pushvalue(L, spec);
-            } else if (strcmp(value_type(L, -1), value_type(L, spec)) &&
-                       !(lua_type(L, -1) == LUA_TNUMBER && lua_type(L, spec) == LUA_TNUMBER)) {
-                luaL_error(L, "parameter '%s' must be of type %s (like its default), not %s", k,
-                           value_type(L, spec), value_type(L, -1));
+            } else {
+                if (c->text_params) coerce_text(L, value_type(L, spec));
+                if (strcmp(value_type(L, -1), value_type(L, spec)) &&
+                    !(lua_type(L, -1) == LUA_TNUMBER && lua_type(L, spec) == LUA_TNUMBER))
+                    luaL_error(L, "parameter '%s' must be of type %s (like its default), not %s", k,
+                               value_type(L, spec), value_type(L, -1));
             }
             lua_setfield(L, out, k);
             lua_pop(L, 1); /* the spec or default */
@@ -835,7 +890,7 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
                           r->incident_id, "approved_by", r->approved_by, "dry_run", r->dry_run,
                           "status", "running", "started_ms", (json_int_t)now, "params",
                           json_is_object(q->params) ? q->params : json_null(), "steps");
-    ctx_args_t ca = {r, json_is_object(q->params) ? q->params : NULL, q->incident};
+    ctx_args_t ca = {r, json_is_object(q->params) ? q->params : NULL, q->incident, q->text_params};
     lua_pushcfunction(L, build_ctx);
     tn_script_push(b);
     lua_pushlightuserdata(L, &ca);
@@ -994,6 +1049,66 @@ static void on_schedule(uv_timer_t *h)
 static void schedule_closed(uv_handle_t *h)
 {
     free(h);
+}
+
+int tn_automate_runbook_level(tn_automate_t *a, const char *name)
+{
+    tn_script_t *b = tn_scriptset_find(a->books, name);
+    if (!b) return TN_ENOTFOUND;
+    lua_State *L = tn_lua_state(b->lua);
+    tn_script_push(b);
+    lua_getfield(L, -1, "level");
+    int level = (int)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return level;
+}
+
+/* Sorts a JSON list of strings in place (insertion sort: lists of parameter names). */
+static void sort_strings(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0; j--) {
+            json_t *x = json_array_get(arr, j - 1), *y = json_array_get(arr, j);
+            if (strcmp(json_string_value(x), json_string_value(y)) <= 0) break;
+            json_incref(x);
+            json_array_set(arr, j - 1, y);
+            json_array_set_new(arr, j, x);
+        }
+}
+
+json_t *tn_automate_runbooks_json(tn_automate_t *a)
+{
+    json_t *arr = json_array();
+    size_t n = tn_scriptset_count(a->books);
+    for (size_t i = 0; arr && i < n; i++) {
+        tn_script_t *b = tn_scriptset_at(a->books, i);
+        lua_State *L = tn_lua_state(b->lua);
+        tn_script_push(b);
+        lua_getfield(L, -1, "description");
+        lua_getfield(L, -2, "level");
+        json_t *params = json_array();
+        lua_getfield(L, -3, "params");
+        if (lua_istable(L, -1)) {
+            lua_pushnil(L);
+            while (params && lua_next(L, -2)) {
+                if (lua_type(L, -2) == LUA_TSTRING)
+                    json_array_append_new(params, json_string(lua_tostring(L, -2)));
+                lua_pop(L, 1);
+            }
+            sort_strings(params);
+        }
+        json_t *o = params ? json_pack("{s:s, s:s, s:i, s:o}", "name", b->name, "description",
+                                       lua_isstring(L, -3) ? lua_tostring(L, -3) : "", "level",
+                                       (int)lua_tointeger(L, -2), "params", params)
+                           : NULL;
+        lua_pop(L, 4);
+        if (!o || json_array_append_new(arr, o)) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
 }
 
 int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out)

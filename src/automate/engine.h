@@ -61,6 +61,8 @@ typedef struct {
     const char *approved_by; /* a person who approved it (lets a level above automate.max_level
                                 run), or NULL */
     int dry_run;             /* run it dry (also when the runbook or automate.dry_run says so) */
+    int text_params;         /* params are strings typed by a person (chat): "3" becomes 3 for
+                                an integer parameter, "true" true for a boolean one */
 } tn_automate_req_t;
 
 /* Starts a run after its parameters check and its policy allows it. Refused runs are audited
@@ -73,7 +75,8 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
 
 /* Appends a JSON list of the latest runs (newest first, at most limit; refused ones too): run,
  * runbook, level, origin, incident, approved_by, dry_run, status, started_ms, finished_ms, ms,
- * params, steps [{action, status, ms, result}], error or reason. */
+ * params, steps [{action, status, ms, result}], output (what the run function returned, as
+ * JSON: a string, a table, or null), error or reason. */
 int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out);
 
 /* An incident opened or reopened (borrowed): the runbooks whose triggers match it start
@@ -87,6 +90,18 @@ void tn_automate_set_incidents(tn_automate_t *a, struct tn_incidents *in);
 
 /* The asks waiting for a person (approval.h; borrowed), or NULL. */
 struct tn_approvals *tn_automate_approvals(tn_automate_t *a);
+
+/* Told when a run ends (event "run.finished"): run (borrowed for the call) is its entry as
+ * GET /api/runs shows it (status, ms, steps, output, error). One listener; NULL removes it. */
+typedef void (*tn_automate_listener_fn)(void *arg, const char *event, const json_t *run);
+void tn_automate_set_listener(tn_automate_t *a, tn_automate_listener_fn fn, void *arg);
+
+/* The level (1..4) of the loaded runbook name, or TN_ENOTFOUND. */
+int tn_automate_runbook_level(tn_automate_t *a, const char *name);
+
+/* A new JSON list of the loaded runbooks (caller owns it): {name, description, level, params
+ * (the parameter names)}, sorted by name; NULL on allocation failure. */
+json_t *tn_automate_runbooks_json(tn_automate_t *a);
 
 unsigned tn_automate_running(const tn_automate_t *a);
 unsigned tn_automate_runbook_count(const tn_automate_t *a);

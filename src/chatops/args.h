@@ -35,7 +35,7 @@ int tn_args_duration(const char *s, int64_t *ms, tn_buf_t *err);
  * !~ (the last two POSIX extended regular expressions, anchored at both ends). A value may be
  * "double quoted" (then it may contain commas; \" and \\ escape). Names are [A-Za-z_][A-Za-z0-9_]*.
  * At most 16 matchers; an empty list is an error (a silence must match something). */
-typedef enum { TN_MATCH_EQ, TN_MATCH_NE, TN_MATCH_RE, TN_MATCH_NRE } tn_match_op_t;
+typedef enum { TN_LMATCH_EQ, TN_LMATCH_NE, TN_LMATCH_RE, TN_LMATCH_NRE } tn_lmatch_op_t;
 
 typedef struct tn_matchers tn_matchers_t;
 

@@ -1,5 +1,6 @@
 /* main.c - the tocsin command: subcommands, each with --help. */
 #include "automate/engine.h"
+#include "chatops/chatops.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -30,11 +31,12 @@ static const char *g_usage =
     "\n"
     "commands:\n"
     "  serve     run the engine (ingest, detect, correlate, automate)\n"
-    "  check     validate the configuration, rules and runbooks\n"
+    "  check     validate the configuration, rules, runbooks and chat commands\n"
     "  config    print every setting with its value and documentation\n"
     "  detect    score a CSV time series (timestamp,value...) with the anomaly detectors\n"
     "  replay    run a recorded event file through detection and the rules, print incidents\n"
     "  runs      show the latest runbook runs of a running engine (the audit trail)\n"
+    "  chat      send a chat command to a running engine (incidents, run, approve, ...)\n"
     "  test      run the runbook tests written in Lua (actions faked)\n"
     "  version   print the version\n"
     "\n"
@@ -143,7 +145,8 @@ fail:
 static void find_script_dirs(tn_config_t *cfg)
 {
     static const char *const keys[] = {"scripts.rules_dir", "scripts.runbooks_dir",
-                                       "scripts.detection_dir", "scripts.lib_dir"};
+                                       "scripts.detection_dir", "scripts.lib_dir",
+                                       "scripts.commands_dir"};
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return;
@@ -200,10 +203,14 @@ static int cmd_serve(int argc, char **argv)
     return rc;
 }
 
-/* What a script is (0 rule, 1 runbook, 2 detection policy): by its directory, then by its
- * content. */
+/* What a script is (0 rule, 1 runbook, 2 detection policy, 3 chat command): by its directory,
+ * then by its content. */
 static int script_kind(const char *path, const tn_config_t *cfg)
 {
+    size_t cl = strlen(cfg->scripts.commands_dir);
+    if (strstr(path, "chatops/") ||
+        (cl && !strncmp(path, cfg->scripts.commands_dir, cl) && path[cl] == '/'))
+        return 3;
     size_t dl = strlen(cfg->scripts.detection_dir);
     if (strstr(path, "rules/detection/") ||
         (dl && !strncmp(path, cfg->scripts.detection_dir, dl) && path[dl] == '/'))
@@ -220,7 +227,8 @@ static int check_file(const char *path, const tn_config_t *cfg, int *nfiles)
     tn_buf_t err;
     tn_buf_init(&err);
     int kind = script_kind(path, cfg);
-    int rc = kind == 2   ? tn_engine_check_detection_file(path, cfg, &err)
+    int rc = kind == 3   ? tn_chatops_check_file(path, cfg, &err)
+             : kind == 2 ? tn_engine_check_detection_file(path, cfg, &err)
              : kind == 1 ? tn_automate_check_file(path, cfg, &err)
                          : tn_correlate_check_file(path, cfg, &err);
     (*nfiles)++;
@@ -263,8 +271,9 @@ static int cmd_check(int argc, char **argv)
         if (rc == 1)
             printf("usage: tocsin check [options] [PATH...]\n\n"
                    "Validate scripts without running the engine. Each PATH is a rule, runbook or\n"
-                   "detection policy file, or a directory of them. Without PATH, the\n"
-                   "configuration and the configured rules_dir, runbooks_dir and detection_dir\n"
+                   "detection policy or chat command file, or a directory of them. Without PATH,\n"
+                   "the configuration and the configured rules_dir, runbooks_dir, detection_dir\n"
+                   "and commands_dir\n"
                    "are checked. Errors are printed as\n"
                    "'file:line: message'; the exit status is 1 when anything is wrong.\n\n"
                    "options:\n%s",
@@ -281,6 +290,8 @@ static int cmd_check(int argc, char **argv)
         struct stat dst; /* the detection policies are optional */
         if (stat(cfg.scripts.detection_dir, &dst) == 0)
             bad += check_path(cfg.scripts.detection_dir, &cfg, &nfiles);
+        if (stat(cfg.scripts.commands_dir, &dst) == 0) /* so are chat commands */
+            bad += check_path(cfg.scripts.commands_dir, &cfg, &nfiles);
     }
     for (int i = 0; i < npos; i++)
         bad += check_path(pos[i], &cfg, &nfiles);
@@ -639,6 +650,7 @@ static int cmd_test(int argc, char **argv)
 
 int tn_cli_detect(int argc, char **argv); /* cmd_detect.c */
 int tn_cli_runs(int argc, char **argv);   /* cmd_runs.c */
+int tn_cli_chat(int argc, char **argv);   /* cmd_chat.c */
 
 static int cmd_version(int argc, char **argv)
 {
@@ -663,7 +675,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"serve", cmd_serve},      {"check", cmd_check},    {"config", cmd_config},
                 {"detect", tn_cli_detect}, {"replay", cmd_replay},  {"runs", tn_cli_runs},
-                {"test", cmd_test},        {"version", cmd_version}};
+                {"test", cmd_test},        {"chat", tn_cli_chat},   {"version", cmd_version}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "tocsin: unknown command '%s'\n\n%s", argv[1], g_usage);

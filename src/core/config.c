@@ -125,6 +125,8 @@ static const tn_conf_opt_t g_schema[] = {
      "Programs runbooks may run with exec (absolute paths or names on PATH)."},
     {"scripts.error_webhook", TN_CONF_STR, OFF(scripts.error_webhook), "", UNCHECKED,
      "URL that gets a JSON POST when a script fails to (re)load (empty: log only)."},
+    {"scripts.commands_dir", TN_CONF_STR, OFF(scripts.commands_dir), "chatops", UNCHECKED,
+     "Directory of ChatOps commands (*.lua, chatops.command{...})."},
     {"automate.max_level", TN_CONF_INT, OFF(automate.max_level), "2", 1, 4,
      "The highest runbook level (1 enrich, 2 diagnose, 3 remediate, 4 prevent) that runs "
      "without a human: a higher one started by a rule is refused (audited); a person starts it "
@@ -137,8 +139,72 @@ static const tn_conf_opt_t g_schema[] = {
      "Default webhook that runbooks post notifications to (empty: none)."},
     {"notify.timeout_ms", TN_CONF_INT, OFF(notify.timeout_ms), "10000", 10, 600000,
      "Deadline of one outbound HTTP call."},
+    {"chatops.slack.signing_secret", TN_CONF_STR, OFF(chatops.slack_signing_secret), "", UNCHECKED,
+     "The Slack app's signing secret: requests to /chatops/slack/* must be signed with it "
+     "(empty: Slack requests are refused)."},
+    {"chatops.slack.max_skew_s", TN_CONF_INT, OFF(chatops.slack_max_skew_s), "300", 1, 86400,
+     "A Slack request whose timestamp is further than this from now is refused (replays)."},
+    {"chatops.mattermost.tokens", TN_CONF_LIST, OFF(chatops.mattermost_tokens), "", UNCHECKED,
+     "Tokens of the Mattermost slash commands and outgoing webhooks that may call tocsin "
+     "(empty: Mattermost requests are refused)."},
+    {"chatops.api_tokens", TN_CONF_LIST, OFF(chatops.api_tokens), "", UNCHECKED,
+     "USER=TOKEN pairs for POST /api/v1/chat and `tocsin chat` (in the Lua file also a table "
+     "{ alice = \"token\" }); empty: the chat API is refused."},
+    {"chatops.users", TN_CONF_LIST, OFF(chatops.users), "", UNCHECKED,
+     "USER=ROLE pairs (user name or id; roles viewer, responder, operator, admin)."},
+    {"chatops.channels", TN_CONF_LIST, OFF(chatops.channels), "", UNCHECKED,
+     "CHANNEL=ROLE pairs (channel name or id): everyone there has at least this role."},
+    {"chatops.default_role", TN_CONF_STR, OFF(chatops.default_role), "viewer", UNCHECKED,
+     "The role of a user and channel not listed (viewer, responder, operator, admin, or none)."},
+    {"chatops.command_roles", TN_CONF_LIST, OFF(chatops.command_roles), "", UNCHECKED,
+     "COMMAND=ROLE pairs overriding the role a command needs (e.g. silence=operator)."},
+    {"chatops.level_roles", TN_CONF_LIST, OFF(chatops.level_roles),
+     "1=responder,2=responder,3=operator,4=admin", UNCHECKED,
+     "LEVEL=ROLE pairs: the role needed to run, and to approve, a runbook of each level "
+     "(a dry run needs responder)."},
+    {"chatops.reply_timeout_ms", TN_CONF_INT, OFF(chatops.reply_timeout_ms), "2500", 100, 2900,
+     "A slash command not answered within this long is answered \"working on it\" and its "
+     "result sent later to the response_url (Slack allows 3 s)."},
+    {"chatops.command_timeout_s", TN_CONF_INT, OFF(chatops.command_timeout_s), "60", 1, 3600,
+     "A command written in Lua is stopped after this long."},
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };
+
+const char *const tn_config_roles[4] = {"viewer", "responder", "operator", "admin"};
+
+int tn_config_role_rank(const char *role)
+{
+    for (int i = 0; role && i < 4; i++)
+        if (!strcmp(role, tn_config_roles[i])) return i;
+    return -1;
+}
+
+const char *tn_config_pair_get(const tn_conf_list_t *l, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < l->n; i++)
+        if (!strncmp(l->items[i], name, n) && l->items[i][n] == '=') return l->items[i] + n + 1;
+    return NULL;
+}
+
+/* Every item NAME=VALUE with a non-empty name; roles: VALUE a role name. */
+static int check_pairs(const tn_conf_list_t *l, const char *key, int roles, tn_buf_t *err)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const char *eq = strchr(l->items[i], '=');
+        if (!eq || eq == l->items[i] || (!roles && !eq[1])) {
+            tn_buf_printf(err, "key '%s': item '%s' is not NAME=VALUE", key, l->items[i]);
+            return TN_EINVAL;
+        }
+        if (roles && tn_config_role_rank(eq + 1) < 0) {
+            tn_buf_printf(err,
+                          "key '%s': '%s' is not a role (viewer, responder, operator or admin)",
+                          key, eq + 1);
+            return TN_EINVAL;
+        }
+    }
+    return 0;
+}
 
 const tn_conf_opt_t *tn_config_schema(void)
 {
@@ -334,6 +400,28 @@ void tn_config_deinit(tn_config_t *cfg)
 
 int tn_config_validate(const tn_config_t *cfg, tn_buf_t *err)
 {
+    if (check_pairs(&cfg->chatops.api_tokens, "chatops.api_tokens", 0, err) ||
+        check_pairs(&cfg->chatops.users, "chatops.users", 1, err) ||
+        check_pairs(&cfg->chatops.channels, "chatops.channels", 1, err) ||
+        check_pairs(&cfg->chatops.command_roles, "chatops.command_roles", 1, err) ||
+        check_pairs(&cfg->chatops.level_roles, "chatops.level_roles", 1, err))
+        return TN_EINVAL;
+    for (size_t i = 0; i < cfg->chatops.level_roles.n; i++) {
+        const char *it = cfg->chatops.level_roles.items[i];
+        if (!(it[0] >= '1' && it[0] <= '4' && it[1] == '=')) {
+            tn_buf_printf(err, "key 'chatops.level_roles': '%s' must be LEVEL=ROLE, LEVEL 1 to 4",
+                          it);
+            return TN_EINVAL;
+        }
+    }
+    if (strcmp(cfg->chatops.default_role, "none") &&
+        tn_config_role_rank(cfg->chatops.default_role) < 0) {
+        tn_buf_printf(err,
+                      "key 'chatops.default_role' must be none, viewer, responder, operator or "
+                      "admin, got '%s'",
+                      cfg->chatops.default_role);
+        return TN_EINVAL;
+    }
     tn_log_level_t lvl;
     if (tn_log_parse_level(cfg->log_level, &lvl)) {
         tn_buf_printf(err, "key 'log_level' must be debug, info, warn or error, got '%s'",

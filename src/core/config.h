@@ -96,6 +96,7 @@ typedef struct tn_config {
         int64_t instruction_limit;
         tn_conf_list_t exec_allow;
         char *error_webhook;
+        char *commands_dir;
     } scripts;
     struct {
         char *webhook_url;
@@ -106,6 +107,19 @@ typedef struct tn_config {
         bool dry_run;      /* every run is a dry run */
         int64_t keep_runs; /* finished runs kept in memory for GET /api/runs */
     } automate;
+    struct {
+        char *slack_signing_secret;
+        int64_t slack_max_skew_s;
+        tn_conf_list_t mattermost_tokens;
+        tn_conf_list_t api_tokens;    /* "user=token" */
+        tn_conf_list_t users;         /* "user=role" */
+        tn_conf_list_t channels;      /* "channel=role" */
+        tn_conf_list_t command_roles; /* "command=role" */
+        tn_conf_list_t level_roles;   /* "level=role" */
+        char *default_role;
+        int64_t reply_timeout_ms;
+        int64_t command_timeout_s;
+    } chatops;
 } tn_config_t;
 
 typedef struct {
@@ -135,6 +149,14 @@ int tn_config_set_str(tn_config_t *cfg, const tn_conf_opt_t *o, const char *v);
 int tn_config_set_num(tn_config_t *cfg, const tn_conf_opt_t *o, double v, tn_buf_t *err);
 int tn_config_set_bool(tn_config_t *cfg, const tn_conf_opt_t *o, bool v);
 int tn_config_set_list(tn_config_t *cfg, const tn_conf_opt_t *o, const char *const *v, size_t n);
+
+/* The roles of ChatOps access control, lowest first: viewer, responder, operator, admin. The
+ * rank of a role name (0..3), or -1 for an unknown name. */
+int tn_config_role_rank(const char *role);
+extern const char *const tn_config_roles[4];
+
+/* The value of name in a list of "name=value" items (borrowed), or NULL. */
+const char *tn_config_pair_get(const tn_conf_list_t *l, const char *name);
 
 /* Cross-field checks (e.g. log level names). 0 or TN_EINVAL with a message. */
 int tn_config_validate(const tn_config_t *cfg, tn_buf_t *err);

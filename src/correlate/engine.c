@@ -45,7 +45,7 @@ struct tn_correlate {
     int placed_new, placed_reopened;
     rb_request_t *reqs;
     size_t nreqs, capreqs;
-    tn_metric_t *m_calls, *m_errors;
+    tn_metric_t *m_calls, *m_errors, *m_silenced;
 };
 
 static const tn_field_spec_t g_rule_spec[] = {
@@ -657,6 +657,8 @@ tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts)
     c->m_calls = tn_metrics_counter("tocsin_rule_calls_total", NULL, "Rule callbacks run.");
     c->m_errors = tn_metrics_counter("tocsin_rule_errors_total", NULL,
                                      "Rule callbacks that failed (error or limit).");
+    c->m_silenced = tn_metrics_counter("tocsin_signals_silenced_total", NULL,
+                                       "Signals a silence kept from the rules.");
     return c;
 }
 
@@ -743,6 +745,14 @@ static int call_rule(lua_State *L)
 void tn_correlate_signal(tn_correlate_t *c, const json_t *signal, void (*done)(int err, void *),
                          void *arg)
 {
+    const char *sil = c->o.silenced ? c->o.silenced(c->o.silence_arg, signal) : NULL;
+    if (sil) {
+        tn_metric_inc(c->m_silenced);
+        tn_log_debug("correlate", "signal %s muted by silence %s",
+                     json_string_value(json_object_get(signal, "id")), sil);
+        if (done) done(0, arg);
+        return;
+    }
     dispatch_t *d = calloc(1, sizeof *d);
     if (!d) {
         tn_log_error("correlate", "out of memory: signal not correlated");

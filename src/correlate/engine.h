@@ -39,6 +39,10 @@ typedef struct {
     int keep_all; /* never forget resolved incidents (replay reports them all at the end) */
     /* An incident opened or reopened (borrowed for the call), after the rules ran; may be NULL. */
     void (*on_opened)(void *arg, const json_t *incident);
+    /* The silence that mutes a signal (its id), or NULL; may be NULL. A muted signal reaches
+     * no rule. */
+    const char *(*silenced)(void *arg, const json_t *signal);
+    void *silence_arg;
 } tn_correlate_opts_t;
 
 tn_correlate_t *tn_correlate_create(const tn_correlate_opts_t *opts);

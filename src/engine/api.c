@@ -1,6 +1,8 @@
 /* api.c - the engine's own HTTP routes: health, metrics and the JSON API. */
 #include "engine/engine_internal.h"
 #include "automate/approval.h"
+#include "chatops/args.h"
+#include "chatops/endpoints.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -365,6 +367,75 @@ static void h_topology(tn_http_req_t *req, void *data)
     tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
 }
 
+/* GET /api/v1/silences: the active silences. */
+static void h_silences_get(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    json_t *arr = e->silences ? tn_silences_json(e->silences, tn_now_ms()) : NULL;
+    char *s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (s)
+        tn_http_respond_owned(req, 200, NULL, s, strlen(s));
+    else
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+}
+
+/* POST /api/v1/silences {"matchers", "duration", "by", "comment"} -> {"id"};
+ * {"expire": ID} ends one. */
+static void h_silences_post(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    size_t len;
+    const char *body = tn_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    const char *expire = json_string_value(json_object_get(j, "expire"));
+    const char *matchers = json_string_value(json_object_get(j, "matchers"));
+    const char *dur = json_string_value(json_object_get(j, "duration"));
+    const char *by = json_string_value(json_object_get(j, "by"));
+    json_t *comment = json_object_get(j, "comment");
+    if (json_is_object(j) && expire) {
+        if (tn_silences_expire(e->silences, expire))
+            tn_http_respond_error(req, 404, "not_found", "no active silence '%s'", expire);
+        else
+            tn_http_respond(req, 200, NULL, "{\"ok\":true}", 11);
+        json_decref(j);
+        return;
+    }
+    if (!json_is_object(j) || !matchers || !dur || !by || !*by ||
+        (comment && !json_is_string(comment))) {
+        json_decref(j);
+        tn_http_respond_error(req, 400, "bad_request",
+                              "a JSON object is required: matchers (e.g. \"service=api\"), "
+                              "duration (e.g. \"2h\"), by (who), comment (optional); or expire "
+                              "(a silence id)");
+        return;
+    }
+    tn_buf_t err;
+    tn_buf_init(&err);
+    int64_t ms;
+    char id[32];
+    int rc = tn_args_duration(dur, &ms, &err);
+    if (!rc)
+        rc = tn_silences_add(e->silences, matchers, tn_now_ms(), ms, by, json_string_value(comment),
+                             id, &err);
+    if (rc == TN_EINVAL)
+        tn_http_respond_error(req, 400, "bad_request", "%s", err.data ? err.data : "invalid");
+    else if (rc == TN_ETOOBIG)
+        tn_http_respond_error(req, 429, "too_many", "%s", err.data ? err.data : "too many");
+    else if (rc)
+        tn_http_respond_error(req, 500, "internal", "%s", tn_strerror(rc));
+    else {
+        tn_log_info("chatops", "silence %s (%s for %s) set by %s over the API", id, matchers, dur,
+                    by);
+        char out[64];
+        int n = snprintf(out, sizeof out, "{\"id\":\"%s\"}", id);
+        tn_http_respond(req, 201, NULL, out, (size_t)n);
+    }
+    tn_buf_deinit(&err);
+    json_decref(j);
+}
+
 int tn_engine__routes(tn_engine_t *e)
 {
     int rc = 0;
@@ -381,6 +452,9 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/topology", h_topology, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/v1/silences", h_silences_get, e);
+    rc |= tn_http_server_route(e->http, "POST", "/api/v1/silences", h_silences_post, e);
+    if (e->chatops) rc |= tn_chatops_routes(e->chatops, e->http);
     rc |= tn_ingest_routes(e->ingest, e->http);
     return rc ? TN_ENOMEM : 0;
 }

@@ -226,6 +226,30 @@ static void incident_opened(void *arg, const json_t *incident)
     if (e->automate && !e->stopping) tn_automate_incident_opened(e->automate, incident);
 }
 
+static const char *signal_silenced(void *arg, const json_t *signal)
+{
+    tn_engine_t *e = arg;
+    return e->silences ? tn_silences_match(e->silences, signal, tn_now_ms()) : NULL;
+}
+
+/* chat `status`: one line about the engine. */
+static void chat_status(void *arg, tn_buf_t *out)
+{
+    tn_engine_t *e = arg;
+    tn_buf_printf(out, "tocsin %s up %llds, redis %s (%.1f ms), %u rule(s), %u runbook(s).\n",
+                  TN_VERSION, (long long)((tn_now_ms() - e->started_ms) / 1000),
+                  e->redis && tn_redis_is_up(e->redis) ? "up" : "DOWN",
+                  e->redis ? tn_redis_last_latency_ms(e->redis) : 0.0,
+                  e->correlate ? tn_correlate_rule_count(e->correlate) : 0,
+                  e->automate ? tn_automate_runbook_count(e->automate) : 0);
+}
+
+static void chat_reload(void *arg, int *failed)
+{
+    tn_log_info("reload", "chat: reloading every rule, runbook and command");
+    tn_engine__reload_all(arg, failed);
+}
+
 static void start_core(tn_engine_t *e)
 {
     const tn_config_t *cfg = e->cfg;
@@ -308,9 +332,12 @@ static void start_core(tn_engine_t *e)
                                   live ? tn_engine__start_runbook : tn_engine__replay_runbook,
                               .start_arg = live ? (void *)e : (void *)e->replay,
                               .keep_all = !live,
-                              .on_opened = live ? incident_opened : NULL};
+                              .on_opened = live ? incident_opened : NULL,
+                              .silenced = live ? signal_silenced : NULL,
+                              .silence_arg = e};
+    e->silences = tn_silences_create();
     e->correlate = tn_correlate_create(&co);
-    if (!e->automate || !e->correlate) goto fail;
+    if (!e->automate || !e->correlate || !e->silences) goto fail;
     tn_automate_set_incidents(e->automate, tn_correlate_incidents(e->correlate));
     sync_graph(e);
     if (live) {
@@ -321,6 +348,20 @@ static void start_core(tn_engine_t *e)
     }
     int nb = tn_automate_load(e->automate), nr = tn_correlate_load(e->correlate);
     if (nb < 0 || nr < 0) goto fail;
+    if (live) {
+        tn_chatops_opts_t cho = {.cfg = cfg,
+                                 .streams = e->streams,
+                                 .httpc = e->httpc,
+                                 .automate = e->automate,
+                                 .correlate = e->correlate,
+                                 .silences = e->silences,
+                                 .catalog = e->catalog,
+                                 .svc = &e->svc,
+                                 .status = chat_status,
+                                 .reload = chat_reload,
+                                 .arg = e};
+        if (!(e->chatops = tn_chatops_create(&cho)) || tn_chatops_load(e->chatops) < 0) goto fail;
+    }
     tn_metric_set(e->m.rules, nr);
     tn_metric_set(e->m.runbooks, nb);
     if (tn_engine__detection_start(e)) goto fail;
@@ -471,6 +512,8 @@ static void stop(tn_engine_t *e, int code)
         uv_close((uv_handle_t *)e->topology_poll, on_poll_closed);
         e->topology_poll = NULL;
     }
+    tn_chatops_destroy(e->chatops); /* cancels commands in progress */
+    e->chatops = NULL;
     tn_automate_destroy(e->automate); /* cancels runs in progress */
     e->automate = NULL;
     tn_correlate_destroy(e->correlate);
@@ -592,6 +635,7 @@ static int run(const tn_config_t *cfg, tn_replay_t *replay)
     free(e.redis_url);
     tn_ingest_destroy(e.ingest); /* after the HTTP server answered its last request */
     tn_catalog_destroy(e.catalog);
+    tn_silences_destroy(e.silences);
     tn_topology_destroy(e.topology);
     tn_logtrace_destroy(e.logtrace);
     tn_engine__batch_free(&e);

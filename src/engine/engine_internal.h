@@ -5,6 +5,8 @@
 #include <uv.h>
 
 #include "automate/engine.h"
+#include "chatops/chatops.h"
+#include "chatops/silence.h"
 #include "core/config.h"
 #include "core/metrics.h"
 #include "correlate/engine.h"
@@ -62,6 +64,8 @@ typedef struct tn_engine {
     tn_entities_t *entities;   /* multivariate: the series of one label set together */
     tn_correlate_t *correlate;
     tn_automate_t *automate;
+    tn_chatops_t *chatops;
+    tn_silences_t *silences;
     tn_ingest_t *ingest;
     tn_catalog_t *catalog;
     tn_script_services_t svc; /* lent to script bindings */

@@ -16,13 +16,13 @@
 #include <sys/stat.h>
 
 #define DEBOUNCE_MS 20
-#define MAX_WATCHES 6
+#define MAX_WATCHES 8
 
 typedef struct {
     uv_fs_event_t h;
     tn_engine_t *e;
     char *dir;
-    int kind; /* 0 rules, 1 runbooks, 2 library, 3 detection policies */
+    int kind; /* 0 rules, 1 runbooks, 2 library, 3 detection policies, 4 chat commands */
 } watch_t;
 
 struct tn_reloader {
@@ -47,6 +47,10 @@ void tn_engine__reload_all(tn_engine_t *e, int *failed)
     }
     if (e->automate) {
         int rc = tn_scriptset_reload_all(tn_automate_runbooks(e->automate));
+        f += rc > 0 ? rc : 0;
+    }
+    if (e->chatops) {
+        int rc = tn_chatops_load(e->chatops);
         f += rc > 0 ? rc : 0;
     }
     if (e->detection) {
@@ -76,6 +80,7 @@ static void on_debounced(uv_timer_t *t)
             int k = r->pending_kind[i];
             tn_scriptset_t *set = k == 0   ? tn_correlate_rules(e->correlate)
                                   : k == 1 ? tn_automate_runbooks(e->automate)
+                                  : k == 4 ? (e->chatops ? tn_chatops_commands(e->chatops) : NULL)
                                            : e->detection;
             if (!set) continue;
             tn_buf_reset(&err);
@@ -208,7 +213,7 @@ int tn_engine__reloader_start(tn_engine_t *e)
     snprintf(lib2, sizeof lib2, "%s/tocsin", cfg->scripts.lib_dir);
     if (add_watch(r, cfg->scripts.rules_dir, 0) || add_watch(r, cfg->scripts.runbooks_dir, 1) ||
         add_watch(r, cfg->scripts.lib_dir, 2) || add_watch(r, lib2, 2) ||
-        add_watch(r, cfg->scripts.detection_dir, 3))
+        add_watch(r, cfg->scripts.detection_dir, 3) || add_watch(r, cfg->scripts.commands_dir, 4))
         return TN_ENOMEM;
     return 0;
 }

@@ -20,6 +20,60 @@ static int has_section(const char *prefix)
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A list key given as a table of string keys: each pair becomes the item "name=value" (sorted,
+ * so the order does not depend on the table's). */
+static int set_pairs(tn_config_t *cfg, lua_State *L, const tn_conf_opt_t *o, const char *path,
+                     tn_buf_t *err)
+{
+    size_t n = 0, cap = 8;
+    char **items = malloc(cap * sizeof *items);
+    int rc = items ? 0 : TN_ENOMEM;
+    lua_pushnil(L);
+    while (!rc && lua_next(L, -2)) {
+        int kt = lua_type(L, -2), vt = lua_type(L, -1);
+        if (kt != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TNUMBER)) {
+            tn_buf_printf(err,
+                          "%s: key '%s' must be a list of strings or a table of name = value "
+                          "strings (found %s = %s)",
+                          path, o->key, lua_type_word(L, -2), lua_type_word(L, -1));
+            lua_pop(L, 2);
+            rc = TN_EINVAL;
+            break;
+        }
+        char **grown = n == cap ? realloc(items, (cap *= 2) * sizeof *items) : items;
+        size_t kl, vl;
+        const char *k = lua_tolstring(L, -2, &kl);
+        lua_pushvalue(L, -1); /* tolstring on a copy: a number key would confuse lua_next */
+        const char *v = lua_tolstring(L, -1, &vl);
+        char *it = grown ? malloc(kl + vl + 2) : NULL;
+        if (!it) {
+            if (grown) items = grown;
+            lua_pop(L, 3);
+            rc = TN_ENOMEM;
+            break;
+        }
+        items = grown;
+        memcpy(it, k, kl);
+        it[kl] = '=';
+        memcpy(it + kl + 1, v, vl + 1);
+        items[n++] = it;
+        lua_pop(L, 2);
+    }
+    if (!rc) {
+        qsort(items, n, sizeof *items, cmp_str);
+        rc = tn_config_set_list(cfg, o, (const char *const *)items, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+    return rc;
+}
+
 static int set_value(tn_config_t *cfg, lua_State *L, const tn_conf_opt_t *o, const char *path,
                      tn_buf_t *err)
 {
@@ -49,6 +103,13 @@ static int set_value(tn_config_t *cfg, lua_State *L, const tn_conf_opt_t *o, con
     case TN_CONF_LIST: {
         if (t != LUA_TTABLE) break;
         size_t n = lua_rawlen(L, -1);
+        if (n == 0) {
+            lua_pushnil(L);
+            if (lua_next(L, -2)) { /* { name = "value", ... }: NAME=VALUE items */
+                lua_pop(L, 2);
+                return set_pairs(cfg, L, o, path, err);
+            }
+        }
         const char **items = calloc(n ? n : 1, sizeof *items);
         if (!items) return TN_ENOMEM;
         for (size_t i = 0; i < n; i++) {
