@@ -50,11 +50,17 @@ return {
   data_dir = "$D/data",
   http = { port = 0 },
   scripts = { rules_dir = "$D/rules", runbooks_dir = "$D/runbooks", lib_dir = "$ROOT/lua",
-              detection_dir = "$D/detection" },
+              detection_dir = "$D/detection", commands_dir = "$ROOT/chatops" },
   notify = { webhook_url = "$HOOK" },
   -- log template rates and span statistics per 10 s (the default is a minute), so the demo's
   -- ten minutes are sixty intervals
   detect = { zscore = { window = 60, min_samples = 30, threshold = 4 }, interval_ms = 10000 },
+  -- ChatOps: the Slack app's signing secret, who has which role, a token for tocsin chat
+  chatops = {
+    slack = { signing_secret = "demo-signing-secret" },
+    users = { alice = "operator", bob = "operator", carol = "responder" },
+    api_tokens = { carol = "demo-token-carol" },
+  },
 }
 CONF
 "$TOCSIN" serve -c "$D/tocsin.conf.lua" >"$D/engine.log" 2>&1 &
@@ -242,11 +248,55 @@ runs() { curl -s -o "$D/resp" -w '%{http_code}' -H 'Content-Type: application/js
 echo "  POST /api/v1/runs restart-payments            -> HTTP $(runs '{"runbook":"restart-payments"}'): $(python3 -c "import json; print(json.load(open('$D/resp'))['message'][:90])" 2>/dev/null || cat "$D/resp")"
 echo "  ... with \"version\": \"latest\"                 -> HTTP $(runs '{"runbook":"restart-payments","params":{"version":"latest"},"approved_by":"alice"}'): $(python3 -c "import json; print(json.load(open('$D/resp'))['message'][:90])")"
 echo "  ... as a dry run                              -> HTTP $(runs '{"runbook":"restart-payments","dry_run":true}')"
-echo "  ... started by alice                          -> HTTP $(runs '{"runbook":"restart-payments","approved_by":"alice"}')"
-for _ in $(seq 50); do curl -s "$URL/api/v1/approvals" | grep -q APR- && break; sleep 0.1; done
-apr=$(curl -s "$URL/api/v1/approvals" | python3 -c 'import json,sys; a=json.load(sys.stdin)[0]; print(a["id"]); print("  waiting for approval " + a["id"] + ": " + a["reason"] + " (who: " + ", ".join(a["who"]) + ")", file=sys.stderr)')
-echo "  bob approves it: POST /api/v1/approvals -> HTTP $(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "{\"id\":\"$apr\",\"decision\":\"approve\",\"by\":\"bob\",\"note\":\"2.4.0 is the bad deploy\"}" "$URL/api/v1/approvals")"
-for _ in $(seq 50); do grep -q "rolled back" "$D/received.jsonl" && break; sleep 0.1; done
+
+say "11c. ChatOps: the on-call asks in Slack, alice starts the rollback, bob approves it with a button"
+# Slack-shaped requests signed with the app's signing secret (tests/tools/slack_client.py); the
+# receiver stands in for the message's response_url
+SLACK="python3 $ROOT/tests/tools/slack_client.py"
+RESP="${HOOK%/chat}/slack-response"
+slack() { # USER TEXT: a signed /tocsin slash command; prints what Slack would show
+    $SLACK command "$URL" demo-signing-secret --user "$1" --channel incident-payments --text "$2" \
+        --response-url "$RESP" | python3 -c '
+import json, sys
+status, _, body = sys.stdin.read().partition(" ")
+try: text = json.loads(body).get("text") or json.loads(body).get("message")
+except ValueError: text = body
+print("\n".join("    " + l for l in (("HTTP " + status + ": ") if status != "200" else "") .split("\n") + text.strip().split("\n")).replace("    \n", ""))'
+}
+echo "  a forged request (signed with the wrong secret) is refused and audited:"
+$SLACK command "$URL" not-the-secret --user mallory --text "run restart-payments" | sed 's/^/    HTTP /'
+echo "  /tocsin incidents (carol):"; slack carol "incidents"
+pinc=$(curl -s "$URL/api/v1/incidents" | python3 -c 'import json,sys; l=[i for i in json.load(sys.stdin) if i["service"]=="payments" or "payments" in i.get("services",[])]; print((l or [{"id":"none"}])[0]["id"].rsplit("-",1)[-1])')
+echo "  /tocsin explain $pinc (carol):"; slack carol "explain $pinc"
+echo "  /tocsin deploys payments (carol):"; slack carol "deploys payments"
+echo "  /tocsin run restart-payments (carol, a responder):"; slack carol "run restart-payments"
+echo "  /tocsin run restart-payments (alice, an operator):"; slack alice "run restart-payments"
+for _ in $(seq 50); do grep -q "asks for approval" "$D/received.jsonl" && break; sleep 0.1; done
+apr=$(curl -s "$URL/api/v1/approvals" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+echo "  the channel gets the approval request with [Approve] [Deny] buttons ($apr); bob clicks Approve:"
+$SLACK click "$URL" demo-signing-secret --user bob --channel incident-payments --approval "$apr" \
+    --action approve --response-url "$RESP" | sed 's/^/    HTTP /'
+for _ in $(seq 50); do grep -q "rolled back" "$D/received.jsonl" && grep -q "finished" "$D/received.jsonl" && break; sleep 0.1; done
+echo "  what the Slack channel received through the response_url:"
+python3 -c '
+import json
+for l in open("'"$D"'/received.jsonl"):
+    r = json.loads(l)
+    if r["path"].endswith("/slack-response"):
+        m = json.loads(r["body"])
+        buttons = [e["text"]["text"] for b in m.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
+        print("    > " + m["text"].replace("\n", " ")[:150] + ("  [" + "] [".join(buttons) + "]" if buttons else ""))'
+echo "  the terminal works too: tocsin chat whoami / silence (carol's token)"
+"$TOCSIN" chat --url "$URL" --token demo-token-carol whoami | sed 's/^/    /'
+"$TOCSIN" chat --url "$URL" --token demo-token-carol silence service=frontend 30m while payments recovers | sed 's/^/    /'
+echo "  the audit stream has every command (XRANGE tocsin:audit, chat entries):"
+redis-cli -s "$SOCK" -2 --json XRANGE tocsin:audit - + | python3 -c '
+import json, sys
+for _, kv in json.load(sys.stdin):
+    f = dict(zip(kv[::2], kv[1::2]))
+    if f.get("event", "").startswith("chat."):
+        print("    %-13s %-6s %-8s %-10s %-9s %s" % (f["event"], f["platform"], f["user"] or "-",
+              f["role"] or "-", f["status"], (f["text"] or f["detail"])[:60]))'
 echo "  the runs (tocsin runs --limit 6):"
 "$TOCSIN" runs --url "$URL" --limit 6 | sed 's/^/    /'
 

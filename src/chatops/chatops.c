@@ -3,6 +3,7 @@
 #include "chatops/chatops.h"
 #include "automate/approval.h"
 #include "chatops/args.h"
+#include "correlate/bind_changes.h"
 #include "correlate/incidents.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -119,15 +120,16 @@ static void audit(tn_chatops_t *c, const char *event, const char *platform, cons
     if (!c->o.streams) return;
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)tn_now_ms());
-    char d[512];
+    char d[512], t[2048]; /* an entry per message, not a copy of whatever was pasted */
     snprintf(d, sizeof d, "%s", detail ? detail : "");
+    snprintf(t, sizeof t, "%s", text ? text : "");
     const char *fields[] = {"event",    event,
                             "platform", platform ? platform : "",
                             "user",     user ? user : "",
                             "channel",  channel ? channel : "",
                             "role",     role ? role : "",
                             "command",  command ? command : "",
-                            "text",     text ? text : "",
+                            "text",     t,
                             "status",   status,
                             "detail",   d,
                             "ts",       ts};
@@ -194,9 +196,35 @@ static void count(tn_chatops_t *c, const char *status)
         tn_metric_inc(c->m_failed);
 }
 
+/* Replaces the bytes of s that are not UTF-8 with '?' (answers quote what people typed, and
+ * JSON strings must be UTF-8). */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80             ? 0
+                : (*p & 0xE0) == 0xC0 ? 1
+                : (*p & 0xF0) == 0xE0 ? 2
+                : (*p & 0xF8) == 0xF0 ? 3
+                                      : -1;
+        int ok = n >= 0 && !(n == 1 && *p < 0xC2) && !(n == 3 && *p > 0xF4);
+        for (int k = 1; ok && k <= n; k++)
+            ok = (p[k] & 0xC0) == 0x80;
+        if (ok && n == 2) /* no overlong forms, no surrogates */
+            ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0);
+        if (ok && n == 3) ok = !(*p == 0xF0 && p[1] < 0x90) && !(*p == 0xF4 && p[1] >= 0x90);
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n + 1;
+    }
+}
+
 /* Audits and sends the answer in x. */
 static void finish(ctx_t *x, tn_chat_reply_fn reply, void *arg)
 {
+    if (x->out.data) utf8_clean(x->out.data);
     const char *text = x->out.data ? x->out.data : "";
     const tn_chat_msg_t *m = x->m;
     count(x->c, x->status);
@@ -673,7 +701,9 @@ static void b_deny(ctx_t *x)
 static void b_runs(ctx_t *x)
 {
     long n = 10;
-    if (x->a.n > 2 || (x->a.n == 2 && ((n = strtol(x->a.v[1], NULL, 10)) < 1 || n > 50))) {
+    char *end = NULL;
+    if (x->a.n == 2) n = strtol(x->a.v[1], &end, 10);
+    if (x->a.n > 2 || (end && (*end || n < 1 || n > 50))) {
         fail(x, "usage", "usage: `runs [N]` (N from 1 to 50, default 10)");
         return;
     }
@@ -1129,7 +1159,12 @@ static int open_chatops(lua_State *L)
 
 static int setup_command(void *owner, tn_lua_t *lua)
 {
-    return tn_lua_preload(lua, "tocsin.chatops", open_chatops, owner) ? TN_ENOMEM : 0;
+    tn_chatops_t *c = owner;
+    tn_changes_t *ch = c && c->o.correlate ? tn_correlate_changes(c->o.correlate) : NULL;
+    return tn_lua_preload(lua, "tocsin.chatops", open_chatops, owner) ||
+                   tn_lua_preload(lua, "tocsin.changes", tn_correlate_open_changes, ch)
+               ? TN_ENOMEM
+               : 0;
 }
 
 /* Protected: (command table, tn_args_t lud) -> the args table per its declaration, or raises
@@ -1564,6 +1599,7 @@ static void on_run(void *arg, const char *event, const json_t *run)
         tn_buf_printf(&t, ": `%.1500s`", s ? s : "?");
         free(s);
     }
+    if (t.data) utf8_clean(t.data); /* the run's output may be anything */
     tn_chat_answer_t a = {.status = "ok", .text = t.data ? t.data : "", .in_channel = 1};
     json_t *msg = tn_chatops_slack_message(&a);
     tn_chatops_post(c, f->url, msg);

@@ -83,7 +83,12 @@ static void on_reply(void *arg, const tn_chat_answer_t *a)
                                    a->command ? a->command : "", "text", a->text ? a->text : ""));
         else /* Slack and Mattermost show the text of a 200 answer, whatever the status */
             respond_json(req, 200, tn_chatops_slack_message(a));
-    } else if (p->response_url) {
+    } else if (!p->response_url || !*p->response_url) {
+        tn_log_warn("chatops",
+                    "the answer to `%s` came after the request was answered, and the "
+                    "request has no response_url: dropped",
+                    p->command);
+    } else {
         json_t *msg = tn_chatops_slack_message(a);
         if (msg && p->button) /* done: the buttons go; refused: they stay for someone else */
             json_object_set_new(msg, "replace_original", json_boolean(!strcmp(a->status, "ok")));

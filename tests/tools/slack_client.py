@@ -2,7 +2,7 @@
 """Sends Slack-shaped requests to tocsin, signed as Slack signs them (HMAC-SHA256 over
 "v0:<timestamp>:<body>" with the signing secret), for the ChatOps tests.
 
-  slack_client.py command URL SECRET --user NAME --text "run x" [--channel NAME]
+  slack_client.py command URL SECRET --user NAME --text "run x" | --text-file F [--channel NAME]
                   [--response-url URL] [--ts-offset S] [--tamper] [--no-sig] [--no-ts]
   slack_client.py click URL SECRET --user NAME --approval ID --action approve|deny
                   [--response-url URL] [--ts-offset S]
@@ -26,6 +26,7 @@ def main():
     p.add_argument("secret")
     p.add_argument("--user", required=True)
     p.add_argument("--text", default="")
+    p.add_argument("--text-file", help="the text, from a file (for long ones)")
     p.add_argument("--channel", default="incidents")
     p.add_argument("--response-url", default="")
     p.add_argument("--approval", default="")
@@ -35,6 +36,9 @@ def main():
     p.add_argument("--no-sig", action="store_true")
     p.add_argument("--no-ts", action="store_true")
     a = p.parse_args()
+    if a.text_file:
+        with open(a.text_file) as f:
+            a.text = f.read().rstrip("\n")
     if a.kind == "command":
         fields = [("token", "legacy-unused"), ("team_id", "T0001"), ("team_domain", "example"),
                   ("channel_id", "C" + a.channel.upper()[:8]), ("channel_name", a.channel),
