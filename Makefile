@@ -59,7 +59,7 @@ test: build build-asan lint
 
 # Lua scripts: luacheck; C sources: clang-format (config in .clang-format) must have nothing to change.
 lint: deps
-	luacheck --no-color --quiet rules runbooks $$(ls lua/*.lua lua/*/*.lua 2>/dev/null)
+	luacheck --no-color --quiet rules runbooks chatops $$(ls lua/*.lua lua/*/*.lua 2>/dev/null)
 	clang-format --dry-run -Werror src/*/*.c src/*/*.h tests/unit/*/*.c tests/unit/*.h tests/fuzz/*.c
 
 fuzz: deps

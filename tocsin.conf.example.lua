@@ -109,6 +109,8 @@ return {
   ["scripts.exec_allow"] = {},
   -- URL that gets a JSON POST when a script fails to (re)load (empty: log only).
   ["scripts.error_webhook"] = "",
+  -- Directory of ChatOps commands (*.lua, chatops.command{...}).
+  ["scripts.commands_dir"] = "chatops",
   -- The highest runbook level (1 enrich, 2 diagnose, 3 remediate, 4 prevent) that runs without a human: a higher one started by a rule is refused (audited); a person starts it with approved_by (POST /api/v1/runs).
   ["automate.max_level"] = 2,
   -- Every runbook run is a dry run: each action is logged and audited, none performed.
@@ -119,4 +121,26 @@ return {
   ["notify.webhook_url"] = "",
   -- Deadline of one outbound HTTP call.
   ["notify.timeout_ms"] = 10000,
+  -- The Slack app's signing secret: requests to /chatops/slack/* must be signed with it (empty: Slack requests are refused).
+  ["chatops.slack.signing_secret"] = "",
+  -- A Slack request whose timestamp is further than this from now is refused (replays).
+  ["chatops.slack.max_skew_s"] = 300,
+  -- Tokens of the Mattermost slash commands and outgoing webhooks that may call tocsin (empty: Mattermost requests are refused).
+  ["chatops.mattermost.tokens"] = {},
+  -- USER=TOKEN pairs for POST /api/v1/chat and `tocsin chat` (in the Lua file also a table { alice = "token" }); empty: the chat API is refused.
+  ["chatops.api_tokens"] = {},
+  -- USER=ROLE pairs (user name or id; roles viewer, responder, operator, admin).
+  ["chatops.users"] = {},
+  -- CHANNEL=ROLE pairs (channel name or id): everyone there has at least this role.
+  ["chatops.channels"] = {},
+  -- The role of a user and channel not listed (viewer, responder, operator, admin, or none).
+  ["chatops.default_role"] = "viewer",
+  -- COMMAND=ROLE pairs overriding the role a command needs (e.g. silence=operator).
+  ["chatops.command_roles"] = {},
+  -- LEVEL=ROLE pairs: the role needed to run, and to approve, a runbook of each level (a dry run needs responder).
+  ["chatops.level_roles"] = { "1=responder", "2=responder", "3=operator", "4=admin" },
+  -- A slash command not answered within this long is answered "working on it" and its result sent later to the response_url (Slack allows 3 s).
+  ["chatops.reply_timeout_ms"] = 2500,
+  -- A command written in Lua is stopped after this long.
+  ["chatops.command_timeout_s"] = 60,
 }

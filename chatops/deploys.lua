@@ -20,7 +20,7 @@ return chatops.command {
     { name = "service" },
     { name = "hours", type = "integer", default = 24 },
   },
-  run = function(ctx, args)
+  run = function(_, args)
     if args.hours < 1 or args.hours > 24 * 30 then error("hours must be from 1 to 720", 0) end
     local since = time.now() - args.hours * 3600 * 1000 -- time.now() is in ms
     local list = changes.recent { service = args.service, since_ms = since }

@@ -9,7 +9,7 @@ return chatops.command {
   help = "the worst open incidents first, with their most probable cause",
   role = "viewer",
   args = { { name = "n", type = "integer", default = 5 } },
-  run = function(ctx, args)
+  run = function(_, args)
     if args.n < 1 or args.n > 20 then error("n must be from 1 to 20", 0) end
     local list = chatops.incidents()
     if #list == 0 then return "No open incidents." end
