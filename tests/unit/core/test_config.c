@@ -361,7 +361,73 @@ static void test_validate(void **state)
     tn_buf_deinit(&err);
 }
 
+/* The chatops pair lists: NAME=VALUE items, roles checked. */
+static void test_validate_chatops(void **state)
+{
+    tn_config_t *cfg = *state;
+    tn_buf_t err;
+    tn_buf_init(&err);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.users", "alice=operator,bob=viewer", &err),
+                     0);
+    assert_int_equal(tn_config_validate(cfg, &err), 0);
+    assert_string_equal(tn_config_pair_get(&cfg->chatops.users, "alice"), "operator");
+    assert_null(tn_config_pair_get(&cfg->chatops.users, "ali"));
+    assert_int_equal(tn_config_role_rank("operator"), 2);
+    assert_int_equal(tn_config_role_rank("root"), -1);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.users", "alice=root", &err), 0);
+    assert_int_equal(tn_config_validate(cfg, &err), TN_EINVAL);
+    assert_string_equal(err.data, "key 'chatops.users': 'root' is not a role (viewer, responder, "
+                                  "operator or admin)");
+    tn_buf_reset(&err);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.users", "alice", &err), 0);
+    assert_int_equal(tn_config_validate(cfg, &err), TN_EINVAL);
+    assert_string_equal(err.data, "key 'chatops.users': item 'alice' is not NAME=VALUE");
+    tn_buf_reset(&err);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.users", "", &err), 0);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.level_roles", "5=admin", &err), 0);
+    assert_int_equal(tn_config_validate(cfg, &err), TN_EINVAL);
+    assert_non_null(strstr(err.data, "LEVEL 1 to 4"));
+    tn_buf_reset(&err);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.level_roles", "1=viewer", &err), 0);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.default_role", "boss", &err), 0);
+    assert_int_equal(tn_config_validate(cfg, &err), TN_EINVAL);
+    assert_non_null(strstr(err.data, "chatops.default_role"));
+    tn_buf_reset(&err);
+    assert_int_equal(tn_config_set_text(cfg, "chatops.default_role", "none", &err), 0);
+    assert_int_equal(tn_config_validate(cfg, &err), 0);
+    tn_buf_deinit(&err);
+}
+
 /* ---- tn_config_load_lua ----------------------------------------------------------------- */
+
+/* A list key given as a table of name = value: sorted NAME=VALUE items; bad values named. */
+static void test_lua_pairs(void **state)
+{
+    tn_config_t *cfg = *state;
+    tn_buf_t err;
+    tn_buf_init(&err);
+    char path[64];
+    int rc = load_text(cfg,
+                       "return { chatops = {\n"
+                       "  users = { zoe = 'admin', alice = 'operator', U123 = 'viewer' },\n"
+                       "  level_roles = { ['3'] = 'admin' },\n"
+                       "  api_tokens = { 'alice=t1' },\n"
+                       "} }\n",
+                       path, &err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg->chatops.users.n, 3);
+    assert_string_equal(cfg->chatops.users.items[0], "U123=viewer");
+    assert_string_equal(cfg->chatops.users.items[1], "alice=operator");
+    assert_string_equal(cfg->chatops.users.items[2], "zoe=admin");
+    assert_int_equal(cfg->chatops.level_roles.n, 1);
+    assert_string_equal(cfg->chatops.level_roles.items[0], "3=admin");
+    assert_string_equal(cfg->chatops.api_tokens.items[0], "alice=t1");
+    rc = load_text(cfg, "return { chatops = { users = { alice = { 'nested' } } } }\n", path, &err);
+    assert_int_equal(rc, TN_EINVAL);
+    assert_non_null(strstr(err.data, "key 'chatops.users' must be a list of strings or a table of "
+                                     "name = value strings (found string = table)"));
+    tn_buf_deinit(&err);
+}
 
 static void test_lua_nested(void **state)
 {
@@ -752,7 +818,9 @@ int main(void)
         T(test_set_text_list),
         T(test_set_text_unknown_key),
         T(test_validate),
+        T(test_validate_chatops),
         T(test_lua_nested),
+        T(test_lua_pairs),
         T(test_lua_dotted),
         T(test_lua_getenv_and_sandbox),
         T(test_lua_unknown_key),
