@@ -5,6 +5,7 @@
 #include "chatops/endpoints.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "web/web.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -456,5 +457,6 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/silences", h_silences_post, e);
     if (e->chatops) rc |= tn_chatops_routes(e->chatops, e->http);
     rc |= tn_ingest_routes(e->ingest, e->http);
+    rc |= tn_web_routes(e->http);
     return rc ? TN_ENOMEM : 0;
 }
