@@ -352,10 +352,10 @@ json_t *tn_incident_members_json_last(const tn_incident_t *inc, size_t last)
         const tn_incident_member_t *m = &inc->members[i];
         char sh[17];
         snprintf(sh, sizeof sh, "%016llx", (unsigned long long)m->simhash);
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b, s:s}", "id", m->id, "kind", m->kind,
-                      "name", m->name, "service", m->service, "severity", m->severity, "score",
-                      m->score, "ts", (json_int_t)m->ts_ms, "active", m->active, "simhash", sh);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b, s:s}", "id", m->id,
+                              "fingerprint", m->fp ? m->fp : "", "kind", m->kind, "name", m->name,
+                              "service", m->service, "severity", m->severity, "score", m->score,
+                              "ts", (json_int_t)m->ts_ms, "active", m->active, "simhash", sh);
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);
             return NULL;

@@ -290,6 +290,9 @@ static void start_core(tn_engine_t *e)
     e->detector = tn_detector_create(&dopt);
     tn_entities_opts_t eo = {.max_entities = (size_t)cfg->detect.entities_max};
     if (cfg->detect.entities && !(e->entities = tn_entities_create(&eo))) goto fail;
+    if (cfg->web.chart_series > 0 && !(e->recent = tn_recent_create((size_t)cfg->web.chart_series,
+                                                                    (size_t)cfg->web.chart_points)))
+        goto fail;
     if (live) {
         e->rollup = tn_rollup_create(e->streams, 60000);
         if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
@@ -521,6 +524,8 @@ static void stop(tn_engine_t *e, int code)
     tn_engine__detection_stop(e);
     tn_entities_destroy(e->entities);
     e->entities = NULL;
+    tn_recent_destroy(e->recent);
+    e->recent = NULL;
     tn_detector_destroy(e->detector);
     e->detector = NULL;
     if (e->httpc) tn_httpc_destroy(e->httpc);

@@ -12,6 +12,7 @@
 #include "correlate/engine.h"
 #include "detect/detector.h"
 #include "detect/entity.h"
+#include "detect/recent.h"
 #include "ingest/ingest.h"
 #include "ingest/redis_fed.h"
 #include "ingest/listeners.h"
@@ -62,6 +63,7 @@ typedef struct tn_engine {
     tn_detector_t *detector;
     tn_scriptset_t *detection; /* detection policy files (detection.c) */
     tn_entities_t *entities;   /* multivariate: the series of one label set together */
+    tn_recent_t *recent;       /* the latest points of series, for charts (NULL: none) */
     tn_correlate_t *correlate;
     tn_automate_t *automate;
     tn_chatops_t *chatops;
