@@ -15,7 +15,15 @@ struct tn_incidents {
     tn_hmap_t by_id;       /* id -> incident */
     unsigned seq;
     tn_metric_t *m_opened, *m_attached, *m_reopened, *m_auto_resolved;
+    tn_incidents_change_fn on_change;
+    void *on_change_arg;
 };
+
+void tn_incidents_on_change(tn_incidents_t *in, tn_incidents_change_fn fn, void *arg)
+{
+    in->on_change = fn;
+    in->on_change_arg = arg;
+}
 
 typedef struct {
     unsigned pending;
@@ -506,6 +514,7 @@ static int write_or_report(tn_incidents_t *in, tn_incident_t *inc, const char *e
                            const json_t *alert, const char *by, const char *note,
                            tn_incidents_cb cb, void *arg)
 {
+    if (in->on_change) in->on_change(in->on_change_arg, inc, event);
     int rc = write_change(in, inc, event, alert, by, note, cb, arg);
     if (rc == 0) return 0;
     tn_log_warn("correlate", "incident %s %s, but it could not be written to redis: %s", inc->id,

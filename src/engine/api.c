@@ -44,6 +44,21 @@ static void h_readyz(tn_http_req_t *req, void *data)
     }
 }
 
+/* One tocsin_anomaly_score line: the series id, its metric and service. */
+static void score_line(const char *sid, const char *metric, const char *labels, double score,
+                       void *arg)
+{
+    tn_buf_t *b = arg;
+    json_t *l = json_loads(labels, 0, NULL);
+    const char *svc = json_string_value(json_object_get(l, "service"));
+    tn_buf_printf(b, "tocsin_anomaly_score{sid=\"%s\",metric=\"", sid);
+    tn_metrics_label_value(b, metric);
+    tn_buf_puts(b, "\",service=\"");
+    tn_metrics_label_value(b, svc ? svc : "");
+    tn_buf_printf(b, "\"} %.6g\n", score);
+    json_decref(l);
+}
+
 static void h_metrics(tn_http_req_t *req, void *data)
 {
     tn_engine_t *e = data;
@@ -90,12 +105,31 @@ static void h_metrics(tn_http_req_t *req, void *data)
                                        "Entities (label sets with two series or more) scored "
                                        "together."),
                       (double)tn_entities_count(e->entities));
-    if (e->redis) tn_metric_set(e->m.redis_latency, tn_redis_last_latency_ms(e->redis));
+    if (e->redis) tn_metric_set(e->m.redis_latency, tn_redis_last_latency_ms(e->redis) / 1e3);
+    tn_approvals_t *ap = e->automate ? tn_automate_approvals(e->automate) : NULL;
+    tn_metric_set(tn_metrics_gauge("tocsin_approvals_pending", NULL,
+                                   "Runbook runs waiting for a person's approval."),
+                  ap ? (double)tn_approvals_pending(ap) : 0);
+    tn_metric_set(tn_metrics_gauge("tocsin_silences_active", NULL, "Active silences."),
+                  e->silences ? (double)tn_silences_active(e->silences, tn_now_ms()) : 0);
+    tn_metric_set(tn_metrics_gauge("tocsin_chart_series", NULL,
+                                   "Series whose latest points are kept for charts."),
+                  e->recent ? (double)tn_recent_tracked(e->recent) : 0);
     if (e->ingest) tn_metric_set(e->m.ingest_inflight, (double)tn_ingest_inflight(e->ingest));
     tn_buf_t b;
     tn_buf_init(&b);
     if (tn_metrics_render(&b)) {
         tn_buf_deinit(&b);
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    if (e->cfg->metrics.anomaly_scores && e->recent) { /* opt-in, bounded: not registered */
+        tn_buf_puts(&b, "# HELP tocsin_anomaly_score The latest anomaly score (0..1) of the "
+                        "series scoring highest (metrics.anomaly_series_max of them).\n"
+                        "# TYPE tocsin_anomaly_score gauge\n");
+        tn_recent_top(e->recent, (size_t)e->cfg->metrics.anomaly_series_max, score_line, &b);
+    }
+    if (!b.data) {
         tn_http_respond_error(req, 500, "internal", "out of memory");
         return;
     }
