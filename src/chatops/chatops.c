@@ -52,6 +52,7 @@ struct tn_chatops {
      * before its start returns and its id is known */
     const tn_chat_msg_t *starting;
     int starting_finished;
+    struct post *posts; /* messages in flight to response_urls */
     tn_metric_t *m_ok, *m_denied, *m_failed, *m_refused;
 };
 
@@ -1482,26 +1483,47 @@ json_t *tn_chatops_slack_message(const tn_chat_answer_t *a)
     return o;
 }
 
+/* A message on its way to a response_url (cancelled and freed at destroy). */
+typedef struct post {
+    tn_chatops_t *c;
+    char *url;
+    uint64_t req;
+    struct post *prev, *next;
+} post_t;
+
+static void post_unlink(tn_chatops_t *c, post_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        c->posts = p->next;
+    if (p->next) p->next->prev = p->prev;
+}
+
 static void posted(const tn_httpc_result_t *res, void *arg)
 {
-    char *url = arg;
+    post_t *p = arg;
+    post_unlink(p->c, p);
     if (res->error || res->status < 200 || res->status >= 300)
-        tn_log_warn("chatops", "message to %s not delivered: %s (HTTP %ld)", url,
+        tn_log_warn("chatops", "message to %s not delivered: %s (HTTP %ld)", p->url,
                     res->error ? res->error_text : "refused", res->status);
-    free(url);
+    free(p->url);
+    free(p);
 }
 
 void tn_chatops_post(tn_chatops_t *c, const char *url, const json_t *msg)
 {
     char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    char *u = strdup(url);
-    if (!body || !u || !c->o.httpc) {
+    post_t *p = body ? calloc(1, sizeof *p) : NULL;
+    if (!p || !(p->url = strdup(url)) || !c->o.httpc) {
         tn_log_warn("chatops", "message to %s not sent: %s", url,
                     c->o.httpc ? "out of memory" : "no HTTP client");
         free(body);
-        free(u);
+        if (p) free(p->url);
+        free(p);
         return;
     }
+    p->c = c;
     static const char *const headers[] = {"Content-Type: application/json", NULL};
     tn_httpc_req_t req = {.method = "POST",
                           .url = url,
@@ -1509,9 +1531,14 @@ void tn_chatops_post(tn_chatops_t *c, const char *url, const json_t *msg)
                           .body = body,
                           .body_len = strlen(body),
                           .timeout_ms = (uint64_t)c->o.cfg->notify.timeout_ms};
-    if (tn_httpc_request(c->o.httpc, &req, posted, u, NULL)) {
+    p->next = c->posts; /* linked first: the answer unlinks it */
+    if (c->posts) c->posts->prev = p;
+    c->posts = p;
+    if (tn_httpc_request(c->o.httpc, &req, posted, p, &p->req)) {
         tn_log_warn("chatops", "message to %s not sent", url);
-        free(u);
+        post_unlink(c, p);
+        free(p->url);
+        free(p);
     }
     free(body);
 }
@@ -1689,6 +1716,13 @@ void tn_chatops_destroy(tn_chatops_t *c)
         tn_task_cancel(c->running->task); /* on_cmd_done unlinks and answers */
     while (c->fu)
         followup_drop(c, c->fu->run);
+    while (c->posts) { /* their callbacks will not run */
+        struct post *p = c->posts;
+        tn_httpc_cancel(c->o.httpc, p->req);
+        post_unlink(c, p);
+        free(p->url);
+        free(p);
+    }
     tn_scriptset_destroy(c->cmds);
     free(c);
 }

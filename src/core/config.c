@@ -139,6 +139,26 @@ static const tn_conf_opt_t g_schema[] = {
      "Default webhook that runbooks post notifications to (empty: none)."},
     {"notify.timeout_ms", TN_CONF_INT, OFF(notify.timeout_ms), "10000", 10, 600000,
      "Deadline of one outbound HTTP call."},
+    {"web.chart_series", TN_CONF_INT, OFF(web.chart_series), "1000", 0, 1e6,
+     "Series whose latest points (value and expected band) are kept for charts (GET "
+     "/api/v1/series/SID, the web page); once full, anomalous series take the place of the "
+     "others. 0: no charts."},
+    {"web.chart_points", TN_CONF_INT, OFF(web.chart_points), "240", 10, 100000,
+     "Points kept per charted series."},
+    {"grafana.url", TN_CONF_STR, OFF(grafana.url), "", UNCHECKED,
+     "Grafana's base URL (e.g. http://grafana:3000): incidents opening and resolving are posted "
+     "there as annotations (empty: none)."},
+    {"grafana.token", TN_CONF_STR, OFF(grafana.token), "", UNCHECKED,
+     "A Grafana service account token (Editor) for the annotations API (sent as Bearer)."},
+    {"grafana.dashboard_uid", TN_CONF_STR, OFF(grafana.dashboard_uid), "", UNCHECKED,
+     "Put the annotations on this dashboard only (empty: organization-wide annotations)."},
+    {"grafana.tags", TN_CONF_LIST, OFF(grafana.tags), "tocsin", UNCHECKED,
+     "Tags on every annotation (the incident's service, severity and state are added)."},
+    {"metrics.anomaly_scores", TN_CONF_BOOL, OFF(metrics.anomaly_scores), "false", UNCHECKED,
+     "Export each series' latest anomaly score in /metrics (tocsin_anomaly_score), up to "
+     "metrics.anomaly_series_max series: opt-in, it is one time series per series."},
+    {"metrics.anomaly_series_max", TN_CONF_INT, OFF(metrics.anomaly_series_max), "500", 1, 100000,
+     "The most series tocsin_anomaly_score exports (the highest scores first)."},
     {"chatops.slack.signing_secret", TN_CONF_STR, OFF(chatops.slack_signing_secret), "", UNCHECKED,
      "The Slack app's signing secret: requests to /chatops/slack/* must be signed with it "
      "(empty: Slack requests are refused)."},

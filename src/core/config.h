@@ -108,6 +108,20 @@ typedef struct tn_config {
         int64_t keep_runs; /* finished runs kept in memory for GET /api/runs */
     } automate;
     struct {
+        int64_t chart_series; /* series whose latest points are kept for charts */
+        int64_t chart_points; /* points kept per series */
+    } web;
+    struct {
+        char *url;
+        char *token;
+        char *dashboard_uid;
+        tn_conf_list_t tags;
+    } grafana;
+    struct {
+        bool anomaly_scores;
+        int64_t anomaly_series_max;
+    } metrics;
+    struct {
         char *slack_signing_secret;
         int64_t slack_max_skew_s;
         tn_conf_list_t mattermost_tokens;

@@ -7,7 +7,8 @@
 
 struct tn_metric {
     char *labels; /* may be NULL */
-    double value;
+    double value; /* a summary: the sum */
+    double count; /* a summary: the observations */
     struct tn_metric *next;
 };
 
@@ -70,6 +71,24 @@ void tn_metric_set(tn_metric_t *m, double v)
     if (m) m->value = v;
 }
 
+void tn_metric_observe(tn_metric_t *m, double v)
+{
+    if (!m) return;
+    m->value += v;
+    m->count += 1;
+}
+
+int tn_metrics_label_value(tn_buf_t *out, const char *v)
+{
+    int rc = 0;
+    for (const char *p = v ? v : ""; *p && !rc; p++)
+        rc = *p == '\\'   ? tn_buf_puts(out, "\\\\")
+             : *p == '"'  ? tn_buf_puts(out, "\\\"")
+             : *p == '\n' ? tn_buf_puts(out, "\\n")
+                          : tn_buf_append(out, p, 1);
+    return rc;
+}
+
 double tn_metric_value(const tn_metric_t *m)
 {
     return m ? m->value : 0.0;
@@ -88,9 +107,20 @@ int tn_metrics_render(tn_buf_t *out)
 {
     int rc = 0;
     for (family_t *f = g_families; f && !rc; f = f->next) {
+        static const char *const types[] = {"counter", "gauge", "summary"};
         rc = tn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-                           f->type == TN_METRIC_COUNTER ? "counter" : "gauge");
-        for (tn_metric_t *m = f->series; m && !rc; m = m->next) {
+                           types[f->type]);
+        for (tn_metric_t *m = f->series; m && !rc && f->type == TN_METRIC_SUMMARY; m = m->next) {
+            const char *l = m->labels ? m->labels : "";
+            rc = tn_buf_printf(out, "%s_sum%s%s%s ", f->name, *l ? "{" : "", l, *l ? "}" : "");
+            if (!rc) rc = render_value(out, m->value);
+            if (!rc)
+                rc = tn_buf_printf(out, "\n%s_count%s%s%s ", f->name, *l ? "{" : "", l,
+                                   *l ? "}" : "");
+            if (!rc) rc = render_value(out, m->count);
+            if (!rc) rc = tn_buf_puts(out, "\n");
+        }
+        for (tn_metric_t *m = f->series; m && !rc && f->type != TN_METRIC_SUMMARY; m = m->next) {
             rc = m->labels ? tn_buf_printf(out, "%s{%s} ", f->name, m->labels)
                            : tn_buf_printf(out, "%s ", f->name);
             if (!rc) rc = render_value(out, m->value);

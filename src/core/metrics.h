@@ -11,7 +11,9 @@
 
 typedef struct tn_metric tn_metric_t;
 
-typedef enum { TN_METRIC_COUNTER, TN_METRIC_GAUGE } tn_metric_type_t;
+/* A summary has a sum and a count of observations (rendered NAME_sum and NAME_count; no
+ * quantiles): rate(NAME_sum) / rate(NAME_count) is the mean over a window. */
+typedef enum { TN_METRIC_COUNTER, TN_METRIC_GAUGE, TN_METRIC_SUMMARY } tn_metric_type_t;
 
 /* Returns the series (family name + label set), registering it on first use.
  * name: e.g. "tocsin_ingest_samples_total"; labels: e.g. "source=\"json\"" or NULL.
@@ -28,6 +30,18 @@ static inline tn_metric_t *tn_metrics_gauge(const char *name, const char *labels
 {
     return tn_metrics_get(TN_METRIC_GAUGE, name, labels, help);
 }
+
+static inline tn_metric_t *tn_metrics_summary(const char *name, const char *labels,
+                                              const char *help)
+{
+    return tn_metrics_get(TN_METRIC_SUMMARY, name, labels, help);
+}
+/* One observation of a summary. */
+void tn_metric_observe(tn_metric_t *m, double v);
+
+/* Appends v as a label value in the exposition format (backslash, double quote and newline
+ * escaped). 0 or TN_ENOMEM. */
+int tn_metrics_label_value(tn_buf_t *out, const char *v);
 
 void tn_metric_add(tn_metric_t *m, double v);
 void tn_metric_set(tn_metric_t *m, double v);

@@ -15,7 +15,15 @@ struct tn_incidents {
     tn_hmap_t by_id;       /* id -> incident */
     unsigned seq;
     tn_metric_t *m_opened, *m_attached, *m_reopened, *m_auto_resolved;
+    tn_incidents_change_fn on_change;
+    void *on_change_arg;
 };
+
+void tn_incidents_on_change(tn_incidents_t *in, tn_incidents_change_fn fn, void *arg)
+{
+    in->on_change = fn;
+    in->on_change_arg = arg;
+}
 
 typedef struct {
     unsigned pending;
@@ -352,10 +360,10 @@ json_t *tn_incident_members_json_last(const tn_incident_t *inc, size_t last)
         const tn_incident_member_t *m = &inc->members[i];
         char sh[17];
         snprintf(sh, sizeof sh, "%016llx", (unsigned long long)m->simhash);
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b, s:s}", "id", m->id, "kind", m->kind,
-                      "name", m->name, "service", m->service, "severity", m->severity, "score",
-                      m->score, "ts", (json_int_t)m->ts_ms, "active", m->active, "simhash", sh);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b, s:s}", "id", m->id,
+                              "fingerprint", m->fp ? m->fp : "", "kind", m->kind, "name", m->name,
+                              "service", m->service, "severity", m->severity, "score", m->score,
+                              "ts", (json_int_t)m->ts_ms, "active", m->active, "simhash", sh);
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);
             return NULL;
@@ -506,6 +514,7 @@ static int write_or_report(tn_incidents_t *in, tn_incident_t *inc, const char *e
                            const json_t *alert, const char *by, const char *note,
                            tn_incidents_cb cb, void *arg)
 {
+    if (in->on_change) in->on_change(in->on_change_arg, inc, event);
     int rc = write_change(in, inc, event, alert, by, note, cb, arg);
     if (rc == 0) return 0;
     tn_log_warn("correlate", "incident %s %s, but it could not be written to redis: %s", inc->id,

@@ -88,6 +88,12 @@ typedef void (*tn_incidents_cb)(int err, void *arg);
 
 /* streams borrowed. NULL on allocation failure. */
 tn_incidents_t *tn_incidents_create(tn_streams_t *streams);
+
+/* Told of every change as it is written (event: "opened", "reopened", "alert_attached",
+ * "acknowledged", "mitigated", "resolved", "rca", "note", "merged", "split"); inc borrowed for
+ * the call, which must not change the incidents. One listener; NULL removes it. */
+typedef void (*tn_incidents_change_fn)(void *arg, const tn_incident_t *inc, const char *event);
+void tn_incidents_on_change(tn_incidents_t *in, tn_incidents_change_fn fn, void *arg);
 void tn_incidents_destroy(tn_incidents_t *in);
 
 typedef struct {

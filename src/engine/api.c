@@ -45,6 +45,21 @@ static void h_readyz(tn_http_req_t *req, void *data)
     }
 }
 
+/* One tocsin_anomaly_score line: the series id, its metric and service. */
+static void score_line(const char *sid, const char *metric, const char *labels, double score,
+                       void *arg)
+{
+    tn_buf_t *b = arg;
+    json_t *l = json_loads(labels, 0, NULL);
+    const char *svc = json_string_value(json_object_get(l, "service"));
+    tn_buf_printf(b, "tocsin_anomaly_score{sid=\"%s\",metric=\"", sid);
+    tn_metrics_label_value(b, metric);
+    tn_buf_puts(b, "\",service=\"");
+    tn_metrics_label_value(b, svc ? svc : "");
+    tn_buf_printf(b, "\"} %.6g\n", score);
+    json_decref(l);
+}
+
 static void h_metrics(tn_http_req_t *req, void *data)
 {
     tn_engine_t *e = data;
@@ -91,12 +106,31 @@ static void h_metrics(tn_http_req_t *req, void *data)
                                        "Entities (label sets with two series or more) scored "
                                        "together."),
                       (double)tn_entities_count(e->entities));
-    if (e->redis) tn_metric_set(e->m.redis_latency, tn_redis_last_latency_ms(e->redis));
+    if (e->redis) tn_metric_set(e->m.redis_latency, tn_redis_last_latency_ms(e->redis) / 1e3);
+    tn_approvals_t *ap = e->automate ? tn_automate_approvals(e->automate) : NULL;
+    tn_metric_set(tn_metrics_gauge("tocsin_approvals_pending", NULL,
+                                   "Runbook runs waiting for a person's approval."),
+                  ap ? (double)tn_approvals_pending(ap) : 0);
+    tn_metric_set(tn_metrics_gauge("tocsin_silences_active", NULL, "Active silences."),
+                  e->silences ? (double)tn_silences_active(e->silences, tn_now_ms()) : 0);
+    tn_metric_set(tn_metrics_gauge("tocsin_chart_series", NULL,
+                                   "Series whose latest points are kept for charts."),
+                  e->recent ? (double)tn_recent_tracked(e->recent) : 0);
     if (e->ingest) tn_metric_set(e->m.ingest_inflight, (double)tn_ingest_inflight(e->ingest));
     tn_buf_t b;
     tn_buf_init(&b);
     if (tn_metrics_render(&b)) {
         tn_buf_deinit(&b);
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    if (e->cfg->metrics.anomaly_scores && e->recent) { /* opt-in, bounded: not registered */
+        tn_buf_puts(&b, "# HELP tocsin_anomaly_score The latest anomaly score (0..1) of the "
+                        "series scoring highest (metrics.anomaly_series_max of them).\n"
+                        "# TYPE tocsin_anomaly_score gauge\n");
+        tn_recent_top(e->recent, (size_t)e->cfg->metrics.anomaly_series_max, score_line, &b);
+    }
+    if (!b.data) {
         tn_http_respond_error(req, 500, "internal", "out of memory");
         return;
     }
@@ -119,7 +153,112 @@ static void h_incidents(tn_http_req_t *req, void *data)
     tn_http_respond_owned(req, 200, NULL, tn_buf_steal(&b), len);
 }
 
-/* POST /api/v1/runs {"runbook": "name", "params": {...}} */
+/* GET /api/v1/incidents/ID: the incident with its members ("alerts"), transitions and its
+ * timeline from Redis (<prefix>:incident:<id>:timeline, the latest 500 entries). */
+typedef struct {
+    tn_http_req_t *req;
+    json_t *inc;
+    int gone;
+} inc_get_t;
+
+static void inc_gone(tn_http_req_t *req, void *arg)
+{
+    (void)req;
+    ((inc_get_t *)arg)->gone = 1;
+}
+
+static void inc_answer(inc_get_t *g, json_t *timeline)
+{
+    json_object_set_new(g->inc, "timeline", timeline ? timeline : json_array());
+    char *s = g->gone ? NULL : json_dumps(g->inc, JSON_COMPACT);
+    if (g->gone)
+        tn_http_respond(g->req, 200, NULL, "{}", 2); /* discarded: the client is gone */
+    else if (s)
+        tn_http_respond_owned(g->req, 200, NULL, s, strlen(s));
+    else
+        tn_http_respond_error(g->req, 500, "internal", "out of memory");
+    json_decref(g->inc);
+    free(g);
+}
+
+static void on_timeline(tn_redis_t *r, const tn_redis_reply_t *rep, int err, void *arg)
+{
+    (void)r;
+    inc_get_t *g = arg;
+    json_t *tl = json_array();
+    for (size_t i = 0; tl && !err && rep && i < tn_reply_len(rep); i++) {
+        const tn_redis_reply_t *ent = tn_reply_elem(rep, i);
+        const tn_redis_reply_t *kv = tn_reply_elem(ent, 1);
+        json_t *o = json_object();
+        for (size_t k = 0; o && kv && k + 1 < tn_reply_len(kv); k += 2) {
+            size_t kl, vl;
+            const char *key = tn_reply_str(tn_reply_elem(kv, k), &kl);
+            const char *val = tn_reply_str(tn_reply_elem(kv, k + 1), &vl);
+            if (!key || !val) continue;
+            json_t *v = NULL;
+            if (!strcmp(key, "ts"))
+                v = json_integer(strtoll(val, NULL, 10));
+            else if (!strcmp(key, "alert"))
+                v = strcmp(val, "{}") ? json_loadb(val, vl, 0, NULL) : NULL;
+            else
+                v = json_stringn(val, vl);
+            if (v) json_object_set_new(o, key, v);
+        }
+        if (o) json_array_append_new(tl, o);
+    }
+    if (err) tn_log_warn("api", "incident timeline not read: %s", tn_strerror(err));
+    inc_answer(g, tl);
+}
+
+static void h_incident_get(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    const char *id = tn_http_req_path(req) + strlen("/api/v1/incidents/");
+    tn_incident_t *inc = e->correlate && *id && strlen(id) < 40
+                             ? tn_incidents_get(tn_correlate_incidents(e->correlate), id)
+                             : NULL;
+    if (!inc) {
+        tn_http_respond_error(req, 404, "not_found", "no incident '%.60s' in memory", id);
+        return;
+    }
+    inc_get_t *g = calloc(1, sizeof *g);
+    if (!g || !(g->inc = tn_incident_to_json_full(inc))) {
+        free(g);
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    g->req = req;
+    char key[200];
+    snprintf(key, sizeof key, "%s:incident:%s:timeline", tn_streams_prefix(e->streams), inc->id);
+    const char *argv[] = {"XRANGE", key, "-", "+", "COUNT", "500"};
+    tn_http_req_on_gone(req, inc_gone, g);
+    if (!e->redis || tn_redis_cmd_argv(e->redis, on_timeline, g, 0, 6, argv, NULL))
+        inc_answer(g, NULL); /* without its timeline: Redis is away */
+}
+
+/* GET /api/v1/series/SID: the series' latest points with the detector's expected band. */
+static void h_series(tn_http_req_t *req, void *data)
+{
+    tn_engine_t *e = data;
+    const char *sid = tn_http_req_path(req) + strlen("/api/v1/series/");
+    int missing = 0;
+    json_t *o = e->recent ? tn_recent_json(e->recent, sid, &missing) : NULL;
+    if (!e->recent || missing) {
+        tn_http_respond_error(req, 404, "not_found",
+                              e->recent ? "no chart for series '%.40s' (not scored lately, or "
+                                          "web.chart_series are all taken)"
+                                        : "charts are off (web.chart_series = 0)%.0s",
+                              sid);
+        return;
+    }
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (s)
+        tn_http_respond_owned(req, 200, NULL, s, strlen(s));
+    else
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+}
+
 /* POST /api/v1/incidents/state {"id", "state", "by", "note"}: acknowledge, mitigate, resolve or
  * reopen an incident; or {"id", "note", "by"} without state: a note on its timeline. */
 static void h_incident_state(tn_http_req_t *req, void *data)
@@ -450,6 +589,8 @@ int tn_engine__routes(tn_engine_t *e)
     rc |= tn_http_server_route(e->http, "GET", "/api/v1/approvals", h_approvals_get, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/approvals", h_approvals_post, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/v1/incidents/state", h_incident_state, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/v1/incidents/*", h_incident_get, e);
+    rc |= tn_http_server_route(e->http, "GET", "/api/v1/series/*", h_series, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/scripts", h_scripts, e);
     rc |= tn_http_server_route(e->http, "POST", "/api/reload", h_reload, e);
     rc |= tn_http_server_route(e->http, "GET", "/api/topology", h_topology, e);

@@ -27,7 +27,7 @@ static void init_metrics(tn_engine_t *e)
                                         "Anomalies opened by the detectors.");
     e->m.redis_up = tn_metrics_gauge("tocsin_redis_connected", NULL,
                                      "1 when the command connection to Redis is up.");
-    e->m.redis_latency = tn_metrics_gauge("tocsin_redis_last_latency_ms", NULL,
+    e->m.redis_latency = tn_metrics_gauge("tocsin_redis_last_latency_seconds", NULL,
                                           "Round trip of the latest Redis reply.");
     e->m.runs_running =
         tn_metrics_gauge("tocsin_runbook_runs_running", NULL, "Runbook runs in progress.");
@@ -226,6 +226,46 @@ static void incident_opened(void *arg, const json_t *incident)
     if (e->automate && !e->stopping) tn_automate_incident_opened(e->automate, incident);
 }
 
+/* The incident times as summaries per service: MTTD, MTTA, MTTR on the dashboard. */
+static void observe_times(const tn_incident_t *inc, const char *event)
+{
+    const char *name = NULL, *help = NULL;
+    int64_t from = 0, to = 0;
+    if (!strcmp(event, "opened")) {
+        name = "tocsin_incident_time_to_detect_seconds";
+        help = "From an incident's first signal (its onset) to its opening, by service.";
+        from = inc->started_ms, to = inc->opened_ms;
+    } else if (!strcmp(event, "acknowledged")) {
+        name = "tocsin_incident_time_to_acknowledge_seconds";
+        help = "From an incident's opening to its acknowledgement, by service.";
+        from = inc->opened_ms, to = inc->acknowledged_ms;
+    } else if (!strcmp(event, "resolved")) {
+        name = "tocsin_incident_time_to_resolve_seconds";
+        help = "From an incident's onset to its resolution, by service.";
+        from = inc->started_ms ? inc->started_ms : inc->opened_ms, to = inc->resolved_ms;
+    }
+    if (!name || !from || to < from) return;
+    tn_buf_t l;
+    tn_buf_init(&l);
+    tn_buf_puts(&l, "service=\"");
+    tn_metrics_label_value(&l, inc->service);
+    tn_buf_puts(&l, "\"");
+    if (l.data)
+        tn_metric_observe(tn_metrics_summary(name, l.data, help), (double)(to - from) / 1e3);
+    tn_buf_deinit(&l);
+}
+
+/* Every incident change: metrics and Grafana annotations. */
+static void incident_changed(void *arg, const tn_incident_t *inc, const char *event)
+{
+    tn_engine_t *e = arg;
+    observe_times(inc, event);
+    if (!e->grafana || e->stopping) return;
+    json_t *j = tn_incident_to_json(inc);
+    if (j) tn_grafana_incident(e->grafana, event, j);
+    json_decref(j);
+}
+
 static const char *signal_silenced(void *arg, const json_t *signal)
 {
     tn_engine_t *e = arg;
@@ -290,6 +330,9 @@ static void start_core(tn_engine_t *e)
     e->detector = tn_detector_create(&dopt);
     tn_entities_opts_t eo = {.max_entities = (size_t)cfg->detect.entities_max};
     if (cfg->detect.entities && !(e->entities = tn_entities_create(&eo))) goto fail;
+    if (cfg->web.chart_series > 0 && !(e->recent = tn_recent_create((size_t)cfg->web.chart_series,
+                                                                    (size_t)cfg->web.chart_points)))
+        goto fail;
     if (live) {
         e->rollup = tn_rollup_create(e->streams, 60000);
         if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
@@ -339,6 +382,14 @@ static void start_core(tn_engine_t *e)
     e->correlate = tn_correlate_create(&co);
     if (!e->automate || !e->correlate || !e->silences) goto fail;
     tn_automate_set_incidents(e->automate, tn_correlate_incidents(e->correlate));
+    if (live) {
+        int oom = 0;
+        e->grafana = tn_grafana_create(cfg, e->httpc, &oom);
+        if (oom) goto fail;
+        tn_incidents_on_change(tn_correlate_incidents(e->correlate), incident_changed, e);
+        if (e->grafana)
+            tn_log_info("engine", "incidents are annotated in Grafana at %s", cfg->grafana.url);
+    }
     sync_graph(e);
     if (live) {
         if (!(e->incident_timer = malloc(sizeof *e->incident_timer))) goto fail;
@@ -521,8 +572,12 @@ static void stop(tn_engine_t *e, int code)
     tn_engine__detection_stop(e);
     tn_entities_destroy(e->entities);
     e->entities = NULL;
+    tn_recent_destroy(e->recent);
+    e->recent = NULL;
     tn_detector_destroy(e->detector);
     e->detector = NULL;
+    tn_grafana_destroy(e->grafana); /* its calls in flight are canceled with the client */
+    e->grafana = NULL;
     if (e->httpc) tn_httpc_destroy(e->httpc);
     e->httpc = NULL;
     tn_streams_destroy(e->streams);

@@ -12,6 +12,7 @@
 #include "correlate/engine.h"
 #include "detect/detector.h"
 #include "detect/entity.h"
+#include "detect/recent.h"
 #include "ingest/ingest.h"
 #include "ingest/redis_fed.h"
 #include "ingest/listeners.h"
@@ -20,6 +21,7 @@
 #include "script/scriptset.h"
 #include "script/services.h"
 #include "http/server.h"
+#include "notify/grafana.h"
 #include "notify/httpc.h"
 #include "store/reader.h"
 #include "store/rollup.h"
@@ -59,9 +61,11 @@ typedef struct tn_engine {
     tn_reader_t *reader;
     tn_http_server_t *http;
     tn_httpc_t *httpc;
+    tn_grafana_t *grafana; /* incidents as Grafana annotations (NULL: not configured) */
     tn_detector_t *detector;
     tn_scriptset_t *detection; /* detection policy files (detection.c) */
     tn_entities_t *entities;   /* multivariate: the series of one label set together */
+    tn_recent_t *recent;       /* the latest points of series, for charts (NULL: none) */
     tn_correlate_t *correlate;
     tn_automate_t *automate;
     tn_chatops_t *chatops;

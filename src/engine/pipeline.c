@@ -122,6 +122,13 @@ static void handle_sample(const tn_sample_view_t *v, void *arg)
         return;
     }
     tn_metric_inc(e->m.samples_scored);
+    if (e->recent && vd.kind != TN_VERDICT_SKIPPED &&
+        tn_recent_add(e->recent, sid, v->name, v->name_len, v->labels, v->labels_len, v->ts_ms,
+                      v->value, vd.kind == TN_VERDICT_WARMUP ? NAN : vd.expected,
+                      vd.kind == TN_VERDICT_WARMUP ? NAN : vd.lower,
+                      vd.kind == TN_VERDICT_WARMUP ? NAN : vd.upper, vd.score,
+                      vd.kind == TN_VERDICT_ANOMALY))
+        tn_log_warn("pipeline", "out of memory: %s not charted", sid);
     if (e->rollup)
         tn_rollup_add(e->rollup, sid, v->name, v->name_len, v->labels, v->labels_len, v->value,
                       v->ts_ms);
