@@ -15,7 +15,7 @@ DEB_PKGS := build-essential cmake pkg-config \
 FUZZ      ?= build-fuzz
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps bench-deps build build-asan fuzz lint bench test test-fast demo clean format help
+.PHONY: all deps browser-deps bench-deps build build-asan fuzz lint bench test test-fast demo clean format help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make demo    install what is missing, build, run a real incident end to end"
 	@echo "make test    install what is missing, build (plain + ASan/UBSan), run every test"
 	@echo "make deps    install missing Debian packages"
+	@echo "make browser-deps  Chromium, Node.js and tests/browser's npm packages (the web page's test)"
 	@echo "make build   build ./$(BUILD)/tocsin"
 	@echo "make bench   run the benchmarks (figures beside their references)"
 	@echo "make format  clang-format the C sources"
@@ -37,6 +38,26 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all $(words $(DEB_PKGS)) packages present"; fi
 
+# The web page's browser test (tests/integration/test_web.sh): Debian's chromium, Node.js and npm
+# (a node that already has npm is kept), then the pinned playwright-core from tests/browser's lock
+# file, installed again when the lock file is newer than node_modules. Not needed by make demo.
+BROWSER_DIR := tests/browser
+
+browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
+
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	@missing=""; \
+	dpkg-query -W -f='$${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing="chromium"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "browser-deps: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	npm ci --prefix $(BROWSER_DIR) --no-audit --no-fund
+	@touch $@
+
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -50,8 +71,9 @@ build-asan: deps $(ASAN)/Makefile
 	cmake --build $(ASAN) -j $(JOBS)
 
 # Plain build first, then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-# then each libFuzzer target for FUZZ_SECONDS when clang is present.
-test: build build-asan lint
+# then each libFuzzer target for FUZZ_SECONDS when clang is present. The browser test
+# (test_web.sh) needs browser-deps.
+test: build build-asan lint browser-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)

@@ -88,7 +88,9 @@
     for (const t of document.querySelectorAll('[data-ago]')) t.textContent = fmtAgo(Number(t.dataset.ago));
     for (const t of document.querySelectorAll('[data-since]')) t.textContent = fmtDur(Date.now() - Number(t.dataset.since));
   }
-  const badge = (text, cls) => el('span', { class: `badge ${String(cls || text || '').toLowerCase().replace(/[^a-z0-9_-]/g, '')}` }, text || '—');
+  const badge = (text, cls) => (text === null || text === undefined || text === '')
+    ? el('span', { class: 'muted' }, '—')
+    : el('span', { class: `badge ${String(cls || text).toLowerCase().replace(/[^a-z0-9_-]/g, '')}` }, text);
   const json = (v) => typeof v === 'string' ? v : JSON.stringify(v, null, 2);
   function labelsText(labels) {
     const ks = Object.keys(labels || {}).sort();
@@ -308,13 +310,13 @@
             fact('Time to resolve', fmtDur(inc.time_to_resolve_ms)),
             fact('Signals', `${inc.alert_count !== undefined ? inc.alert_count : members.length} (${inc.active_alerts || 0} active)`),
             fact('Last signal', when(inc.last_alert_ms))),
-          trans.length ? el('ol', { class: 'steps', 'aria-label': 'State changes' }, trans.map((t) =>
-            el('li', null, badge(t.state), when(t.ts)))) : null,
+          trans.length ? el('div', { class: 'states' }, el('span', { id: 'h-states' }, 'State changes'),
+            el('ol', { class: 'steps', 'aria-labelledby': 'h-states' }, trans.map((t) => el('li', null, badge(t.state), when(t.ts))))) : null,
           inc.merged_into ? el('p', null, 'Merged into ', el('a', { href: `#/incidents/${encodeURIComponent(inc.merged_into)}` }, inc.merged_into)) : null)),
         el('section', { class: 'panel', 'aria-labelledby': 'h-charts' },
           el('h3', { id: 'h-charts' }, 'Anomalous series', el('span', { class: 'sub' }, 'value, the detector\'s expected value and band')),
           el('div', { class: 'body' }, series.length
-            ? el('div', { class: 'charts' }, series.map(({ sid, d }) => chartFigure(sid, d)))
+            ? el('div', { class: 'charts' }, series.map(({ sid, d }) => chartFigure(sid, d, chartWidth(series.length))))
             : el('p', { class: 'empty' }, 'No anomaly among this incident\'s signals: nothing to chart.'))),
         el('div', { class: 'cols' },
           el('section', { class: 'panel', 'aria-labelledby': 'h-rca' }, el('h3', { id: 'h-rca' }, 'Root-cause ranking'),
@@ -373,7 +375,15 @@
   }
 
   // ---- the chart: inline SVG, value line and points over the expected band ---------------
-  function chartFigure(sid, d) {
+  // Drawn at about the size it is shown, so its text keeps its size: one chart takes the width,
+  // more go two to a row on a wide screen.
+  function chartWidth(n) {
+    const avail = Math.max(360, ($('main').clientWidth || 1200) - 112);
+    const cols = n > 1 && avail >= 1000 ? 2 : 1;
+    return Math.floor((avail - (cols - 1) * 16) / cols);
+  }
+
+  function chartFigure(sid, d, width) {
     if (!d || d.failed)
       return el('figure', { class: 'chart', 'data-sid': sid },
         el('figcaption', null, el('b', null, sid)),
@@ -383,7 +393,7 @@
     return el('figure', { class: 'chart', 'data-sid': sid },
       el('figcaption', null, el('b', null, `${d.metric || sid}${labelsText(d.labels)}`),
         el('span', { class: 'muted' }, `${pts.length} points, ${anomalous} anomalous`)),
-      pts.length ? drawChart(d, pts, anomalous) : el('p', { class: 'empty' }, 'No points yet.'),
+      pts.length ? drawChart(d, pts, anomalous, width) : el('p', { class: 'empty' }, 'No points yet.'),
       el('div', { class: 'legend', 'aria-hidden': 'true' }, el('span', { class: 'l-value' }, 'value'),
         el('span', { class: 'l-expected' }, 'expected'), el('span', { class: 'l-band' }, 'expected band'),
         el('span', { class: 'l-anomalous' }, 'anomalous')));
@@ -398,8 +408,8 @@
     return out;
   }
 
-  function drawChart(d, pts, anomalous) {
-    const W = 640, H = 230, L = 56, R = 14, T = 12, B = 28;
+  function drawChart(d, pts, anomalous, width) {
+    const W = width || 640, H = 240, L = 56, R = 14, T = 12, B = 28;
     const num = (v) => (v === null || v === undefined || !isFinite(v) ? null : Number(v));
     const t0 = pts[0][0], t1 = pts[pts.length - 1][0];
     let lo = Infinity, hi = -Infinity;
@@ -434,7 +444,7 @@
     const grid = ticks.map((v) => [
       svg('line', { class: 'grid', x1: L, x2: W - R, y1: f(y(v)), y2: f(y(v)) }),
       svg('text', { class: 'axis', x: L - 6, y: f(y(v) + 4), 'text-anchor': 'end' }, fmtNum(v))]);
-    const nx = Math.min(5, pts.length);
+    const nx = Math.min(Math.max(2, Math.floor(W / 130)), pts.length);
     const xt = [];
     for (let i = 0; i < nx; i++) {
       const t = nx === 1 ? t0 : t0 + (t1 - t0) * i / (nx - 1);
@@ -477,7 +487,7 @@
             el('h3', { id: `apr-${a.id}` }, a.runbook, ' ', el('span', { class: 'muted mono' }, a.id)),
             el('p', { class: 'reason' }, a.reason || '(no reason given)'),
             el('dl', { class: 'facts' },
-              el('div', null, el('dt', null, 'Run'), el('dd', { class: 'mono' }, a.run)),
+              el('div', null, el('dt', null, 'Run'), el('dd', { class: 'mono' }, el('a', { href: '#/runs' }, a.run))),
               el('div', null, el('dt', null, 'Asked'), el('dd', null, ago(a.created_ms))),
               el('div', null, el('dt', null, 'Deadline'), el('dd', null, `${fmtTime(a.deadline_ms)} (`, ago(a.deadline_ms), ')')),
               el('div', null, el('dt', null, 'On timeout'), el('dd', null, a.on_timeout || '—')),
@@ -521,7 +531,9 @@
         el('span', { class: 'sub' }, `the latest ${list.length}, newest first`));
       if (!list.length)
         return el('div', null, head, el('section', { class: 'panel' }, el('p', { class: 'empty' }, 'No runs yet.')));
-      return el('div', null, head, approvalsBanner(), el('section', { class: 'panel', 'aria-label': 'Runs' }, list.map(runDetails)));
+      const cols = el('div', { class: 'runs-head', 'aria-hidden': 'true' },
+        ['Status', 'Runbook', 'Run', 'Incident or origin', 'Started', 'Duration'].map((t) => el('span', null, t)));
+      return el('div', null, head, approvalsBanner(), el('section', { class: 'panel', 'aria-label': 'Runs' }, cols, list.map(runDetails)));
     },
   };
 
@@ -540,7 +552,7 @@
         el('span', { class: 'mono muted' }, r.run),
         el('span', null, r.incident ? el('a', { href: `#/incidents/${encodeURIComponent(r.incident)}` }, r.incident) : el('span', { class: 'muted' }, r.origin || '')),
         el('span', { class: 'muted' }, ago(r.started_ms)),
-        el('span', { class: 'num' }, r.status === 'running' ? since(r.started_ms) : fmtDur(dur))),
+        el('span', { class: 'num', title: 'duration' }, r.status === 'running' ? since(r.started_ms) : fmtDur(dur))),
       el('div', { class: 'detail' },
         el('dl', { class: 'facts' },
           el('div', null, el('dt', null, 'Level'), el('dd', null, r.level)),
@@ -682,6 +694,16 @@
       refresh();
     });
     $('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
+    let width = $('main').clientWidth, resized = 0;
+    window.addEventListener('resize', () => {
+      clearTimeout(resized);
+      resized = setTimeout(() => {
+        if (Math.abs($('main').clientWidth - width) < 40) return;
+        width = $('main').clientWidth;
+        state.rendered = ''; // charts are drawn for the width
+        refresh();
+      }, 250);
+    });
     checkToken();
     refresh();
   }
