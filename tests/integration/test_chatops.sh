@@ -197,6 +197,12 @@ out=$($SC command "$URL" "$SECRET" --user carol --text "show $num")
 check "show takes the incident's number" has "$out" "$inc" 'Probable causes'
 out=$($SC command "$URL" "$SECRET" --user carol --text "explain $inc")
 check "explain gives the root-cause ranking with its evidence" has "$out" 'Root-cause ranking' '1. \*checkout\* (score' '): '
+out=$($SC command "$URL" "$SECRET" --user alice --text "run diag --for $num")
+check "run --for INCIDENT starts the runbook for it" has "$out" "for \`$inc\`" 'Started `diag`'
+check "... and its run record names the incident" wait_for 5 bash -c \
+    "curl -s $URL/api/runs | python3 -c \"import json,sys; assert [r for r in json.load(sys.stdin) if r['runbook'] == 'diag' and r['incident'] == '$inc']\""
+out=$($SC command "$URL" "$SECRET" --user alice --text "run diag --for 424242")
+check "... an unknown incident is named" has "$out" 'no incident `424242`'
 out=$($SC command "$URL" "$SECRET" --user carol --text "ack $num")
 check "a viewer may not acknowledge" has "$out" '`ack` needs responder'
 out=$($SC command "$URL" "$SECRET" --user bob --text "ack $num on it")
