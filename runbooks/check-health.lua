@@ -51,6 +51,7 @@ return {
     webhook = { type = "string", default = "" },
   },
   policy = { cooldown_s = 30, key = "service" },
+  triggers = { { command = "health" } }, -- /tocsin health service=... in chat
 
   run = function(ctx)
     local p = ctx.params

@@ -997,6 +997,19 @@ static void b_help(ctx_t *x)
     say(x, "Commands (your role: %s):\n", x->role);
     for (const builtin_t *b = g_builtins; b->name; b++)
         say(x, "`%s` - %s\n", b->usage, b->help);
+    json_t *books = c->o.automate ? tn_automate_runbooks_json(c->o.automate) : NULL;
+    size_t bi;
+    json_t *bk;
+    json_array_foreach(books, bi, bk)
+    {
+        json_t *cmd = json_object_get(bk, "command");
+        if (json_is_string(cmd))
+            say(x, "`%s [name=value ...] [--for INCIDENT] [--dry-run]` - run `%s` (level %d): %s\n",
+                json_string_value(cmd), json_string_value(json_object_get(bk, "name")),
+                (int)json_integer_value(json_object_get(bk, "level")),
+                json_string_value(json_object_get(bk, "description")));
+    }
+    json_decref(books);
     size_t n = tn_scriptset_count(c->cmds);
     for (size_t i = 0; i < n; i++) {
         tn_script_t *sc = tn_scriptset_at(c->cmds, i);
@@ -1427,6 +1440,26 @@ static int run_lua(ctx_t *x, tn_script_t *sc, tn_chat_reply_fn reply, void *arg)
     return 1;
 }
 
+/* A runbook with a { command = NAME } trigger: `NAME args...` is `run RUNBOOK args...`. */
+static void run_as_command(ctx_t *x, const char *book)
+{
+    tn_args_t saved = x->a;
+    char **v = calloc(saved.n + 2, sizeof *v);
+    if (!v) {
+        fail(x, "error", "out of memory");
+        return;
+    }
+    v[0] = "run";
+    v[1] = (char *)book;
+    for (size_t i = 1; i < saved.n; i++)
+        v[i + 1] = saved.v[i];
+    x->a = (tn_args_t){.v = v, .n = saved.n + 1};
+    x->cmd = "run";
+    b_run(x);
+    x->a = saved;
+    free(v);
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 void tn_chatops_handle(tn_chatops_t *c, const tn_chat_msg_t *m, tn_chat_reply_fn reply, void *arg)
@@ -1466,6 +1499,8 @@ void tn_chatops_handle(tn_chatops_t *c, const tn_chat_msg_t *m, tn_chat_reply_fn
                 tn_buf_deinit(&err);
                 return;
             }
+        } else if (c->o.automate && tn_automate_command_runbook(c->o.automate, x.a.v[0])) {
+            run_as_command(&x, tn_automate_command_runbook(c->o.automate, x.a.v[0]));
         } else {
             fail(&x, "unknown", "no command `%.64s`: `help` lists them", x.a.v[0]);
         }
