@@ -121,6 +121,22 @@ return {
   ["notify.webhook_url"] = "",
   -- Deadline of one outbound HTTP call.
   ["notify.timeout_ms"] = 10000,
+  -- Series whose latest points (value and expected band) are kept for charts (GET /api/v1/series/SID, the web page); once full, anomalous series take the place of the others. 0: no charts.
+  ["web.chart_series"] = 1000,
+  -- Points kept per charted series.
+  ["web.chart_points"] = 240,
+  -- Grafana's base URL (e.g. http://grafana:3000): incidents opening and resolving are posted there as annotations (empty: none).
+  ["grafana.url"] = "",
+  -- A Grafana service account token (Editor) for the annotations API (sent as Bearer).
+  ["grafana.token"] = "",
+  -- Put the annotations on this dashboard only (empty: organization-wide annotations).
+  ["grafana.dashboard_uid"] = "",
+  -- Tags on every annotation (the incident's service, severity and state are added).
+  ["grafana.tags"] = { "tocsin" },
+  -- Export each series' latest anomaly score in /metrics (tocsin_anomaly_score), up to metrics.anomaly_series_max series: opt-in, it is one time series per series.
+  ["metrics.anomaly_scores"] = false,
+  -- The most series tocsin_anomaly_score exports (the highest scores first).
+  ["metrics.anomaly_series_max"] = 500,
   -- The Slack app's signing secret: requests to /chatops/slack/* must be signed with it (empty: Slack requests are refused).
   ["chatops.slack.signing_secret"] = "",
   -- A Slack request whose timestamp is further than this from now is refused (replays).

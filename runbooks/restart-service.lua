@@ -46,6 +46,7 @@ return {
     approvers = { type = "table", default = {} },
   },
   policy = { cooldown_s = 900, max_per_hour = 3, max_concurrent = 2, key = "service" },
+  triggers = { { command = "restart" } }, -- /tocsin restart service=... in chat
 
   run = function(ctx)
     local p = ctx.params

@@ -70,6 +70,7 @@ return {
     approvers = { type = "table", default = {} },
   },
   policy = { cooldown_s = 1800, max_per_hour = 2, max_concurrent = 2, key = "service" },
+  triggers = { { command = "rollback" } }, -- /tocsin rollback service=... in chat
 
   run = function(ctx)
     local p = ctx.params

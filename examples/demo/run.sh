@@ -52,6 +52,8 @@ return {
   scripts = { rules_dir = "$D/rules", runbooks_dir = "$D/runbooks", lib_dir = "$ROOT/lua",
               detection_dir = "$D/detection", commands_dir = "$ROOT/chatops" },
   notify = { webhook_url = "$HOOK" },
+  -- incidents as Grafana annotations: the local receiver stands in for Grafana's HTTP API
+  grafana = { url = "${HOOK%/chat}/grafana", token = "demo-grafana-token" },
   -- log template rates and span statistics per 10 s (the default is a minute), so the demo's
   -- ten minutes are sixty intervals
   detect = { zscore = { window = 60, min_samples = 30, threshold = 4 }, interval_ms = 10000 },
@@ -270,7 +272,7 @@ pinc=$(curl -s "$URL/api/v1/incidents" | python3 -c 'import json,sys; l=[i for i
 echo "  /tocsin explain $pinc (carol):"; slack carol "explain $pinc"
 echo "  /tocsin deploys payments (carol):"; slack carol "deploys payments"
 echo "  /tocsin run restart-payments (carol, a responder):"; slack carol "run restart-payments"
-echo "  /tocsin run restart-payments (alice, an operator):"; slack alice "run restart-payments"
+echo "  /tocsin run restart-payments --for $pinc (alice, an operator):"; slack alice "run restart-payments --for $pinc"
 for _ in $(seq 50); do grep -q "asks for approval" "$D/received.jsonl" && break; sleep 0.1; done
 apr=$(curl -s "$URL/api/v1/approvals" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 echo "  the channel gets the approval request with [Approve] [Deny] buttons ($apr); bob clicks Approve:"
@@ -286,6 +288,7 @@ for l in open("'"$D"'/received.jsonl"):
         m = json.loads(r["body"])
         buttons = [e["text"]["text"] for b in m.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
         print("    > " + m["text"].replace("\n", " ")[:150] + ("  [" + "] [".join(buttons) + "]" if buttons else ""))'
+echo "  payments is healthy again: /tocsin resolve $pinc (alice):"; slack alice "resolve $pinc rolled back to 2.3.9"
 echo "  the terminal works too: tocsin chat whoami / silence (carol's token)"
 "$TOCSIN" chat --url "$URL" --token demo-token-carol whoami | sed 's/^/    /'
 "$TOCSIN" chat --url "$URL" --token demo-token-carol silence service=frontend 30m while payments recovers | sed 's/^/    /'
@@ -302,6 +305,20 @@ echo "  the runs (tocsin runs --limit 6):"
 
 say "12. Engine metrics (GET /metrics, excerpt)"
 curl -s "$URL/metrics" | grep -E '^tocsin_(ingest_records_total\{input="samples"|detect_anomalies_total|incidents_opened_total|runbook_runs_total|runbook_runs_refused_total|redis_connected)' | sed 's/^/  /'
+
+say "12b. Grafana: the annotations tocsin posted as incidents opened and resolved (POST /api/annotations)"
+python3 -c '
+import json
+for l in open("'"$D"'/received.jsonl"):
+    r = json.loads(l)
+    if r["path"].endswith("/api/annotations"):
+        b = json.loads(r["body"])
+        span = ("region %d s" % ((b["timeEnd"] - b["time"]) // 1000)) if "timeEnd" in b else "point"
+        print("  %-10s tags=%s  %s" % (span, ",".join(b["tags"]), b["text"][:90]))'
+echo "  the dashboard to import: grafana/dashboards/tocsin.json (docs/metrics.md)"
+
+say "12c. What automation changed: tocsin report (MTTD, MTTA, MTTR per service and automation level)"
+"$TOCSIN" report -c "$D/tocsin.conf.lua" --since 1h | sed 's/^/  /'
 
 say "13. Stop tocsin (it stops its redis-server too)"
 kill -TERM "$ENGINE"; wait "$ENGINE" || true

@@ -140,10 +140,19 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
             lua_rawgeti(L, -1, i);
             int ok = lua_istable(L, -1);
             if (ok) {
+                lua_getfield(L, -1, "command");
+                const char *cmd = lua_tostring(L, -1);
+                int command = cmd != NULL;
+                for (const char *c = cmd; command && *c; c++)
+                    command = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                              *c == '_';
+                command = command && *cmd && strlen(cmd) <= 48;
+                int has_cmd = !lua_isnil(L, -1);
+                lua_pop(L, 1);
                 lua_getfield(L, -1, "incident");
                 lua_getfield(L, -2, "every_s");
                 int inc = lua_istable(L, -2), every = lua_isinteger(L, -1);
-                ok = (inc ^ every) &&
+                ok = (inc + every + has_cmd == 1) && (!has_cmd || command) &&
                      (!every || (lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= 7 * 86400));
                 if (ok && inc) { /* incident = { field = "glob", ... } with known fields */
                     lua_pushnil(L);
@@ -162,8 +171,9 @@ static int validate_book(void *owner, lua_State *L, const char *path, tn_buf_t *
             if (!ok) {
                 tn_buf_printf(err,
                               "%s:%d: runbook trigger %d must be { incident = { service =, "
-                              "severity =, title =, fingerprint = (patterns with *) } } or "
-                              "{ every_s = 1 .. 604800 }",
+                              "severity =, title =, fingerprint = (patterns with *) } }, "
+                              "{ every_s = 1 .. 604800 } or { command = \"name\" } (a chat "
+                              "command: lower case, digits, - and _)",
                               path, tn_contract_line_of(path, "triggers"), (int)i);
                 lua_pop(L, 1);
                 return TN_EINVAL;
@@ -1051,6 +1061,32 @@ static void schedule_closed(uv_handle_t *h)
     free(h);
 }
 
+const char *tn_automate_command_runbook(tn_automate_t *a, const char *command)
+{
+    size_t n = tn_scriptset_count(a->books);
+    for (size_t i = 0; i < n; i++) {
+        tn_script_t *b = tn_scriptset_at(a->books, i);
+        lua_State *L = tn_lua_state(b->lua);
+        tn_script_push(b);
+        int found = 0;
+        if (lua_getfield(L, -1, "triggers") == LUA_TTABLE) {
+            lua_Integer nt = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer k = 1; k <= nt && !found; k++) {
+                lua_rawgeti(L, -1, k);
+                if (lua_istable(L, -1)) {
+                    if (lua_getfield(L, -1, "command") == LUA_TSTRING)
+                        found = !strcmp(lua_tostring(L, -1), command);
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 2);
+        if (found) return b->name;
+    }
+    return NULL;
+}
+
 int tn_automate_runbook_level(tn_automate_t *a, const char *name)
 {
     tn_script_t *b = tn_scriptset_find(a->books, name);
@@ -1102,6 +1138,18 @@ json_t *tn_automate_runbooks_json(tn_automate_t *a)
                                        lua_isstring(L, -3) ? lua_tostring(L, -3) : "", "level",
                                        (int)lua_tointeger(L, -2), "params", params)
                            : NULL;
+        const char *cmd = NULL;
+        if (lua_getfield(L, -4, "triggers") == LUA_TTABLE) /* its chat command, if any */
+            for (lua_Integer k = 1; !cmd && k <= (lua_Integer)lua_rawlen(L, -1); k++) {
+                lua_rawgeti(L, -1, k);
+                if (lua_istable(L, -1)) {
+                    if (lua_getfield(L, -1, "command") == LUA_TSTRING && o)
+                        json_object_set_new(o, "command", json_string(cmd = lua_tostring(L, -1)));
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+            }
+        lua_pop(L, 1);
         lua_pop(L, 4);
         if (!o || json_array_append_new(arr, o)) {
             json_decref(arr);

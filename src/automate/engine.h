@@ -96,11 +96,16 @@ struct tn_approvals *tn_automate_approvals(tn_automate_t *a);
 typedef void (*tn_automate_listener_fn)(void *arg, const char *event, const json_t *run);
 void tn_automate_set_listener(tn_automate_t *a, tn_automate_listener_fn fn, void *arg);
 
+/* The runbook whose triggers include { command = NAME } (a chat command that runs it), or NULL.
+ * Borrowed: valid until the next reload. */
+const char *tn_automate_command_runbook(tn_automate_t *a, const char *command);
+
 /* The level (1..4) of the loaded runbook name, or TN_ENOTFOUND. */
 int tn_automate_runbook_level(tn_automate_t *a, const char *name);
 
 /* A new JSON list of the loaded runbooks (caller owns it): {name, description, level, params
- * (the parameter names)}, sorted by name; NULL on allocation failure. */
+ * (the parameter names), command (its chat command, when a trigger names one)}, in file order;
+ * NULL on allocation failure. */
 json_t *tn_automate_runbooks_json(tn_automate_t *a);
 
 unsigned tn_automate_running(const tn_automate_t *a);

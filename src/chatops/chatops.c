@@ -536,7 +536,8 @@ static void b_run(ctx_t *x)
 {
     tn_automate_t *a = x->c->o.automate;
     if (x->a.n < 2) {
-        fail(x, "usage", "usage: `run RUNBOOK [name=value ...] [--dry-run]` (see `runbooks`)");
+        fail(x, "usage",
+             "usage: `run RUNBOOK [name=value ...] [--for INCIDENT] [--dry-run]` (see `runbooks`)");
         return;
     }
     if (!a) {
@@ -550,7 +551,7 @@ static void b_run(ctx_t *x)
         return;
     }
     int dry = 0;
-    json_t *params = json_object();
+    json_t *params = json_object(), *incident = NULL;
     if (!params) {
         fail(x, "error", "out of memory");
         return;
@@ -561,12 +562,22 @@ static void b_run(ctx_t *x)
             dry = 1;
             continue;
         }
+        if (!strcmp(w, "--for") && i + 1 < x->a.n && !incident) { /* the incident it is for */
+            tn_incident_t *inc = find_incident(x, x->a.v[++i]);
+            if (!inc || !(incident = tn_incident_to_json(inc))) {
+                json_decref(params);
+                if (inc) fail(x, "error", "out of memory");
+                return;
+            }
+            continue;
+        }
         const char *eq = strchr(w, '=');
         if (!eq || eq == w) {
             json_decref(params);
+            json_decref(incident);
             fail(x, "usage",
                  "`%s`: parameters are name=value (quote values with spaces: \"reason=bad "
-                 "deploy\")\nusage: `run RUNBOOK [name=value ...] [--dry-run]`",
+                 "deploy\")\nusage: `run RUNBOOK [name=value ...] [--for INCIDENT] [--dry-run]`",
                  w);
             return;
         }
@@ -578,6 +589,7 @@ static void b_run(ctx_t *x)
     int need = dry ? 1 : level_rank(x->c, level);
     if (x->rank < need) {
         json_decref(params);
+        json_decref(incident);
         fail(x, "denied", "%s: your role is %s; running level %d runbook `%s` needs %s%s",
              x->m->user, x->role, level, book, rank_name(need),
              dry ? "" : " (or try it with --dry-run)");
@@ -590,6 +602,7 @@ static void b_run(ctx_t *x)
     /* a person with the level's role asked for it: that is the approval to start */
     tn_automate_req_t q = {.name = book,
                            .params = params,
+                           .incident = incident,
                            .origin = origin,
                            .approved_by = dry ? NULL : x->m->user,
                            .dry_run = dry,
@@ -599,6 +612,10 @@ static void b_run(ctx_t *x)
     int rc = tn_automate_start_ex(a, &q, run_id, &why, &status);
     x->c->starting = NULL;
     json_decref(params);
+    json_t *iid = json_object_get(incident, "id");
+    char for_inc[64] = "";
+    if (json_is_string(iid)) snprintf(for_inc, sizeof for_inc, " for `%s`", json_string_value(iid));
+    json_decref(incident);
     if (rc == TN_EINVAL) {
         fail(x, "usage", "`%s`: %s", book, why ? why : "bad parameters");
         return;
@@ -612,8 +629,8 @@ static void b_run(ctx_t *x)
         fail(x, "error", "`%s` not started: %s", book, tn_strerror(rc));
         return;
     }
-    say(x, "Started `%s` (level %d%s) as `%s` for %s.", book, level, dry ? ", dry run" : "", run_id,
-        x->m->user);
+    say(x, "Started `%s` (level %d%s)%s as `%s` by %s.", book, level, dry ? ", dry run" : "",
+        for_inc, run_id, x->m->user);
     if (x->m->response_url && *x->m->response_url)
         say(x, " I will report here when it needs approval and when it ends.");
     say(x, "\n");
@@ -898,8 +915,9 @@ static const builtin_t g_builtins[] = {
     {"ack", "ack INCIDENT [note...]", "acknowledge an incident", 1, b_ack},
     {"resolve", "resolve INCIDENT [note...]", "resolve an incident", 1, b_resolve},
     {"runbooks", "runbooks", "the runbooks, their levels and parameters", 0, b_runbooks},
-    {"run", "run RUNBOOK [name=value ...] [--dry-run]",
-     "start a runbook (the role its level needs; a dry run needs responder)", -2, b_run},
+    {"run", "run RUNBOOK [name=value ...] [--for INCIDENT] [--dry-run]",
+     "start a runbook, for an incident (the role its level needs; a dry run needs responder)", -2,
+     b_run},
     {"approve", "approve RUN [note...]", "approve a run waiting for approval", -2, b_approve},
     {"deny", "deny RUN [note...]", "deny a run waiting for approval", -2, b_deny},
     {"runs", "runs [N]", "the latest runbook runs", 0, b_runs},
@@ -979,6 +997,19 @@ static void b_help(ctx_t *x)
     say(x, "Commands (your role: %s):\n", x->role);
     for (const builtin_t *b = g_builtins; b->name; b++)
         say(x, "`%s` - %s\n", b->usage, b->help);
+    json_t *books = c->o.automate ? tn_automate_runbooks_json(c->o.automate) : NULL;
+    size_t bi;
+    json_t *bk;
+    json_array_foreach(books, bi, bk)
+    {
+        json_t *cmd = json_object_get(bk, "command");
+        if (json_is_string(cmd))
+            say(x, "`%s [name=value ...] [--for INCIDENT] [--dry-run]` - run `%s` (level %d): %s\n",
+                json_string_value(cmd), json_string_value(json_object_get(bk, "name")),
+                (int)json_integer_value(json_object_get(bk, "level")),
+                json_string_value(json_object_get(bk, "description")));
+    }
+    json_decref(books);
     size_t n = tn_scriptset_count(c->cmds);
     for (size_t i = 0; i < n; i++) {
         tn_script_t *sc = tn_scriptset_at(c->cmds, i);
@@ -1409,6 +1440,26 @@ static int run_lua(ctx_t *x, tn_script_t *sc, tn_chat_reply_fn reply, void *arg)
     return 1;
 }
 
+/* A runbook with a { command = NAME } trigger: `NAME args...` is `run RUNBOOK args...`. */
+static void run_as_command(ctx_t *x, const char *book)
+{
+    tn_args_t saved = x->a;
+    char **v = calloc(saved.n + 2, sizeof *v);
+    if (!v) {
+        fail(x, "error", "out of memory");
+        return;
+    }
+    v[0] = "run";
+    v[1] = (char *)book;
+    for (size_t i = 1; i < saved.n; i++)
+        v[i + 1] = saved.v[i];
+    x->a = (tn_args_t){.v = v, .n = saved.n + 1};
+    x->cmd = "run";
+    b_run(x);
+    x->a = saved;
+    free(v);
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 void tn_chatops_handle(tn_chatops_t *c, const tn_chat_msg_t *m, tn_chat_reply_fn reply, void *arg)
@@ -1448,6 +1499,8 @@ void tn_chatops_handle(tn_chatops_t *c, const tn_chat_msg_t *m, tn_chat_reply_fn
                 tn_buf_deinit(&err);
                 return;
             }
+        } else if (c->o.automate && tn_automate_command_runbook(c->o.automate, x.a.v[0])) {
+            run_as_command(&x, tn_automate_command_runbook(c->o.automate, x.a.v[0]));
         } else {
             fail(&x, "unknown", "no command `%.64s`: `help` lists them", x.a.v[0]);
         }

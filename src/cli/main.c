@@ -37,6 +37,7 @@ static const char *g_usage =
     "  replay    run a recorded event file through detection and the rules, print incidents\n"
     "  runs      show the latest runbook runs of a running engine (the audit trail)\n"
     "  chat      send a chat command to a running engine (incidents, run, approve, ...)\n"
+    "  report    MTTD, MTTA and MTTR per service and per automation level over a period\n"
     "  test      run the runbook tests written in Lua (actions faked)\n"
     "  version   print the version\n"
     "\n"
@@ -651,6 +652,7 @@ static int cmd_test(int argc, char **argv)
 int tn_cli_detect(int argc, char **argv); /* cmd_detect.c */
 int tn_cli_runs(int argc, char **argv);   /* cmd_runs.c */
 int tn_cli_chat(int argc, char **argv);   /* cmd_chat.c */
+int tn_cli_report(int argc, char **argv); /* cmd_report.c */
 
 static int cmd_version(int argc, char **argv)
 {
@@ -673,9 +675,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"serve", cmd_serve},      {"check", cmd_check},    {"config", cmd_config},
-                {"detect", tn_cli_detect}, {"replay", cmd_replay},  {"runs", tn_cli_runs},
-                {"test", cmd_test},        {"chat", tn_cli_chat},   {"version", cmd_version}};
+    } cmds[] = {{"serve", cmd_serve},      {"check", cmd_check},   {"config", cmd_config},
+                {"detect", tn_cli_detect}, {"replay", cmd_replay}, {"runs", tn_cli_runs},
+                {"test", cmd_test},        {"chat", tn_cli_chat},  {"report", tn_cli_report},
+                {"version", cmd_version}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "tocsin: unknown command '%s'\n\n%s", argv[1], g_usage);

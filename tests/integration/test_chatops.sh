@@ -31,6 +31,7 @@ return {
 EOF
 cat >"$T/runbooks/diag.lua" <<'EOF'
 return { name = "diag", level = 2, description = "read-only checks",
+         triggers = { { command = "checkup" } },
          run = function(ctx) return "all good" end }
 EOF
 cat >"$T/chatops/echo.lua" <<'EOF'
@@ -178,6 +179,16 @@ out=$($SC command "$URL" "$SECRET" --user carol --text "top")
 check "chatops.command_roles overrides a command's role (top needs responder)" has "$out" '`top` needs responder'
 out=$($SC command "$URL" "$SECRET" --user alice --text "reload")
 check "reload needs admin" has "$out" '`reload` needs admin'
+out=$($SC command "$URL" "$SECRET" --user carol --channel war-room --text "checkup --dry-run")
+check "a runbook's command trigger is a chat command (checkup = run diag)" has "$out" 'Started `diag` (level 2, dry run)'
+out=$($SC command "$URL" "$SECRET" --user carol --text "checkup")
+check "... with the same role checks" has "$out" 'running level 2 runbook `diag` needs responder'
+out=$($SC command "$URL" "$SECRET" --user carol --text "help")
+check "... and help lists it" has "$out" '`checkup ' '` - run `diag` (level 2): read-only checks'
+printf 'return {\n  name = "x",\n  level = 1,\n  triggers = { { command = "Bad Name" } },\n  run = function() end,\n}\n' >"$T/bad-trigger.lua"
+rc=0; "$TOCSIN" check "$T/bad-trigger.lua" 2>"$T/err" || rc=$?
+check "tocsin check refuses a command trigger that is not a command name" bash -c \
+    "[ $rc = 1 ] && grep -q 'command = ' $T/err"
 out=$($SC command "$URL" "$SECRET" --user alice --text "frobnicate")
 check "an unknown command points to help" has "$out" 'no command `frobnicate`'
 out=$($SC command "$URL" "$SECRET" --user alice --text "")
@@ -197,6 +208,12 @@ out=$($SC command "$URL" "$SECRET" --user carol --text "show $num")
 check "show takes the incident's number" has "$out" "$inc" 'Probable causes'
 out=$($SC command "$URL" "$SECRET" --user carol --text "explain $inc")
 check "explain gives the root-cause ranking with its evidence" has "$out" 'Root-cause ranking' '1. \*checkout\* (score' '): '
+out=$($SC command "$URL" "$SECRET" --user alice --text "run diag --for $num")
+check "run --for INCIDENT starts the runbook for it" has "$out" "for \`$inc\`" 'Started `diag`'
+check "... and its run record names the incident" wait_for 5 bash -c \
+    "curl -s $URL/api/runs | python3 -c \"import json,sys; assert [r for r in json.load(sys.stdin) if r['runbook'] == 'diag' and r['incident'] == '$inc']\""
+out=$($SC command "$URL" "$SECRET" --user alice --text "run diag --for 424242")
+check "... an unknown incident is named" has "$out" 'no incident `424242`'
 out=$($SC command "$URL" "$SECRET" --user carol --text "ack $num")
 check "a viewer may not acknowledge" has "$out" '`ack` needs responder'
 out=$($SC command "$URL" "$SECRET" --user bob --text "ack $num on it")
@@ -246,7 +263,7 @@ check "a malformed form -> 400 naming it" has "$out" 'not a valid form' '400'
 # ---- tocsin chat ------------------------------------------------------------------------
 out=$("$TOCSIN" chat --url "$URL" --token tok-alice whoami)
 check "tocsin chat whoami" [ "$out" = 'alice on cli in cli: role *operator*' ]
-out=$(TOCSIN_URL=$URL TOCSIN_TOKEN=tok-carol "$TOCSIN" chat runs 3)
+out=$(TOCSIN_URL=$URL TOCSIN_TOKEN=tok-carol "$TOCSIN" chat runs 20)
 check "tocsin chat with \$TOCSIN_URL and \$TOCSIN_TOKEN" has "$out" 'restart'
 rc=0; "$TOCSIN" chat --url "$URL" --token tok-carol ack "$num" 2>"$T/err" || rc=$?
 check "a refused command exits 1 with the reason on stderr" bash -c \

@@ -25,7 +25,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
-    do_POST = do_PUT = do_GET = _record
+    do_POST = do_PUT = do_GET = do_PATCH = do_DELETE = _record
 
     def log_message(self, *args):
         pass
