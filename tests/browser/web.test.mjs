@@ -94,6 +94,29 @@ try {
     if (!same) throw new Error('the incident page was redrawn although nothing changed');
   });
 
+  await check('polling pauses while the tab is hidden and resumes at once when it shows', async () => {
+    let polls = 0;
+    const count = (r) => { if (r.url().includes('/healthz')) polls++; };
+    page.on('request', count);
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.locator('#live', { hasText: 'paused' }).waitFor();
+    polls = 0;
+    await page.waitForTimeout(4500);
+    const hiddenPolls = polls;
+    const next = page.waitForRequest((r) => r.url().includes('/healthz'), { timeout: 1000 });
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await next;
+    page.off('request', count);
+    if (hiddenPolls) throw new Error(`${hiddenPolls} polls while hidden`);
+    await page.locator('#live.ok').waitFor();
+  });
+
   await check(`the pending approval ${APR} is listed with Approve and Deny buttons`, async () => {
     await page.locator('nav a[data-nav="approvals"]').click();
     const card = page.locator(`[data-approval="${APR}"]`);
@@ -180,7 +203,8 @@ try {
   console.log(`# screenshot: ${SHOT}`);
   console.log(`${n} passed, 0 failed`);
 } catch (e) {
-  console.log(`not ok - ${step}\n#   ${String(e.message || e).split('\n').join('\n#   ')}`);
+  const msg = String(e.message || e).replace(/\x1b\[[0-9;]*m/g, ''); // playwright's colours
+  console.log(`not ok - ${step}\n#   ${msg.split('\n').join('\n#   ')}`);
   const fail = SHOT.replace(/\.png$/, '-failed.png');
   await page.screenshot({ path: fail, fullPage: true }).catch(() => {});
   console.log(`# the page at the failure: ${fail} (${page.url()})`);

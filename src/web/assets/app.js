@@ -144,7 +144,8 @@
   };
 
   function route() {
-    const h = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+    let h = location.hash.replace(/^#\/?/, '');
+    try { h = decodeURIComponent(h); } catch (e) { /* a malformed address: as typed */ }
     const [view, ...rest] = h.split('/');
     const id = rest.join('/');
     if (view === 'incidents' && id) return { view: 'incident', id };
