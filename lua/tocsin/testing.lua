@@ -32,10 +32,21 @@
 -- error = } for notify). The result: status ("ok" or "failed"), error, logs ({level, text}),
 -- run:calls(kind) (the recorded actions of a kind, in order: http, exec, redis, notify, emit,
 -- approval, incident, sleep), and the runbook's table as book.
+-- t.rules(opts) tests rules: the real correlation engine with the rules of opts.rules (a
+-- directory; default the configured rules_dir) on a simulated clock starting at opts.now, the
+-- service graph from opts.topology (the topology file's JSON as a table), nothing leaving the
+-- process. h:signal{ name =, service =, kind = "alert"|"anomaly", severity =, ts =, labels = }
+-- offers a signal (the defaults are the engine's), h:change{...} records a deploy, h:clear(fp)
+-- resolves an alert, h:advance(s) moves the clock; h:incidents() and h:runbooks() say what the
+-- rules did. One harness at a time (the clock is the process's); h:close() when done.
 local fs = require("tocsin.testfs")
 local json = require("tocsin.json")
 
 local M = {}
+
+function M.rules(opts)
+  return require("tocsin.testrules").new(opts or {})
+end
 
 -- ---- assertions --------------------------------------------------------------------------------
 

@@ -508,6 +508,8 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Runs one test file; counts its tests and failures. */
+int tn_cli_open_testrules(lua_State *L); /* test_rules.c */
+
 static void run_test_file(const tn_config_t *cfg, const char *path, int *ntests, int *nfailed)
 {
     testfs_t tfs = {.cfg = cfg};
@@ -525,7 +527,8 @@ static void run_test_file(const tn_config_t *cfg, const char *path, int *ntests,
     tn_lua_t *lua = tn_lua_create(&lo);
     tn_buf_t err;
     tn_buf_init(&err);
-    if (!lua || tn_bind_all(lua, &svc) || tn_lua_preload(lua, "tocsin.testfs", open_testfs, &tfs)) {
+    if (!lua || tn_bind_all(lua, &svc) || tn_lua_preload(lua, "tocsin.testfs", open_testfs, &tfs) ||
+        tn_lua_preload(lua, "tocsin.testrules", tn_cli_open_testrules, (void *)cfg)) {
         printf("not ok - %s: cannot set up a Lua state\n", path);
         (*ntests)++, (*nfailed)++;
         goto out;
@@ -613,13 +616,16 @@ static int cmd_test(int argc, char **argv)
     int rc = parse_config_args(argc, argv, &cfg, &pos, &npos);
     if (rc) {
         if (rc == 1)
-            printf("usage: tocsin test [options] [PATH...]\n\n"
-                   "Run runbook tests written in Lua (files *_test.lua; docs/runbooks.md,\n"
-                   "\"Testing\"): each returns a table of named test functions that run runbooks\n"
-                   "with tocsin.testing, every action a recorded fake, and assert on what they\n"
-                   "did. Without PATH: <runbooks_dir>/tests. Prints ok / not ok per test; the\n"
-                   "exit status is 1 when a test fails.\n\noptions:\n%s",
-                   g_config_opts);
+            printf(
+                "usage: tocsin test [options] [PATH...]\n\n"
+                "Run runbook and rule tests written in Lua (files *_test.lua;\n"
+                "docs/runbooks.md, \"Testing\"): each returns a table of named test functions\n"
+                "that run runbooks with tocsin.testing, every action a recorded fake, or feed\n"
+                "signals to the rules of a directory (t.rules: the real correlation engine on a\n"
+                "simulated clock, nothing leaving the process), and assert on what they did.\n"
+                "Without PATH: <runbooks_dir>/tests and <rules_dir>/tests. Prints ok / not ok\n"
+                "per test; the exit status is 1 when a test fails.\n\noptions:\n%s",
+                g_config_opts);
         free(pos);
         tn_config_deinit(&cfg);
         return rc == 1 ? 0 : 2;
@@ -628,10 +634,13 @@ static int cmd_test(int argc, char **argv)
     char **files = NULL;
     size_t nfiles = 0, cap = 0;
     int bad = 0;
-    if (npos == 0) {
+    if (npos == 0) { /* the runbooks' tests, and the rules' when there are any */
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/tests", cfg.scripts.runbooks_dir);
         bad |= collect_tests(dir, &files, &nfiles, &cap);
+        struct stat st;
+        snprintf(dir, sizeof dir, "%s/tests", cfg.scripts.rules_dir);
+        if (stat(dir, &st) == 0) bad |= collect_tests(dir, &files, &nfiles, &cap);
     }
     for (int i = 0; i < npos; i++)
         bad |= collect_tests(pos[i], &files, &nfiles, &cap);

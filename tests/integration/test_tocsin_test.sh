@@ -1,11 +1,34 @@
 #!/usr/bin/env bash
-# tocsin test (issue 7): the shipped runbooks' Lua tests pass; a failing assertion, a broken
-# test file and a test reaching outside the scripts are reported, with a non-zero exit.
+# tocsin test (issue 7): the shipped runbooks' and rules' Lua tests pass; a failing assertion, a
+# broken test file and a test reaching outside the scripts are reported, with a non-zero exit;
+# a rule test that expects what the rules do not do fails.
 . "$(dirname "$0")/lib.sh"
 check "--help explains it" bash -c "'$TOCSIN' test --help | grep -q '_test.lua'"
 "$TOCSIN" test "$SRC/runbooks/tests" --scripts.runbooks_dir="$SRC/runbooks" --scripts.lib_dir="$SRC/lua" >"$T/shipped.txt" 2>&1 && rc=0 || rc=$?
 cat "$T/shipped.txt"
 check "the shipped runbooks' tests pass ($rc)" bash -c "[ $rc = 0 ] && grep -q ' 0 failed' $T/shipped.txt && ! grep -q '^not ok' $T/shipped.txt"
+"$TOCSIN" test "$SRC/rules/tests" --scripts.rules_dir="$SRC/rules" --scripts.lib_dir="$SRC/lua" >"$T/rules.txt" 2>&1 && rc=0 || rc=$?
+cat "$T/rules.txt"
+check "the shipped rules' tests pass ($rc)" bash -c "[ $rc = 0 ] && grep -q ' 0 failed' $T/rules.txt && ! grep -q '^not ok' $T/rules.txt"
+mkdir -p "$T/rules-one/tests"
+cp "$SRC/rules/40-time-window.lua" "$T/rules-one/" # grouping by time alone: no topology rule
+cat >"$T/rules-one/tests/window_test.lua" <<'EOF'
+local t = require("tocsin.testing")
+local topo = { services = { { name = "a", depends_on = { "b" } }, { name = "b" } } }
+return {
+  ["related services are one incident only with the topology rule"] = function()
+    local h = t.rules { topology = topo }
+    h:signal { name = "Slow", service = "b" }
+    h:signal { name = "Slow", service = "a" }
+    t.eq(#h:incidents(), 1)
+    h:close()
+  end,
+}
+EOF
+"$TOCSIN" test "$T/rules-one/tests" --scripts.rules_dir="$T/rules-one" --scripts.lib_dir="$SRC/lua" >"$T/one.txt" 2>&1 && rc=0 || rc=$?
+cat "$T/one.txt"
+check "a rule test can fail: without the topology rule they are two incidents ($rc)" bash -c \
+    "[ $rc = 1 ] && grep -q 'expected 1, got 2' $T/one.txt"
 mkdir -p "$T/rb/tests"
 cat >"$T/rb/echo.lua" <<'EOF'
 local http = require("tocsin.http")
