@@ -106,7 +106,7 @@ try {
     polls = 0;
     await page.waitForTimeout(4500);
     const hiddenPolls = polls;
-    const next = page.waitForRequest((r) => r.url().includes('/healthz'), { timeout: 1000 });
+    const next = page.waitForRequest((r) => r.url().includes('/healthz'), { timeout: 1500 });
     await page.evaluate(() => {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
       document.dispatchEvent(new Event('visibilitychange'));
@@ -159,9 +159,12 @@ try {
     if (r.headers()['authorization'] !== `Bearer ${TOKEN}`) throw new Error(`Authorization: ${r.headers()['authorization']}`);
     const body = JSON.parse(r.postData());
     if (body.text !== `approve ${APR}`) throw new Error(`the body is ${r.postData()}`);
-    await page.locator('#notice.ok').waitFor();
-    const text = await page.locator('#notice-text').innerText();
-    if (!/approved/i.test(text)) throw new Error(`the answer shown is "${text}"`);
+    // the notice said "Token saved" a moment ago: wait for the engine's answer in it
+    try {
+      await page.locator('#notice.ok', { hasText: /approved/i }).waitFor();
+    } catch (e) {
+      throw new Error(`the answer shown is "${await page.locator('#notice-text').innerText()}"`);
+    }
     await page.locator(`[data-approval="${APR}"]`).waitFor({ state: 'detached' });
   });
 

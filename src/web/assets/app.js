@@ -510,6 +510,7 @@
     state.busy.add(id);
     state.rendered = '';
     refresh();
+    notice(`Sending "${what} ${id}"…`, '');
     try {
       const r = await chat(`${what} ${id}`);
       const prefix = r.status === 401 ? 'Token refused: ' : r.status === 403 ? 'Denied: ' : '';
