@@ -15,7 +15,7 @@ DEB_PKGS := build-essential cmake pkg-config \
 FUZZ      ?= build-fuzz
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps browser-deps bench-deps build build-asan fuzz lint bench test test-fast demo clean format help
+.PHONY: all deps test-deps browser-deps bench-deps build build-asan fuzz lint bench test test-fast demo clean format help
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make test    install what is missing, build (plain + ASan/UBSan), run every test"
 	@echo "make deps    install missing Debian packages"
 	@echo "make browser-deps  Chromium, Node.js and tests/browser's npm packages (the web page's test)"
+	@echo "make test-deps     Debian's prometheus, for promtool (the metrics and dashboard checks)"
 	@echo "make build   build ./$(BUILD)/tocsin"
 	@echo "make bench   run the benchmarks (figures beside their references)"
 	@echo "make format  clang-format the C sources"
@@ -37,6 +38,20 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all $(words $(DEB_PKGS)) packages present"; fi
+
+# What only the tests need: promtool (Debian's prometheus) checks /metrics and the Grafana
+# dashboard's queries (tests/integration/test_metrics_grafana.sh). Not needed by make demo.
+TEST_PKGS := prometheus
+
+test-deps:
+	@missing=""; for p in $(TEST_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "test-deps: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 # The web page's browser test (tests/integration/test_web.sh): Debian's chromium, Node.js and npm
 # (a node that already has npm is kept), then the pinned playwright-core from tests/browser's lock
@@ -73,7 +88,7 @@ build-asan: deps $(ASAN)/Makefile
 # Plain build first, then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 # then each libFuzzer target for FUZZ_SECONDS when clang is present. The browser test
 # (test_web.sh) needs browser-deps.
-test: build build-asan lint browser-deps
+test: build build-asan lint test-deps browser-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
