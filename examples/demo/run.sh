@@ -316,6 +316,7 @@ for l in open("'"$D"'/received.jsonl"):
         span = ("region %d s" % ((b["timeEnd"] - b["time"]) // 1000)) if "timeEnd" in b else "point"
         print("  %-10s tags=%s  %s" % (span, ",".join(b["tags"]), b["text"][:90]))'
 echo "  the dashboard to import: grafana/dashboards/tocsin.json (docs/metrics.md)"
+echo "  the built-in page, served from the binary: $URL/ui/ ($(curl -s "$URL/ui/" | grep -o '<title>[^<]*</title>' | sed 's/<[^>]*>//g'); the payments series' chart: $(curl -s "$URL/api/v1/series/$(curl -s "$URL/api/v1/incidents/$(curl -s "$URL/api/v1/incidents" | python3 -c 'import json,sys; print([i["id"] for i in json.load(sys.stdin) if i["service"]=="payments"][0])')" | python3 -c 'import json,sys; print([a["fingerprint"] for a in json.load(sys.stdin)["alerts"] if a["kind"]=="anomaly"][0])')" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%s, %d points with the expected band" % (d["metric"], len(d["points"])))' 2>/dev/null || echo "none"))"
 
 say "12c. What automation changed: tocsin report (MTTD, MTTA, MTTR per service and automation level)"
 "$TOCSIN" report -c "$D/tocsin.conf.lua" --since 1h | sed 's/^/  /'
