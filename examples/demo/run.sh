@@ -316,7 +316,25 @@ for l in open("'"$D"'/received.jsonl"):
         span = ("region %d s" % ((b["timeEnd"] - b["time"]) // 1000)) if "timeEnd" in b else "point"
         print("  %-10s tags=%s  %s" % (span, ",".join(b["tags"]), b["text"][:90]))'
 echo "  the dashboard to import: grafana/dashboards/tocsin.json (docs/metrics.md)"
-echo "  the built-in page, served from the binary: $URL/ui/ ($(curl -s "$URL/ui/" | grep -o '<title>[^<]*</title>' | sed 's/<[^>]*>//g'); the payments series' chart: $(curl -s "$URL/api/v1/series/$(curl -s "$URL/api/v1/incidents/$(curl -s "$URL/api/v1/incidents" | python3 -c 'import json,sys; print([i["id"] for i in json.load(sys.stdin) if i["service"]=="payments"][0])')" | python3 -c 'import json,sys; print([a["fingerprint"] for a in json.load(sys.stdin)["alerts"] if a["kind"]=="anomaly"][0])')" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%s, %d points with the expected band" % (d["metric"], len(d["points"])))' 2>/dev/null || echo "none"))"
+python3 - "$URL" <<'EOF'
+import json, sys, urllib.request
+url = sys.argv[1]
+get = lambda p: json.load(urllib.request.urlopen(url + p))
+title = urllib.request.urlopen(url + "/ui/").read().decode().split("<title>")[1].split("</title>")[0]
+print("  the built-in page, served from the binary: %s/ui/ (%s); its charts come from" % (url, title))
+for inc in get("/api/v1/incidents"):
+    for a in get("/api/v1/incidents/" + inc["id"])["alerts"]:
+        try:
+            d = get("/api/v1/series/" + a["fingerprint"])
+        except Exception:
+            continue  # a log template or a span edge: no series chart
+        band = [p for p in d["points"] if p[3] is not None]
+        bad = [p for p in d["points"] if p[5]]
+        print("    GET /api/v1/series/%s: %s%s, %d points, %d with the expected band, %d anomalous"
+              % (d["sid"], d["metric"], json.dumps(d["labels"], sort_keys=True), len(d["points"]),
+                 len(band), len(bad)))
+        break
+EOF
 
 say "12c. What automation changed: tocsin report (MTTD, MTTA, MTTR per service and automation level)"
 "$TOCSIN" report -c "$D/tocsin.conf.lua" --since 1h | sed 's/^/  /'
