@@ -100,7 +100,7 @@ static int command_rank(const tn_chatops_t *c, const char *name, int own)
 /* The rank running (or approving) a runbook of this level needs. */
 static int level_rank(const tn_chatops_t *c, int level)
 {
-    char k[4];
+    char k[12];
     snprintf(k, sizeof k, "%d", level);
     int r = tn_config_role_rank(tn_config_pair_get(&c->o.cfg->chatops.level_roles, k));
     return r >= 0 ? r : 3; /* a level nobody configured: admins only */
