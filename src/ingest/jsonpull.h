@@ -10,10 +10,12 @@
  * an object or an array; integers (no '.', no exponent) must fit int64 and reals must not
  * overflow a double; a string (value or key) may not hold \u0000; a value is nested at most
  * TN_JP_MAX_DEPTH deep (the top level is 1); with TN_JP_REJECT_DUPLICATES a key may appear once
- * per object. An error stops the tokenizer for good: tn_jp_error() says what (jansson's wording,
- * "'}' expected near '1'"), tn_jp_error_offset() at which byte, tn_jp_error_line() /
- * tn_jp_error_column() the same as jansson counts them (lines from 1; the column counts
- * characters, not bytes).
+ * per object. One difference on purpose: jansson skips a NUL byte read right after a number or a
+ * literal ("[1\0]" is [1] there); here a NUL byte outside a string is an invalid token, inside
+ * one a control character. An error stops the tokenizer for good: tn_jp_error() says what
+ * (jansson's wording, "'}' expected near '1'"), tn_jp_error_offset() at which byte,
+ * tn_jp_error_line() / tn_jp_error_column() the same as jansson counts them (lines from 1; the
+ * column counts characters, not bytes).
  *
  * The index (tn_jp_doc_t): one pass of the tokenizer that keeps the values a reader asks for
  * (a schema: which members of which objects, which array elements) as an array of 16-byte nodes

@@ -21,7 +21,7 @@
 #define MAX_DEPTH 32
 #define NONE UINT32_MAX
 /* an index this large is given back after the call instead of kept for the next one */
-#define DOC_KEEP_MAX (1u << 20)
+#define DOC_KEEP_MAX (1u << 18)
 
 /* ---- what the index keeps ---------------------------------------------------------------- */
 
@@ -1000,7 +1000,7 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     rc = tn__otlp_end(&w.c, rc, NULL);
     tn_buf_deinit(&w.key);
     tn_buf_deinit(&w.aerr);
-    if (g_doc.cap > DOC_KEEP_MAX || g_doc.strings.cap > 16 * DOC_KEEP_MAX) {
+    if (g_doc.cap > DOC_KEEP_MAX || g_doc.strings.cap > 16 * (size_t)DOC_KEEP_MAX) {
         tn_jp_doc_deinit(&g_doc);
         g_doc_ready = 0;
     }

@@ -1079,6 +1079,14 @@ static void test_jsonpull_events(void **state)
     assert_int_equal(tn_jp_error_code(&p), 0);
     tn_jp_deinit(&p);
 
+    /* the one difference from jansson (which reads "[1\0]" as [1]): a NUL byte is refused */
+    tn_jp_init(&p, "[1\0]", 4, 0);
+    assert_int_equal(tn_jp_next(&p), TN_JP_ARRAY);
+    assert_int_equal(tn_jp_next(&p), TN_JP_INT);
+    assert_int_equal(tn_jp_next(&p), TN_JP_ERROR);
+    assert_int_equal(tn_jp_next(&p), TN_JP_ERROR);
+    tn_jp_deinit(&p);
+
     /* skipping a value checks it */
     const char *sk = "{\"skip\":{\"a\":[1,2,{\"b\":\"\\ud800\"}]},\"k\":1}";
     tn_jp_init(&p, sk, strlen(sk), 0);
