@@ -54,11 +54,6 @@ static void otlp_diff_done(otlp_diff_run_t *r)
     tn_buf_deinit(&r->fatal);
 }
 
-static const char *otlp_diff_s(const char *s)
-{
-    return s ? s : "(null)";
-}
-
 /* "" when both runs agree, else what differs (in why). */
 static const char *otlp_diff_compare(const otlp_diff_run_t *a, const otlp_diff_run_t *b, char *why,
                                      size_t size)
@@ -98,7 +93,6 @@ static const char *otlp_diff_compare(const otlp_diff_run_t *a, const otlp_diff_r
             return why;
         }
     }
-    (void)otlp_diff_s;
     return "";
 }
 
