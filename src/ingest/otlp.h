@@ -5,7 +5,10 @@
  * numbers, doubles as numbers or the strings "NaN", "Infinity", "-Infinity" (or a numeric
  * string), enums as integers, traceId/spanId as hex strings in any case, null meaning "not set",
  * unknown fields ignored. A gzip body (Content-Encoding: gzip) goes through tn_gunzip (gzip.h)
- * first.
+ * first. Metrics bodies go through the pull tokenizer (jsonpull.h) and a flat index of the fields
+ * read below, logs and traces through jansson: both take and refuse the same JSON, with the same
+ * messages (but for a NUL byte just after a number or literal: jansson skips it, the tokenizer
+ * refuses it as RFC 8259 does).
  *
  * Labels of every record: the point's / record's / span's attributes, then the resource
  * attributes whose canonical name is not already there (so a point attribute overrides a

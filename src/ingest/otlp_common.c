@@ -34,9 +34,8 @@ void tn__otlp_path(char *buf, size_t size, const char *parent, const char *key, 
 
 /* ---- request context --------------------------------------------------------------------- */
 
-int tn__otlp_begin(tn__otlp_ctx_t *c, const char *body, size_t len, const tn_parse_opts_t *o,
-                   tn_batch_t *out, tn_ingest_report_t *rep, tn_buf_t *fatal, const char *list_key,
-                   json_t **root, json_t **list)
+void tn__otlp_ctx_init(tn__otlp_ctx_t *c, const tn_parse_opts_t *o, tn_batch_t *out,
+                       tn_ingest_report_t *rep, tn_buf_t *fatal)
 {
     memset(c, 0, sizeof *c);
     c->now_ms = o ? o->now_ms : tn_now_ms();
@@ -52,6 +51,13 @@ int tn__otlp_begin(tn__otlp_ctx_t *c, const char *body, size_t len, const tn_par
     c->accepted = rep->accepted;
     c->rejected = rep->rejected;
     c->errors_len = rep->errors.len;
+}
+
+int tn__otlp_begin(tn__otlp_ctx_t *c, const char *body, size_t len, const tn_parse_opts_t *o,
+                   tn_batch_t *out, tn_ingest_report_t *rep, tn_buf_t *fatal, const char *list_key,
+                   json_t **root, json_t **list)
+{
+    tn__otlp_ctx_init(c, o, out, rep, fatal);
     *root = *list = NULL;
 
     json_error_t je;

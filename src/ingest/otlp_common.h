@@ -33,6 +33,8 @@ typedef struct {
  * or null: *list = NULL, an empty request). 0, or TN_EINVAL/TN_ENOMEM with fatal set (the
  * context is then already finished: do not call tn__otlp_end). On 0, *root must be released
  * with tn__otlp_end. */
+void tn__otlp_ctx_init(tn__otlp_ctx_t *c, const tn_parse_opts_t *o, tn_batch_t *out,
+                       tn_ingest_report_t *rep, tn_buf_t *fatal);
 int tn__otlp_begin(tn__otlp_ctx_t *c, const char *body, size_t len, const tn_parse_opts_t *o,
                    tn_batch_t *out, tn_ingest_report_t *rep, tn_buf_t *fatal, const char *list_key,
                    json_t **root, json_t **list);
@@ -106,5 +108,10 @@ int tn__otlp_record(tn__otlp_ctx_t *c, const char *path, const char *what, json_
  * resource's labels (const tn_labels_t *) as arg. 0 or TN_EINVAL/TN_ENOMEM/TN_ETOOBIG (fatal). */
 int tn__otlp_walk(tn__otlp_ctx_t *c, json_t *list, const char *list_key, const char *scope_key,
                   const char *rec_key, const char *what, tn__otlp_record_fn fn);
+
+/* The jansson (DOM) metrics parser, same contract as tn_parse_otlp_metrics: the reference the
+ * streaming parser is tested against (otlp_metrics_dom.c). */
+int tn__otlp_metrics_dom(const char *body, size_t len, const tn_parse_opts_t *o, tn_batch_t *out,
+                         tn_ingest_report_t *rep, tn_buf_t *fatal);
 
 #endif

@@ -13,9 +13,13 @@
  * TN_BENCH_MODE=body or chunked runs one shape only, TN_BENCH_INPUT=influx, prom or otlp one
  * input only. OTLP/HTTP JSON (ExportMetricsServiceRequest,
  * a gauge of 1000 points per request with one attribute each, as tests/bench/bench_ingest.py
- * sends) is measured in the request shape only, parsed in a JSON arena as the HTTP input does. */
+ * sends) is measured in the request shape only, parsed in a JSON arena as the HTTP input does,
+ * twice: the streaming parser the engine uses (tn_parse_otlp_metrics) and the jansson one it
+ * replaced (tn__otlp_metrics_dom, kept as the reference); the last lines give their ratio and
+ * the ratio to Influx. */
 #include "ingest/influx.h"
 #include "ingest/otlp.h"
+#include "ingest/otlp_common.h"
 #include "ingest/prom_text.h"
 #include "core/buf.h"
 #include "core/json_arena.h"
@@ -119,6 +123,17 @@ static int run_otlp(const char *b, size_t n, tn_batch_t *out, tn_ingest_report_t
     return rc;
 }
 
+static int run_otlp_dom(const char *b, size_t n, tn_batch_t *out, tn_ingest_report_t *r,
+                        tn_buf_t *f)
+{
+    tn_parse_opts_t o = {1700000000000LL, 1000000};
+    tn_json_arena_t arena;
+    tn_json_arena_begin(&arena);
+    int rc = tn__otlp_metrics_dom(b, n, &o, out, r, f);
+    tn_json_arena_end(&arena);
+    return rc;
+}
+
 /* Mode 1: the whole body in one call (one batch of all samples, cold memory). */
 static void bench(const char *name, parse_fn fn, const tn_buf_t *in, double floor_s)
 {
@@ -155,8 +170,8 @@ static void bench(const char *name, parse_fn fn, const tn_buf_t *in, double floo
 
 /* Mode 2: requests of `chunk` lines, each parsed into its own batch and freed (what the HTTP
  * input does: parse, write to Redis, free). Memory is reused from one request to the next. */
-static void bench_chunked(const char *name, parse_fn fn, const tn_buf_t *in, size_t chunk,
-                          double floor_s)
+static double bench_chunked(const char *name, parse_fn fn, const tn_buf_t *in, size_t chunk,
+                            double floor_s)
 {
     double best = 1e9, best_parse = 1e9;
     size_t samples = 0;
@@ -197,6 +212,7 @@ static void bench_chunked(const char *name, parse_fn fn, const tn_buf_t *in, siz
            " %.2f M samples/s)\n",
            name, best, (double)samples / best / 1e6, (double)in->len / best / 1e6, best / floor_s,
            best_parse, (double)samples / best_parse / 1e6);
+    return (double)samples / best_parse;
 }
 
 int main(int argc, char **argv)
@@ -245,13 +261,22 @@ int main(int argc, char **argv)
             printf("-- glibc malloc defaults\n");
         }
         if (body && do_influx) bench("influx, 1 body", run_influx, &influx, f1);
+        double r_influx = 0, r_new = 0, r_old = 0;
         if (chunked && do_influx)
-            bench_chunked("influx, 5000-line requests", run_influx, &influx, 5000, f1);
+            r_influx = bench_chunked("influx, 5000-line requests", run_influx, &influx, 5000, f1);
         if (body && do_prom) bench("prom text, 1 body", run_prom, &prom, f2);
         if (chunked && do_prom)
             bench_chunked("prom text, 5000-line requests", run_prom, &prom, 5000, f2);
-        if (chunked && do_otlp)
-            bench_chunked("otlp json, 1000-point requests", run_otlp, &otlp, 1, f3);
+        if (chunked && do_otlp) {
+            r_new = bench_chunked("otlp json, 1000-point requests", run_otlp, &otlp, 1, f3);
+            r_old = bench_chunked("otlp json (jansson, before)", run_otlp_dom, &otlp, 1, f3);
+            printf("otlp parse + normalize: %.2f M samples/s, jansson's %.2f M: %.2fx", r_new / 1e6,
+                   r_old / 1e6, r_new / r_old);
+            if (r_influx > 0)
+                printf("; influx %.2f M: otlp at %.2f of it (jansson: %.2f)", r_influx / 1e6,
+                       r_new / r_influx, r_old / r_influx);
+            printf("\n");
+        }
     }
     tn_buf_deinit(&influx);
     tn_buf_deinit(&prom);

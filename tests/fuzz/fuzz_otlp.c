@@ -1,16 +1,21 @@
 /* libFuzzer target: the OTLP/HTTP JSON parsers (ingest/otlp_*.c), the partial-success response
  * and tn_gunzip (ingest/gzip.c), each parse in a JSON arena (core/json_arena.c) as the engine does.
  * Every input goes through all three parsers, then through tn_gunzip; what decompresses goes
- * through the parsers again. Built and run briefly by `make test` when clang is present
- * (build-fuzz/); by hand: cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTN_FUZZ=ON && cmake
+ * through the parsers again. The metrics parser (streaming, ingest/otlp_metrics.c) also runs
+ * beside the jansson one it replaced (tn__otlp_metrics_dom): any difference in return code, fatal
+ * message, report or samples traps (otlp_diff.h). Built and run briefly by `make test` when clang
+ * is present (build-fuzz/); by hand: cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTN_FUZZ=ON
+ * && cmake
  * --build build-fuzz build-fuzz/tests/fuzz_otlp -max_total_time=60 tests/fuzz/corpus/otlp */
 #include "core/error.h"
 #include "core/json_arena.h"
 #include "ingest/gzip.h"
 #include "ingest/otlp.h"
+#include "otlp_diff.h"
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,9 +135,30 @@ static void parse_all(const char *data, size_t size)
     }
 }
 
+/* The streaming metrics parser against the jansson one. */
+static void diff_metrics(const char *data, size_t size)
+{
+    if (memchr(data, '\0', size)) {
+        /* jansson loses a NUL byte read just after a number or a literal ("[1\0]" parses as
+         * [1]); the tokenizer refuses every NUL byte, as RFC 8259 does: nothing to compare */
+        otlp_diff_run_t a;
+        otlp_diff_one(&a, 0, data, size, MAX_ITEMS, 0);
+        check(a.rc == TN_EINVAL);
+        otlp_diff_done(&a);
+        return;
+    }
+    char why[1024];
+    const char *d = otlp_diff(data, size, MAX_ITEMS, (int)(size & 1), why, sizeof why);
+    if (*d) {
+        fprintf(stderr, "metrics parsers differ: %s\n", d);
+        __builtin_trap();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     parse_all((const char *)data, size);
+    diff_metrics((const char *)data, size);
     char *out = NULL;
     size_t out_len = 0;
     int rc = tn_gunzip((const char *)data, size, 1 << 20, &out, &out_len);
@@ -140,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         check(out != NULL && out_len <= (1 << 20) && out[out_len] == '\0');
         parse_all(out, out_len);
+        diff_metrics(out, out_len);
         free(out);
     } else {
         check(out == NULL && out_len == 0);
