@@ -71,10 +71,14 @@ int tn_form_parse(const char *body, size_t len, size_t max_fields, tn_form_t *f,
     }
     if (n == 0) return 0;
 
-    /* Decoding never grows a string; each pair adds at most two NULs (its '=' is dropped). */
-    if (len > (SIZE_MAX - 2) / 2 || n > SIZE_MAX / sizeof *f->fields) return TN_ENOMEM;
-    tn_form_field_t *fields = malloc(n * sizeof *fields);
-    char *mem = malloc(len + n + 1);
+    /* Decoding never grows a string; each pair adds two NULs, and all pairs but one drop an '&'
+     * that separates them: at most len + n + 1 bytes. */
+    tn_form_field_t *fields = NULL;
+    char *mem = NULL;
+    if (len <= (SIZE_MAX - 2) / 2 && n <= SIZE_MAX / sizeof *fields) {
+        fields = malloc(n * sizeof *fields);
+        mem = malloc(len + n + 1);
+    }
     if (!fields || !mem) {
         free(fields);
         free(mem);
