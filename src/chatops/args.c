@@ -41,8 +41,7 @@ int tn_args_split(const char *line, size_t max_words, tn_args_t *a, tn_buf_t *er
     if (max_words == 0) max_words = ARGS_DEFAULT_MAX;
     size_t len = strlen(line);
     /* A word takes at least one byte of line and adds one NUL; quotes and escapes only shrink. */
-    if (len > SIZE_MAX / 2 - 1) return TN_ENOMEM;
-    char *mem = malloc(2 * len + 1);
+    char *mem = len < SIZE_MAX / 2 ? malloc(2 * len + 1) : NULL;
     if (!mem) {
         if (err) tn_buf_puts(err, "out of memory");
         return TN_ENOMEM;
@@ -216,11 +215,17 @@ static int is_name_char(char c)
 
 /* ---- regular expressions ------------------------------------------------------------------ */
 
-/* glibc's regcomp expands {m,n} by copying, and back-references make regexec backtrack: a
- * pattern such as "(a{32767}){32767}" or "(a*)*\1\1b" takes seconds or gigabytes. Patterns are
- * therefore scanned first: no back-references, at most RE_MAX_DEPTH nested groups, and at most
- * RE_BUDGET atoms once every repetition is expanded. */
-#define RE_BUDGET 4096
+/* glibc's regex engine has costs a chat user must not be able to trigger, so patterns are
+ * scanned before regcomp sees them:
+ *  - back-references make regexec backtrack ("(a*)*\1\1b" takes seconds on 40 bytes): refused;
+ *  - regcomp expands {m,n} and + by copying ("(a{32767}){32767}" takes minutes and gigabytes,
+ *    each stacked + doubles), and regexec's work grows with the size of what it built: at most
+ *    RE_BUDGET atoms once every repetition is expanded;
+ *  - a group that can match the empty string under *, + or {m,} ("((x*)*){24}" takes regcomp
+ *    15 s, doubling with each copy) is refused: it never means more than the simpler pattern
+ *    without the outer repetition;
+ *  - at most RE_MAX_DEPTH nested groups. */
+#define RE_BUDGET 512
 #define RE_MAX_DEPTH 32
 
 /* Past the bracket expression that starts at p ('['), or at its end when unterminated. */
@@ -244,82 +249,124 @@ static const char *skip_bracket(const char *p)
 }
 
 /* Reads the interval at p ('{'): "{m}", "{m,}" or "{m,n}". Its largest count (at least 1,
- * saturated above RE_BUDGET) in *mult and the byte after it, or NULL when it is not one. */
-static const char *read_interval(const char *p, uint64_t *mult)
+ * saturated above RE_BUDGET) in *mult, whether m is 0 in *zero and whether it has no upper
+ * bound in *open; returns the byte after it, or NULL when it is not an interval. */
+static const char *read_interval(const char *p, uint64_t *mult, int *zero, int *open)
 {
     uint64_t m = 0, n = 0;
     const char *q = p + 1;
     if (*q < '0' || *q > '9') return NULL;
     for (; *q >= '0' && *q <= '9'; q++)
         if (m <= RE_BUDGET) m = m * 10 + (uint64_t)(*q - '0');
+    *open = 0;
     if (*q == ',') {
         q++;
         if (*q >= '0' && *q <= '9') {
             for (; *q >= '0' && *q <= '9'; q++)
                 if (n <= RE_BUDGET) n = n * 10 + (uint64_t)(*q - '0');
         } else {
-            n = m + 1;
+            n = m + 1; /* {m,} is m copies and a star */
+            *open = 1;
         }
     }
     if (*q != '}') return NULL;
     *mult = m > n ? m : n;
     if (*mult == 0) *mult = 1;
+    *zero = m == 0;
     return q + 1;
+}
+
+/* One group being scanned: the atoms of its branches so far, and whether they can match "". */
+typedef struct {
+    uint64_t sum;  /* atoms in the group so far */
+    uint64_t last; /* atoms of the last piece of the current branch (0: no piece yet) */
+    int pre_null;  /* the current branch before its last piece can match "" */
+    int last_null; /* its last piece can */
+    int any_null;  /* an earlier branch can */
+} re_group_t;
+
+static int branch_null(const re_group_t *g)
+{
+    return g->pre_null && (g->last == 0 || g->last_null);
+}
+
+static void re_atom(re_group_t *g, uint64_t w, int null)
+{
+    if (g->last) g->pre_null = g->pre_null && g->last_null;
+    g->sum += w;
+    g->last = w;
+    g->last_null = null;
+}
+
+/* Repeats the last piece of g mult times; open when without an upper bound. NULL or why not. */
+static const char *re_repeat(re_group_t *g, uint64_t mult, int open, int zero)
+{
+    if (!g->last) return NULL; /* nothing to repeat: regcomp decides */
+    if (open && g->last_null)
+        return "repeats something that can match the empty string (drop the outer repetition)";
+    uint64_t grown = g->last * mult;
+    g->sum = g->sum - g->last + grown;
+    g->last = grown;
+    if (zero) g->last_null = 1;
+    return NULL;
 }
 
 /* NULL when pattern is within the limits above, else what is wrong. Syntax errors are left to
  * regcomp. */
 static const char *re_check(const char *p)
 {
-    struct {
-        uint64_t sum, last; /* atoms in the group so far; atoms of its last piece */
-    } st[RE_MAX_DEPTH + 1];
+    re_group_t st[RE_MAX_DEPTH + 1];
     int d = 0;
-    st[0].sum = st[0].last = 0;
+    memset(&st[0], 0, sizeof st[0]);
+    st[0].pre_null = 1;
     while (*p) {
-        uint64_t w = 1; /* the weight of the atom read, 0 for an operator */
+        const char *why = NULL;
         if (*p == '\\') {
             if (p[1] >= '1' && p[1] <= '9') return "back-references are not supported";
             p += p[1] ? 2 : 1;
+            re_atom(&st[d], 1, 0);
         } else if (*p == '[') {
             p = skip_bracket(p);
+            re_atom(&st[d], 1, 0);
         } else if (*p == '(') {
             if (d == RE_MAX_DEPTH) return "groups nested too deeply";
             d++;
-            st[d].sum = st[d].last = 0;
+            memset(&st[d], 0, sizeof st[d]);
+            st[d].pre_null = 1;
             p++;
-            continue;
         } else if (*p == ')' && d > 0) {
-            w = st[d].sum ? st[d].sum : 1;
+            int null = st[d].any_null || branch_null(&st[d]);
+            uint64_t w = st[d].sum ? st[d].sum : 1;
             d--;
+            re_atom(&st[d], w, null);
             p++;
-        } else if (*p == '|' || *p == '*' || *p == '?') {
-            if (*p == '|') st[d].last = 0;
+        } else if (*p == '|') {
+            st[d].any_null = st[d].any_null || branch_null(&st[d]);
+            st[d].pre_null = 1;
+            st[d].last = 0;
             p++;
-            continue;
-        } else if (*p == '+') { /* a+ is aa* */
-            st[d].sum += st[d].last;
+        } else if (*p == '*' || *p == '?') {
+            why = re_repeat(&st[d], 1, *p == '*', 1);
             p++;
-            w = 0;
+        } else if (*p == '+') { /* glibc copies: a+ is aa*, so a++ is four copies of a */
+            why = re_repeat(&st[d], 2, 1, 0);
+            p++;
         } else if (*p == '{') {
             uint64_t mult;
-            const char *after = read_interval(p, &mult);
+            int zero, open;
+            const char *after = read_interval(p, &mult, &zero, &open);
             if (after) {
-                uint64_t grown = st[d].last * mult;
-                st[d].sum = st[d].sum - st[d].last + grown;
-                st[d].last = grown;
+                why = re_repeat(&st[d], mult, open, zero);
                 p = after;
-                w = 0;
             } else {
+                re_atom(&st[d], 1, 0);
                 p++;
             }
         } else {
+            re_atom(&st[d], 1, *p == '^' || *p == '$');
             p++;
         }
-        if (w) {
-            st[d].sum += w;
-            st[d].last = w;
-        }
+        if (why) return why;
         if (st[d].sum > RE_BUDGET) return "too complex once its repetitions are expanded";
     }
     uint64_t total = 0;
@@ -460,7 +507,10 @@ int tn_matchers_parse(const char *s, tn_matchers_t **out, tn_buf_t *err)
         return TN_EINVAL;
     }
     tn_matchers_t *m = calloc(1, sizeof *m);
-    if (!m) return TN_ENOMEM;
+    if (!m) {
+        if (err) tn_buf_puts(err, "out of memory");
+        return TN_ENOMEM;
+    }
     const char *p = s;
     int rc = 0;
     for (;;) {

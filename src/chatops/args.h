@@ -6,8 +6,8 @@
  * Words are separated by spaces and tabs (and newlines: \n, \r). "Double" and 'single' quotes
  * group a word; a backslash escapes the next byte outside single quotes. Chat clients turn quotes
  * into typographic ones, so U+201C/U+201D and U+2018/U+2019 count as double and single quotes (any
- * quote of a kind closes a quote of that kind: “a" is a). Quoted parts and plain text join into
- * one word (a"b c"d is "ab cd"); "" is an empty word. */
+ * quote of a kind closes a quote of that kind, so “a" is the word a). Quoted parts and plain text
+ * join into one word (a"b c"d is "ab cd"); "" is an empty word. */
 #ifndef TN_CHATOPS_ARGS_H
 #define TN_CHATOPS_ARGS_H
 
@@ -23,8 +23,9 @@ typedef struct {
 } tn_args_t;
 
 /* Splits line (NUL-terminated, borrowed). max_words 0 means 64. 0 (*a filled; the caller owns
- * it: tn_args_free), TN_EPROTO (an unterminated quote, a trailing backslash), TN_ETOOBIG (more
- * words than max_words), TN_ENOMEM. On error *a is empty and err (may be NULL) says why. */
+ * it: tn_args_free; v is never NULL, even for 0 words), TN_EPROTO (an unterminated quote, a
+ * trailing backslash), TN_ETOOBIG (more words than max_words), TN_ENOMEM. On error *a is empty and
+ * err (may be NULL) says why. */
 int tn_args_split(const char *line, size_t max_words, tn_args_t *a, tn_buf_t *err);
 void tn_args_free(tn_args_t *a);
 
@@ -40,9 +41,11 @@ int tn_args_duration(const char *s, int64_t *ms, tn_buf_t *err);
  * as it is, so "a\.b" is the regex a\.b). An unquoted value runs to the next comma. Spaces and tabs
  * around names, operators, values and commas are ignored. Names are [A-Za-z_][A-Za-z0-9_]*.
  * At most 16 matchers; an empty list, an empty matcher ("a=1,,b=2", a trailing comma) is an
- * error (a silence must match something). Regexes may not use back-references (\1), nest groups
- * more than 32 deep, or grow past 4096 atoms once their repetitions are expanded: glibc would
- * take seconds or gigabytes on such patterns, and Alertmanager's RE2 has no back-references. */
+ * error (a silence must match something). Regexes may not use back-references (\1), repeat with
+ * *, + or {m,} something that can match the empty string ("(x*)*": write "x*"), nest groups more
+ * than 32 deep, or grow past 512 atoms once their repetitions are expanded ({m,n} and + copy):
+ * glibc's regex engine would take seconds, minutes or gigabytes on such patterns (see args.c),
+ * and Alertmanager's RE2 has no back-references either. */
 typedef enum { TN_MATCH_EQ, TN_MATCH_NE, TN_MATCH_RE, TN_MATCH_NRE } tn_match_op_t;
 
 typedef struct tn_matchers tn_matchers_t;
