@@ -221,10 +221,13 @@ static int is_name_char(char c)
  *  - regcomp expands {m,n} and + by copying ("(a{32767}){32767}" takes minutes and gigabytes,
  *    each stacked + doubles), and regexec's work grows with the size of what it built: at most
  *    RE_BUDGET atoms once every repetition is expanded;
- *  - a group that can match the empty string under *, + or {m,} ("((x*)*){24}" takes regcomp
- *    15 s, doubling with each copy) is refused: it never means more than the simpler pattern
- *    without the outer repetition;
- *  - at most RE_MAX_DEPTH nested groups. */
+ *  - regcomp's epsilon closures explode when the empty string can be matched in more than one
+ *    way, most of all after the anchoring '^': "((x*)*){24}" takes 15 s, "^((a?|b?)){222}$"
+ *    and "^((a?){0,2}){222}$" 5 s, "^(a?\b){200}$" minutes. So nothing that can match the
+ *    empty string may be repeated (by * + ? or {m,n}: x?? and (x*)* add nothing to x? and x*),
+ *    only one alternative of a group may match the empty string ((a|b)? rather than (a?|b?)),
+ *    and glibc's zero-width extensions \b \B \< \> \` \' are refused;
+ *  - at most RE_MAX_DEPTH nested groups, and every ')' closes one (see re_check). */
 #define RE_BUDGET 512
 #define RE_MAX_DEPTH 32
 
@@ -248,17 +251,17 @@ static const char *skip_bracket(const char *p)
     return *q ? q + 1 : q;
 }
 
-/* Reads the interval at p ('{'): "{m}", "{m,}" or "{m,n}". Its largest count (at least 1,
- * saturated above RE_BUDGET) in *mult, whether m is 0 in *zero and whether it has no upper
- * bound in *open; returns the byte after it, or NULL when it is not an interval. */
-static const char *read_interval(const char *p, uint64_t *mult, int *zero, int *open)
+/* Reads the interval at p ('{'): "{m}", "{m,}", "{m,n}", and glibc's "{,n}" and "{,}" (m = 0).
+ * Its largest count (at least 1, saturated above RE_BUDGET) in *mult and whether m is 0 in
+ * *zero; returns the byte after it, or NULL when it is not an interval (regcomp then refuses
+ * the pattern). */
+static const char *read_interval(const char *p, uint64_t *mult, int *zero)
 {
     uint64_t m = 0, n = 0;
     const char *q = p + 1;
-    if (*q < '0' || *q > '9') return NULL;
+    int have_m = *q >= '0' && *q <= '9';
     for (; *q >= '0' && *q <= '9'; q++)
         if (m <= RE_BUDGET) m = m * 10 + (uint64_t)(*q - '0');
-    *open = 0;
     if (*q == ',') {
         q++;
         if (*q >= '0' && *q <= '9') {
@@ -266,8 +269,9 @@ static const char *read_interval(const char *p, uint64_t *mult, int *zero, int *
                 if (n <= RE_BUDGET) n = n * 10 + (uint64_t)(*q - '0');
         } else {
             n = m + 1; /* {m,} is m copies and a star */
-            *open = 1;
         }
+    } else if (!have_m) {
+        return NULL;
     }
     if (*q != '}') return NULL;
     *mult = m > n ? m : n;
@@ -298,16 +302,29 @@ static void re_atom(re_group_t *g, uint64_t w, int null)
     g->last_null = null;
 }
 
-/* Repeats the last piece of g mult times; open when without an upper bound. NULL or why not. */
-static const char *re_repeat(re_group_t *g, uint64_t mult, int open, int zero)
+#define RE_EMPTY_REPEATED                                                                          \
+    "repeats something that can match the empty string (x?? or (x*)* add nothing to x? and x*)"
+#define RE_EMPTY_TWICE                                                                             \
+    "has two alternatives that can match the empty string (write (a|b)? rather than (a?|b?))"
+
+/* Repeats the last piece of g mult times (zero: it may be left out). NULL or why not. */
+static const char *re_repeat(re_group_t *g, uint64_t mult, int zero)
 {
     if (!g->last) return NULL; /* nothing to repeat: regcomp decides */
-    if (open && g->last_null)
-        return "repeats something that can match the empty string (drop the outer repetition)";
+    if (g->last_null) return RE_EMPTY_REPEATED;
     uint64_t grown = g->last * mult;
     g->sum = g->sum - g->last + grown;
     g->last = grown;
     if (zero) g->last_null = 1;
+    return NULL;
+}
+
+/* Ends the current branch of g ('|', ')' or the end). NULL or why not. */
+static const char *re_branch_end(re_group_t *g)
+{
+    if (!branch_null(g)) return NULL;
+    if (g->any_null) return RE_EMPTY_TWICE;
+    g->any_null = 1;
     return NULL;
 }
 
@@ -323,8 +340,10 @@ static const char *re_check(const char *p)
         const char *why = NULL;
         if (*p == '\\') {
             if (p[1] >= '1' && p[1] <= '9') return "back-references are not supported";
-            p += p[1] ? 2 : 1;
+            if (p[1] && strchr("bB<>`'", p[1]))
+                return "\\b, \\B, \\<, \\>, \\` and \\' are not supported";
             re_atom(&st[d], 1, 0);
+            p += p[1] ? 2 : 1;
         } else if (*p == '[') {
             p = skip_bracket(p);
             re_atom(&st[d], 1, 0);
@@ -334,29 +353,33 @@ static const char *re_check(const char *p)
             memset(&st[d], 0, sizeof st[d]);
             st[d].pre_null = 1;
             p++;
-        } else if (*p == ')' && d > 0) {
-            int null = st[d].any_null || branch_null(&st[d]);
+        } else if (*p == ')') {
+            /* glibc takes an unmatched ')' as a literal, so "a)|(b)" would close the anchoring
+             * group early: "^(a)|(b))$" matches anything that starts with a. */
+            if (d == 0) return "unbalanced parentheses (a literal one is written \\))";
+            if ((why = re_branch_end(&st[d])) != NULL) return why;
+            int null = st[d].any_null;
             uint64_t w = st[d].sum ? st[d].sum : 1;
             d--;
             re_atom(&st[d], w, null);
             p++;
         } else if (*p == '|') {
-            st[d].any_null = st[d].any_null || branch_null(&st[d]);
+            if ((why = re_branch_end(&st[d])) != NULL) return why;
             st[d].pre_null = 1;
             st[d].last = 0;
             p++;
         } else if (*p == '*' || *p == '?') {
-            why = re_repeat(&st[d], 1, *p == '*', 1);
+            why = re_repeat(&st[d], 1, 1);
             p++;
         } else if (*p == '+') { /* glibc copies: a+ is aa*, so a++ is four copies of a */
-            why = re_repeat(&st[d], 2, 1, 0);
+            why = re_repeat(&st[d], 2, 0);
             p++;
         } else if (*p == '{') {
             uint64_t mult;
-            int zero, open;
-            const char *after = read_interval(p, &mult, &zero, &open);
+            int zero;
+            const char *after = read_interval(p, &mult, &zero);
             if (after) {
-                why = re_repeat(&st[d], mult, open, zero);
+                why = re_repeat(&st[d], mult, zero);
                 p = after;
             } else {
                 re_atom(&st[d], 1, 0);
@@ -369,15 +392,13 @@ static const char *re_check(const char *p)
         if (why) return why;
         if (st[d].sum > RE_BUDGET) return "too complex once its repetitions are expanded";
     }
-    uint64_t total = 0;
-    for (int i = 0; i <= d; i++)
-        total += st[i].sum;
-    return total > RE_BUDGET ? "too complex once its repetitions are expanded" : NULL;
+    if (d) return "unbalanced parentheses";
+    return re_branch_end(&st[0]);
 }
 
 /* Compiles value, anchored at both ends, into mt->re. 0, TN_EINVAL (message in err) or
- * TN_ENOMEM. The pattern is first compiled alone so that one with unbalanced parentheses
- * ("a)|(b") cannot escape the anchoring group. */
+ * TN_ENOMEM. The pattern is first compiled alone too, so that a syntax error is one of what the
+ * user wrote ("a)|(b" is refused alone, while "^(a)|(b)$" would compile). */
 static int compile_re(matcher_t *mt, tn_buf_t *err)
 {
     const char *why = re_check(mt->value);

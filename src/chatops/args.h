@@ -41,10 +41,12 @@ int tn_args_duration(const char *s, int64_t *ms, tn_buf_t *err);
  * as it is, so "a\.b" is the regex a\.b). An unquoted value runs to the next comma. Spaces and tabs
  * around names, operators, values and commas are ignored. Names are [A-Za-z_][A-Za-z0-9_]*.
  * At most 16 matchers; an empty list, an empty matcher ("a=1,,b=2", a trailing comma) is an
- * error (a silence must match something). Regexes may not use back-references (\1), repeat with
- * *, + or {m,} something that can match the empty string ("(x*)*": write "x*"), nest groups more
- * than 32 deep, or grow past 512 atoms once their repetitions are expanded ({m,n} and + copy):
- * glibc's regex engine would take seconds, minutes or gigabytes on such patterns (see args.c),
+ * error (a silence must match something). Regexes may not use back-references (\1) or glibc's
+ * \b \B \< \> \` \', repeat something that can match the empty string ("(x*)*", "x??": write
+ * "x*", "x?"), have two alternatives that can ("(a?|b?)": write "(a|b)?"), leave a parenthesis
+ * unmatched (a literal one is "\)" or "[)]"), nest groups more than 32 deep, or grow past 512
+ * atoms once their repetitions are expanded ({m,n} and + copy): glibc's regex engine takes
+ * seconds, minutes or gigabytes on such patterns (see args.c). None of them adds meaning,
  * and Alertmanager's RE2 has no back-references either. */
 typedef enum { TN_MATCH_EQ, TN_MATCH_NE, TN_MATCH_RE, TN_MATCH_NRE } tn_match_op_t;
 

@@ -491,9 +491,20 @@ static void test_matcher_anchoring(void **state)
     assert_false(matches("service=~\"check|cart\"", co));
     assert_false(matches("service=~\"cart|out\"", co));
     assert_true(matches("service=~\"cart|checkout\"", co));
-    /* A pattern that closes the anchoring group early is refused, not silently unanchored. */
+    /* A pattern that closes the anchoring group early is refused, not silently unanchored:
+     * glibc takes an unmatched ')' as a literal, so "^(check)|(x))$" would compile. */
     expect_bad_matchers("service=~\"check)|(x\"", "bad regular expression for service");
     expect_bad_matchers("service=~\"x)|(.*\"", "bad regular expression");
+    expect_bad_matchers("service=~\"check)|(x)\"", "unbalanced parentheses");
+    expect_bad_matchers("service=~\"check)|.*(x)\"", "unbalanced parentheses");
+    expect_bad_matchers("service=~\")\"", "unbalanced parentheses");
+    expect_bad_matchers("service=~\"(check\"", "unbalanced parentheses");
+    /* ... and found by fuzz_args: "^()+++++)$" repeats the empty group 32 times. */
+    expect_bad_matchers("v=~)+++++", "unbalanced parentheses");
+    /* A literal parenthesis is escaped or in brackets. */
+    assert_true(matches("service=~\"check\\)\"", LABELS("service", "check)")));
+    assert_true(matches("service=~\"[)(]+\"", LABELS("service", ")(")));
+    assert_false(matches("service=~\"[)]|(x)\"", LABELS("service", ")y")));
     /* Newlines in values do not create new anchors. */
     assert_false(matches("service=~check", LABELS("service", "x\ncheck")));
     assert_false(matches("service=~check", LABELS("service", "check\nx")));
@@ -593,21 +604,45 @@ static void test_matcher_hostile_regex(void **state)
     expect_bad_matchers("a=~\"(x|y){5000}\"", "too complex");
     expect_bad_matchers("a=~\"x{513}\"", "too complex");
     expect_bad_matchers("a=~\"x{1,513}\"", "too complex");
-    expect_bad_matchers("a=~\"(x?){256}x{257}\"", "too complex");
+    expect_bad_matchers("a=~\"(xy){256}x{2}\"", "too complex");
     expect_bad_matchers("a=~\"x{99999999999999999999}\"", "too complex");
     /* Each stacked + doubles what glibc builds (found by fuzz_args). */
     expect_bad_matchers("a=~\"x+++++++++++++\"", "too complex");
     expect_bad_matchers("a=~\"x++++++*+++*++++\"", "bad regular expression");
     expect_bad_matchers("a=~\"(x{64}+)++++++\"", "too complex");
-    /* A repeated group that can match "" costs glibc's regcomp 2^n for n copies (((x*)*){24}
-     * takes 15 s); it never means more than the group alone. */
-    const char *nullable[] = {"((x*)*){24}y", "(x*)*", "(x?)+",    "(x|)*",  "()*",
-                              "(x*){2,}",     "x**",   "(x*y*)*",  "(^)*",   "((x*)?)*",
-                              "(a|b*)+",      "x{0}*", "(x?){0,}", "(()|x)*"};
+    /* Matching the empty string in more than one way explodes glibc's epsilon closures (((x*)*){24}
+     * takes regcomp 15 s, ^((a?|b?)){222}$ 5 s, ^(a?\b){200}$ minutes), and never adds meaning. */
+    const char *nullable[] = {"((x*)*){24}y",     "(x*)*",    "(x?)+",    "(x|)*",     "()*",
+                              "(x*){2,}",         "x**",      "(x*y*)*",  "(^)*",      "((x*)?)*",
+                              "(a|b*)+",          "x{0}*",    "(x?){0,}", "(()|x)*",   "(x*){,}",
+                              "(x?){,}",          "x??",      "(x*)?",    "(x?){256}", "(x?){0,2}",
+                              "((a?){0,2}){222}", "a??{222}", "(x*){0,5}"};
     for (size_t i = 0; i < sizeof nullable / sizeof nullable[0]; i++) {
         char pat[64];
         snprintf(pat, sizeof pat, "a=~\"%s\"", nullable[i]);
         expect_bad_matchers(pat, "repeats something that can match the empty string");
+    }
+    const char *twice[] = {"(a?|b?)", "(|)", "a?|b*", "x(a*|b|)", "((a?|b?)){222}", "(()|())"};
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        char pat[64];
+        snprintf(pat, sizeof pat, "a=~\"%s\"", twice[i]);
+        expect_bad_matchers(pat, "two alternatives that can match the empty string");
+    }
+    /* Written out instead of repeated: 222 copies of (a?|b?) take the same 5 s. */
+    tn_buf_t many;
+    tn_buf_init(&many);
+    assert_int_equal(tn_buf_puts(&many, "a=~\""), 0);
+    for (int i = 0; i < 222; i++)
+        assert_int_equal(tn_buf_puts(&many, "(a?|b?)"), 0);
+    assert_int_equal(tn_buf_puts(&many, "\""), 0);
+    expect_bad_matchers(many.data, "two alternatives");
+    tn_buf_deinit(&many);
+    /* glibc's zero-width extensions. */
+    const char *gnu[] = {"\\bcheck\\b", "(a?\\b){200}", "\\<x", "x\\>", "\\Bx", "\\`x", "x\\'"};
+    for (size_t i = 0; i < sizeof gnu / sizeof gnu[0]; i++) {
+        char pat[64];
+        snprintf(pat, sizeof pat, "a=~\"%s\"", gnu[i]);
+        expect_bad_matchers(pat, "are not supported");
     }
     assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 1.0);
     /* ... while ordinary bounds are fine. */
@@ -617,14 +652,20 @@ static void test_matcher_hostile_regex(void **state)
     assert_true(matches("a=~\"(ab){2,3}\"", LABELS("a", "ababab")));
     assert_true(matches("a=~\"[0-9]{1,3}(\\.[0-9]{1,3}){3}\"", LABELS("a", "10.0.0.1")));
     assert_true(matches("a=~\"x{3,}\"", LABELS("a", "xxxxx")));
-    assert_true(matches("a=~\"x++*?\"", LABELS("a", "xxx")));
-    /* Repeating what cannot match "", or a bounded repetition of what can, is fine. */
+    expect_bad_matchers("a=~\"x++*?\"", "repeats something");
+    /* Repeating what cannot match "", and one alternative that can, are fine. */
     assert_true(matches("a=~\"(x+)*\"", LABELS("a", "xxx")));
     assert_true(matches("a=~\"(a+|b)*\"", LABELS("a", "aab")));
     assert_true(matches("a=~\"(x|y*z)*\"", LABELS("a", "xyyzz")));
-    assert_true(matches("a=~\"(x*){0,5}\"", LABELS("a", "xx")));
-    assert_true(matches("a=~\"((x*)?)\"", LABELS("a", "")));
+    assert_true(matches("a=~\"(x?y){2}\"", LABELS("a", "yxy")));
+    assert_true(matches("a=~\"(x*)\"", LABELS("a", "")));
+    assert_true(matches("a=~\"(a|b*)c\"", LABELS("a", "bbc")));
     assert_true(matches("a=~\"(prod|stag(ing)?)\"", LABELS("a", "staging")));
+    assert_true(matches("a=~\"^check.*$\"", LABELS("a", "checkout"))); /* redundant, allowed */
+    /* glibc's {,n} is {0,n}, and counts like it. */
+    assert_true(matches("a=~\"x{,3}\"", LABELS("a", "xxx")));
+    assert_false(matches("a=~\"x{,3}\"", LABELS("a", "xxxx")));
+    expect_bad_matchers("a=~\"((x{8}){1,64}){,64}\"", "too complex");
     /* Brackets with ']' and classes are one atom each. */
     assert_true(matches("a=~\"[]x]{2}[[:digit:]]\"", LABELS("a", "]x7")));
     assert_true(matches("a=~\"[^]]+\"", LABELS("a", "abc")));
