@@ -1,11 +1,13 @@
 /* libFuzzer target: chat command words, durations and label matchers (chatops/args.c). The
  * input is split into words; the whole input and each word are tried as a duration and as
  * matchers; matchers that parse are printed, parsed again from their canonical text (which must
- * print the same) and matched against labels taken from the words. See fuzz_json_samples.c for
- * how to build and run. */
+ * print the same) and matched against labels taken from the words, and each regex is checked
+ * against the same pattern compiled unanchored and required to match the whole value. See
+ * fuzz_json_samples.c for how to build and run. */
 #include "chatops/args.h"
 #include "core/error.h"
 
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,56 @@ static void check_duration(const char *s)
     tn_buf_deinit(&err);
 }
 
+/* An oracle for the anchoring: for each =~ or !~ matcher of text (canonical, from
+ * tn_matchers_str), the pattern compiled as it is must match the whole label value (leftmost
+ * longest: from 0 to the end) exactly when the matcher alone says it matches. */
+static void check_anchoring(const char *text, const labels_t *labels)
+{
+    size_t n = strlen(text);
+    char *name = malloc(n + 1), *value = malloc(n + 1), *one = malloc(n + 1);
+    if (!name || !value || !one) goto out;
+    for (const char *p = text; *p;) {
+        const char *start = p;
+        size_t nlen = strcspn(p, "=!");
+        memcpy(name, p, nlen);
+        name[nlen] = '\0';
+        p += nlen;
+        int re = p[1] == '~', neg = p[0] == '!';
+        p += (re || neg) ? 2 : 1;
+        if (*p++ != '"') __builtin_trap();
+        char *o = value;
+        for (; *p != '"'; p++) {
+            if (!*p) __builtin_trap();
+            if (*p == '\\') p++;
+            *o++ = *p;
+        }
+        *o = '\0';
+        p++;
+        memcpy(one, start, (size_t)(p - start));
+        one[p - start] = '\0';
+        if (*p == ',') p++;
+        if (!re) continue;
+
+        regex_t alone;
+        if (regcomp(&alone, value, REG_EXTENDED) != 0) __builtin_trap(); /* the parser took it */
+        const char *v = get_label(name, (void *)labels);
+        if (!v) v = "";
+        regmatch_t pm[1];
+        int full = regexec(&alone, v, 1, pm, 0) == 0 && pm[0].rm_so == 0 &&
+                   (size_t)pm[0].rm_eo == strlen(v);
+        regfree(&alone);
+        tn_matchers_t *m = NULL;
+        if (tn_matchers_parse(one, &m, NULL) != 0) continue; /* out of memory */
+        int holds = tn_matchers_match(m, get_label, (void *)labels);
+        tn_matchers_free(m);
+        if (holds != (neg ? !full : full)) __builtin_trap();
+    }
+out:
+    free(one);
+    free(value);
+    free(name);
+}
+
 static void check_matchers(const char *s, const labels_t *labels)
 {
     tn_matchers_t *m = NULL;
@@ -70,6 +122,7 @@ static void check_matchers(const char *s, const labels_t *labels)
         int b = tn_matchers_match(m2, get_label, (void *)labels);
         if (a != b) __builtin_trap();
         tn_matchers_match(m, NULL, NULL);
+        check_anchoring(text.data, labels);
     }
 out:
     tn_matchers_free(m2);
