@@ -30,9 +30,9 @@ typedef struct {
 
 /* Parses body (borrowed, len bytes, need not be NUL-terminated). max_fields 0 means 1024.
  * Returns 0 (*f filled; the caller owns it: tn_form_free), TN_EPROTO for a bad percent escape
- * ("%4", "%zz") or a decoded NUL byte in a name or value, TN_ETOOBIG for more than max_fields
- * pairs, TN_ENOMEM. On error *f is left empty (safe to tn_form_free) and err (may be NULL)
- * gets a message naming the problem and its byte offset. */
+ * ("%", "%4", "%zz") or a NUL byte in a name or value (decoded from "%00", or raw), TN_ETOOBIG
+ * for more than max_fields pairs, TN_ENOMEM. On error *f is left empty (safe to tn_form_free) and
+ * err (may be NULL) gets a message naming the problem and its byte offset. */
 int tn_form_parse(const char *body, size_t len, size_t max_fields, tn_form_t *f, tn_buf_t *err);
 
 /* The first value of name (borrowed from f), or NULL when absent. */
