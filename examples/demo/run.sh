@@ -245,7 +245,7 @@ import json, sys
 for s in json.load(sys.stdin):
     print("  %-8s %-16s version %d  active=%s  error=%s" % (s["kind"], s["name"], s["version"], s["active"], (s["error"] or "-")[:70]))'
 
-say "11b. A remediation (level 3) needs a person: refused alone, dry-run, then approved"
+say "11b. A remediation (level 3) needs a person: refused alone, a bad parameter refused, a dry run"
 runs() { curl -s -o "$D/resp" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$URL/api/v1/runs"; }
 echo "  POST /api/v1/runs restart-payments            -> HTTP $(runs '{"runbook":"restart-payments"}'): $(python3 -c "import json; print(json.load(open('$D/resp'))['message'][:90])" 2>/dev/null || cat "$D/resp")"
 echo "  ... with \"version\": \"latest\"                 -> HTTP $(runs '{"runbook":"restart-payments","params":{"version":"latest"},"approved_by":"alice"}'): $(python3 -c "import json; print(json.load(open('$D/resp'))['message'][:90])")"
