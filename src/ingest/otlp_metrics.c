@@ -9,6 +9,7 @@
  * sample, rejection and error message is the same. */
 #include "ingest/jsonpull.h"
 #include "ingest/otlp_common.h"
+#include "ingest/prom_text.h" /* tn__labels_add_cached */
 #include "core/error.h"
 
 #include <inttypes.h>
@@ -84,8 +85,9 @@ static const tn_jp_schema_t s_root = {m_root, NULL};
 typedef struct {
     tn__otlp_ctx_t c;
     const tn_jp_doc_t *d;
-    tn_buf_t key;  /* an attribute key, NUL-terminated */
-    tn_buf_t aerr; /* an AnyValue's error */
+    tn_buf_t key;             /* an attribute key, NUL-terminated */
+    tn_buf_t aerr;            /* an AnyValue's error */
+    tn__label_cache_t lcache; /* attribute key -> label name, for this request */
 } walk_t;
 
 static const tn_jp_node_t *nd(const walk_t *w, uint32_t i)
@@ -121,11 +123,8 @@ static const char *str_of(const walk_t *w, uint32_t i)
 static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32_t *out)
 {
     size_t nn = 0;
-    size_t lens[16];
-    for (; names[nn]; nn++) {
+    for (; names[nn]; nn++)
         out[nn] = NONE;
-        lens[nn] = strlen(names[nn]);
-    }
     if (!is_obj(w, o)) return;
     const tn_jp_node_t *x = nd(w, o);
     uint32_t k = o + 1;
@@ -134,7 +133,12 @@ static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32
         const char *ks = tn_jp_doc_str(w->d, kn);
         uint32_t v = k + 1;
         for (size_t j = 0; j < nn; j++) {
-            if (lens[j] == kn->len && memcmp(names[j], ks, kn->len) == 0) {
+            /* names[j] == ks[0..len): compared in place (no strlen per call) */
+            const char *nm = names[j];
+            size_t i = 0;
+            while (i < kn->len && nm[i] && nm[i] == ks[i])
+                i++;
+            if (i == kn->len && !nm[i]) {
                 if (nd(w, v)->type != TN_JP_NULL) out[j] = v;
                 break;
             }
@@ -481,7 +485,7 @@ static int attrs(walk_t *w, tn_labels_t *l, uint32_t list, tn_buf_t *err)
             if (rc) return rc;
         }
         tn_buf_reset(&w->aerr);
-        rc = tn_labels_add(l, k, s, len, &w->aerr);
+        rc = tn__labels_add_cached(&w->lcache, l, k, strlen(k), s, len, &w->aerr);
         if (rc) {
             if (rc == TN_EINVAL)
                 tn_buf_printf(err, "attributes[%" PRIu32 "]: %s", i,
@@ -984,6 +988,7 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     w.d = &g_doc;
     tn_buf_init(&w.key);
     tn_buf_init(&w.aerr);
+    memset(&w.lcache, 0, sizeof w.lcache);
     int rc =
         tn_jp_doc_build(&g_doc, body ? body : "", body ? len : 0, TN_JP_REJECT_DUPLICATES, &s_root);
     if (rc == TN_EINVAL) {
