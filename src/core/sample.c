@@ -8,6 +8,11 @@
 
 void tn_sample_deinit(tn_sample_t *s)
 {
+    if (s->packed) {
+        free(s->labels);
+        memset(s, 0, sizeof *s);
+        return;
+    }
     free(s->name);
     for (size_t i = 0; i < s->nlabels; i++) {
         free(s->labels[i].name);

@@ -88,6 +88,8 @@ typedef struct {
     tn_buf_t key;             /* an attribute key, NUL-terminated */
     tn_buf_t aerr;            /* an AnyValue's error */
     tn__label_cache_t lcache; /* attribute key -> label name, for this request */
+    tn_labels_t pl;           /* a data point's labels, their strings in pool */
+    tn_buf_t pool;
 } walk_t;
 
 static const tn_jp_node_t *nd(const walk_t *w, uint32_t i)
@@ -528,16 +530,16 @@ typedef struct {
     const char *error; /* metric-level reason to reject every point, or NULL */
 } metric_t;
 
-/* Appends one sample name<suffix>{base labels, extra=extra_value} = value at ts. With take, the
- * base labels are moved into the sample (base is left empty) instead of copied. 0, TN_EINVAL
+/* Appends one sample name<suffix>{base labels, extra=extra_value} = value at ts, packed: its
+ * name, unit, labels and their strings in one allocation (tn_sample_t.packed). 0, TN_EINVAL
  * (c->err), TN_ENOMEM, TN_ETOOBIG. */
 static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double value, int64_t ts,
-                tn_labels_t *base, int take, const char *extra, const char *extra_value)
+                const tn_labels_t *base, const char *extra, const char *extra_value)
 {
     int rc = tn__otlp_room(c, 1);
     if (rc) return rc;
     char name[TN_MAX_NAME_LEN + 16];
-    size_t sl = strlen(suffix);
+    size_t sl = strlen(suffix), nl = m->name_len + sl;
     memcpy(name, m->name, m->name_len);
     memcpy(name + m->name_len, suffix, sl + 1);
     if (!tn_metric_name_valid(name)) {
@@ -545,39 +547,46 @@ static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double
                       TN_MAX_NAME_LEN);
         return TN_EINVAL;
     }
-    tn_labels_t l;
-    tn_labels_init(&l);
-    if (take) {
-        l = *base;
-        tn_labels_init(base);
-    } else {
-        rc = tn_labels_copy(&l, base);
-    }
-    if (!rc && extra) rc = tn_labels_add_raw(&l, extra, extra_value, (size_t)-1);
-    if (rc == TN_ETOOBIG) {
+    if (extra && base->n >= TN_MAX_LABELS) {
         tn_buf_printf(&c->err, "too many labels (limit %d)", TN_MAX_LABELS);
-        rc = TN_EINVAL;
+        return TN_EINVAL;
     }
-    tn_sample_t *s = rc ? NULL : tn_samples_push(&c->out->samples);
-    if (!rc && !s) rc = TN_ENOMEM;
-    if (rc) {
-        tn_labels_deinit(&l);
-        return rc;
+    size_t n = base->n + (extra != NULL);
+    size_t size = n * sizeof(tn_label_t) + nl + 1 + (m->unit ? m->unit_len + 1 : 0);
+    for (size_t i = 0; i < base->n; i++)
+        size += strlen(base->items[i].name) + strlen(base->items[i].value) + 2;
+    if (extra) size += strlen(extra) + strlen(extra_value) + 2;
+    tn_sample_t *s = tn_samples_push(&c->out->samples);
+    char *block = s ? malloc(size) : NULL;
+    if (!block) {
+        if (s) tn_batch_drop_sample(c->out);
+        return TN_ENOMEM;
     }
+    tn_label_t *labels = (tn_label_t *)(void *)block;
+    char *w = block + n * sizeof(tn_label_t);
+    s->packed = 1;
+    s->labels = labels;
+    s->nlabels = n;
     s->value = value;
     s->ts_ms = ts;
-    s->name = malloc(m->name_len + sl + 1);
-    if (s->name) memcpy(s->name, name, m->name_len + sl + 1);
+    s->name = w;
+    memcpy(w, name, nl + 1);
+    w += nl + 1;
     if (m->unit) {
-        s->unit = malloc(m->unit_len + 1);
-        if (s->unit) memcpy(s->unit, m->unit, m->unit_len), s->unit[m->unit_len] = '\0';
+        s->unit = w;
+        memcpy(w, m->unit, m->unit_len);
+        w[m->unit_len] = '\0';
+        w += m->unit_len + 1;
     }
-    if (!s->name || (m->unit && !s->unit)) {
-        rc = TN_ENOMEM;
-        tn_labels_deinit(&l);
-    } else {
-        rc = tn_sample_take_labels(s, &l, &c->err);
+    for (size_t i = 0; i < n; i++) {
+        const char *ln = i < base->n ? base->items[i].name : extra;
+        const char *lv = i < base->n ? base->items[i].value : extra_value;
+        size_t a = strlen(ln) + 1, b = strlen(lv) + 1;
+        labels[i].name = memcpy(w, ln, a);
+        labels[i].value = memcpy(w + a, lv, b);
+        w += a + b;
     }
+    rc = tn_sample_finish(s, &c->err);
     if (rc) {
         tn_batch_drop_sample(c->out);
         return rc;
@@ -648,7 +657,7 @@ static int number_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_t
         }
         v = (double)i;
     }
-    return emit(&w->c, m, "", v, ts, l, 1, NULL, NULL);
+    return emit(&w->c, m, "", v, ts, l, NULL, NULL);
 }
 
 static int histogram_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_t ts,
@@ -696,8 +705,8 @@ static int histogram_point(walk_t *w, const metric_t *m, const uint32_t *f, int6
     }
     if (!has_count) count = total;
 
-    int rc = emit(c, m, "_count", count, ts, l, 0, NULL, NULL);
-    if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, l, 0, NULL, NULL);
+    int rc = emit(c, m, "_count", count, ts, l, NULL, NULL);
+    if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, l, NULL, NULL);
     double cum = 0;
     char le[32];
     be = nb ? first(w, bc) : NONE;
@@ -709,9 +718,9 @@ static int histogram_point(walk_t *w, const metric_t *m, const uint32_t *f, int6
         double_of(w, ee, &b);
         cum += (double)u;
         tn__otlp_fmt_double(b, le);
-        rc = emit(c, m, "_bucket", cum, ts, l, 0, "le", le);
+        rc = emit(c, m, "_bucket", cum, ts, l, "le", le);
     }
-    if (!rc) rc = emit(c, m, "_bucket", count, ts, l, 0, "le", "+Inf");
+    if (!rc) rc = emit(c, m, "_bucket", count, ts, l, "le", "+Inf");
     return rc;
 }
 
@@ -748,8 +757,8 @@ static int summary_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_
             return TN_EINVAL;
         }
     }
-    int rc = emit(c, m, "_count", count, ts, l, 0, NULL, NULL);
-    if (!rc) rc = emit(c, m, "_sum", sum, ts, l, 0, NULL, NULL);
+    int rc = emit(c, m, "_count", count, ts, l, NULL, NULL);
+    if (!rc) rc = emit(c, m, "_sum", sum, ts, l, NULL, NULL);
     x = n ? first(w, qv) : NONE;
     for (size_t i = 0; i < n && !rc; i++, x = after(w, x)) {
         double q = 0, v = 0;
@@ -759,7 +768,7 @@ static int summary_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_
         if (qf[0] == NONE || double_of(w, qf[0], &q)) q = 0;
         if (qf[1] == NONE || double_of(w, qf[1], &v)) v = 0;
         tn__otlp_fmt_double(q, qs);
-        rc = emit(c, m, "", v, ts, l, 0, "quantile", qs);
+        rc = emit(c, m, "", v, ts, l, "quantile", qs);
     }
     return rc;
 }
@@ -787,19 +796,22 @@ static int parse_point(walk_t *w, uint32_t dp, const metric_t *m)
     int64_t ts = ns ? (int64_t)(ns / 1000000) : c->now_ms;
     if (flags & 1) return 0; /* NO_RECORDED_VALUE: skipped */
 
-    tn_labels_t l;
-    tn_labels_init(&l);
-    int rc = attrs(w, &l, f[P_ATTRS], &c->err);
-    if (!rc) rc = tn__otlp_merge(&l, m->res, &c->err);
-    if (!rc) rc = tn_labels_finish(&l, &c->err);
+    /* the point's labels: in w->pool, emptied for each point; emit copies them */
+    tn_labels_t *l = &w->pl;
+    l->n = 0;
+    w->pool.len = 0;
+    if (!w->pool.cap && tn_buf_reserve(&w->pool, TN_LABELS_POOL_MAX)) return TN_ENOMEM;
+    int rc = attrs(w, l, f[P_ATTRS], &c->err);
+    if (!rc) rc = tn__otlp_merge(l, m->res, &c->err);
+    if (!rc) rc = tn_labels_finish(l, &c->err);
     if (!rc) {
         switch (m->kind) {
         case K_GAUGE:
         case K_SUM:
-            rc = number_point(w, m, f, ts, &l);
+            rc = number_point(w, m, f, ts, l);
             break;
         case K_HISTOGRAM:
-            rc = histogram_point(w, m, f, ts, &l);
+            rc = histogram_point(w, m, f, ts, l);
             break;
         case K_EXPHISTOGRAM: {
             double count, sum;
@@ -809,15 +821,14 @@ static int parse_point(walk_t *w, uint32_t dp, const metric_t *m)
                 rc = TN_EINVAL;
                 break;
             }
-            rc = emit(c, m, "_count", count, ts, &l, 0, NULL, NULL);
-            if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, &l, 0, NULL, NULL);
+            rc = emit(c, m, "_count", count, ts, l, NULL, NULL);
+            if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, l, NULL, NULL);
             break;
         }
         default:
-            rc = summary_point(w, m, f, ts, &l);
+            rc = summary_point(w, m, f, ts, l);
         }
     }
-    tn_labels_deinit(&l);
     return rc;
 }
 
@@ -989,6 +1000,9 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     tn_buf_init(&w.key);
     tn_buf_init(&w.aerr);
     memset(&w.lcache, 0, sizeof w.lcache);
+    tn_buf_init(&w.pool);
+    tn_labels_init(&w.pl);
+    w.pl.pool = &w.pool;
     int rc =
         tn_jp_doc_build(&g_doc, body ? body : "", body ? len : 0, TN_JP_REJECT_DUPLICATES, &s_root);
     if (rc == TN_EINVAL) {
@@ -1005,6 +1019,8 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     rc = tn__otlp_end(&w.c, rc, NULL);
     tn_buf_deinit(&w.key);
     tn_buf_deinit(&w.aerr);
+    tn_labels_deinit(&w.pl);
+    tn_buf_deinit(&w.pool);
     if (g_doc.cap > DOC_KEEP_MAX || g_doc.strings.cap > 16 * (size_t)DOC_KEEP_MAX) {
         tn_jp_doc_deinit(&g_doc);
         g_doc_ready = 0;
