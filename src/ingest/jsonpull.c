@@ -503,16 +503,21 @@ static int tab_insert(tn__jp_frame_t *f, const tn__jp_key_t *keys, size_t idx)
     return 0;
 }
 
-static int tab_grow(tn__jp_frame_t *f, const tn__jp_key_t *keys)
+static int tab_grow(tn_jp_t *p, tn__jp_frame_t *f)
 {
     size_t cap = f->tabcap ? f->tabcap * 2 : 64;
     uint32_t *t = calloc(cap, sizeof *t);
     if (!t) return TN_ENOMEM;
+    if (!f->tab) /* the keys of a small object were compared without their hash */
+        for (size_t i = 0; i < f->nkeys; i++) {
+            tn__jp_key_t *k = &p->keys[f->key_base + i];
+            k->hash = key_hash(key_bytes(p, k), k->len);
+        }
     free(f->tab);
     f->tab = t;
     f->tabcap = cap;
     for (size_t i = 0; i < f->nkeys; i++)
-        tab_insert(f, keys, i);
+        tab_insert(f, p->keys, i);
     return 0;
 }
 
@@ -520,14 +525,15 @@ static int tab_grow(tn__jp_frame_t *f, const tn__jp_key_t *keys)
 static int key_seen(tn_jp_t *p, const char *s, size_t n, int escaped)
 {
     tn__jp_frame_t *f = &p->frames[p->depth - 1];
-    uint32_t h = key_hash(s, n);
+    uint32_t h = 0; /* hashed only once the object has a table */
     if (f->tab) {
+        h = key_hash(s, n);
         size_t mask = f->tabcap - 1;
         for (size_t j = h & mask; f->tab[j]; j = (j + 1) & mask)
             if (key_eq(p, &p->keys[f->key_base + f->tab[j] - 1], h, s, n)) return 1;
     } else {
         for (size_t i = f->key_base; i < p->nkeys; i++)
-            if (key_eq(p, &p->keys[i], h, s, n)) return 1;
+            if (p->keys[i].len == n && memcmp(key_bytes(p, &p->keys[i]), s, n) == 0) return 1;
     }
     if (p->nkeys == p->kcap) {
         size_t cap = p->kcap ? p->kcap * 2 : 64;
@@ -548,7 +554,7 @@ static int key_seen(tn_jp_t *p, const char *s, size_t n, int escaped)
     }
     f->nkeys++;
     if ((f->tab && f->nkeys * 2 > f->tabcap) || (!f->tab && f->nkeys > SMALL_OBJECT)) {
-        if (tab_grow(f, p->keys)) return oom(p);
+        if (tab_grow(p, f)) return oom(p);
     } else if (f->tab) {
         tab_insert(f, p->keys, f->nkeys - 1);
     }
@@ -830,9 +836,14 @@ static const tn_jp_schema_t *member_schema(const tn_jp_schema_t *s, const char *
 {
     if (s == TN_JP_KEEP_ALL) return s;
     if (!s || !s->members) return NULL;
-    for (const tn_jp_member_t *m = s->members; m->key; m++)
-        if (m->key[0] == (n ? k[0] : 0) && strlen(m->key) == n && memcmp(m->key, k, n) == 0)
-            return m->schema;
+    for (const tn_jp_member_t *m = s->members; m->key; m++) {
+        const char *mk = m->key; /* compared in place: no strlen per key */
+        if (mk[0] != (n ? k[0] : 0)) continue;
+        size_t i = 0;
+        while (i < n && mk[i] && mk[i] == k[i])
+            i++;
+        if (i == n && !mk[i]) return m->schema;
+    }
     return NULL;
 }
 
