@@ -44,15 +44,17 @@ int tn_sample_finish(tn_sample_t *s, tn_buf_t *err)
         }
     }
     uint64_t h = 14695981039346656037ULL;
-#define MIX(p, n)                                                                                  \
-    for (size_t k_ = 0; k_ < (n); k_++) {                                                          \
-        h ^= (unsigned char)(p)[k_];                                                               \
+    /* each string with its NUL, read once (no strlen first) */
+#define MIX(p)                                                                                     \
+    for (const unsigned char *q_ = (const unsigned char *)(p);; q_++) {                            \
+        h ^= *q_;                                                                                  \
         h *= 1099511628211ULL;                                                                     \
+        if (!*q_) break;                                                                           \
     }
-    MIX(s->name, strlen(s->name) + 1);
+    MIX(s->name);
     for (size_t i = 0; i < s->nlabels; i++) {
-        MIX(s->labels[i].name, strlen(s->labels[i].name) + 1);
-        MIX(s->labels[i].value, strlen(s->labels[i].value) + 1);
+        MIX(s->labels[i].name);
+        MIX(s->labels[i].value);
     }
 #undef MIX
     static const char hex[] = "0123456789abcdef";

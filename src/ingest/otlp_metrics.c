@@ -551,11 +551,12 @@ static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double
         tn_buf_printf(&c->err, "too many labels (limit %d)", TN_MAX_LABELS);
         return TN_EINVAL;
     }
-    size_t n = base->n + (extra != NULL);
-    size_t size = n * sizeof(tn_label_t) + nl + 1 + (m->unit ? m->unit_len + 1 : 0);
-    for (size_t i = 0; i < base->n; i++)
-        size += strlen(base->items[i].name) + strlen(base->items[i].value) + 2;
-    if (extra) size += strlen(extra) + strlen(extra_value) + 2;
+    /* base is a point's labels (w->pl): their strings are the bytes of its pool, copied at once */
+    const tn_buf_t *pool = base->pool;
+    size_t n = base->n + (extra != NULL), ea = 0, eb = 0;
+    if (extra) ea = strlen(extra) + 1, eb = strlen(extra_value) + 1;
+    size_t size = n * sizeof(tn_label_t) + nl + 1 + (m->unit ? m->unit_len + 1 : 0) + pool->len;
+    size += ea + eb;
     tn_sample_t *s = tn_samples_push(&c->out->samples);
     char *block = s ? malloc(size) : NULL;
     if (!block) {
@@ -578,13 +579,15 @@ static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double
         w[m->unit_len] = '\0';
         w += m->unit_len + 1;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *ln = i < base->n ? base->items[i].name : extra;
-        const char *lv = i < base->n ? base->items[i].value : extra_value;
-        size_t a = strlen(ln) + 1, b = strlen(lv) + 1;
-        labels[i].name = memcpy(w, ln, a);
-        labels[i].value = memcpy(w + a, lv, b);
-        w += a + b;
+    if (pool->len) memcpy(w, pool->data, pool->len);
+    for (size_t i = 0; i < base->n; i++) {
+        labels[i].name = w + (base->items[i].name - pool->data);
+        labels[i].value = w + (base->items[i].value - pool->data);
+    }
+    w += pool->len;
+    if (extra) {
+        labels[n - 1].name = memcpy(w, extra, ea);
+        labels[n - 1].value = memcpy(w + ea, extra_value, eb);
     }
     rc = tn_sample_finish(s, &c->err);
     if (rc) {
