@@ -273,7 +273,18 @@ static int lex_string(tn_jp_t *p, size_t s)
     const unsigned char *b = (const unsigned char *)p->buf;
     size_t q = s + 1, n = p->n;
     int esc = 0;
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     for (;;) {
+        /* 8 plain bytes at a time: no '"', '\\', control byte or byte >= 0x80 in the word */
+        while (q + 8 <= n) {
+            uint64_t x, xq, xb;
+            memcpy(&x, b + q, 8);
+            xq = x ^ (ones * '"');
+            xb = x ^ (ones * '\\');
+            if (((xq - ones) & ~xq) | ((xb - ones) & ~xb) | ((x - ones * 0x20) & ~x) | (x & high))
+                break;
+            q += 8;
+        }
         while (q < n && g_plain[b[q]])
             q++;
         if (q >= n) return fail(p, n, s, n, 0, "premature end of input");
