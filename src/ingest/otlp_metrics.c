@@ -120,12 +120,22 @@ static const char *str_of(const walk_t *w, uint32_t i)
     return tn_jp_doc_str(w->d, nd(w, i));
 }
 
-/* Members of object o whose key is in names (NULL-terminated, at most 16): their values into
+/* A member name with its length. */
+typedef struct {
+    const char *s;
+    size_t len;
+} name_t;
+#define NM(x)                                                                                      \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
+
+/* Members of object o whose key is in names (ended by {NULL}, at most 16): their values into
  * out[k] (NONE when absent or null, as tn__otlp_get). */
-static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32_t *out)
+static void fields(const walk_t *w, uint32_t o, const name_t *names, uint32_t *out)
 {
     size_t nn = 0;
-    for (; names[nn]; nn++)
+    for (; names[nn].s; nn++)
         out[nn] = NONE;
     if (!is_obj(w, o)) return;
     const tn_jp_node_t *x = nd(w, o);
@@ -135,12 +145,7 @@ static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32
         const char *ks = tn_jp_doc_str(w->d, kn);
         uint32_t v = k + 1;
         for (size_t j = 0; j < nn; j++) {
-            /* names[j] == ks[0..len): compared in place (no strlen per call) */
-            const char *nm = names[j];
-            size_t i = 0;
-            while (i < kn->len && nm[i] && nm[i] == ks[i])
-                i++;
-            if (i == kn->len && !nm[i]) {
+            if (names[j].len == kn->len && memcmp(names[j].s, ks, kn->len) == 0) {
                 if (nd(w, v)->type != TN_JP_NULL) out[j] = v;
                 break;
             }
@@ -151,7 +156,7 @@ static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32
 
 static uint32_t get(const walk_t *w, uint32_t o, const char *name)
 {
-    const char *names[2] = {name, NULL};
+    const name_t names[2] = {{name, strlen(name)}, {NULL, 0}};
     uint32_t v;
     fields(w, o, names, &v);
     return v;
@@ -287,8 +292,9 @@ static int double_of(const walk_t *w, uint32_t i, double *out)
 /* ---- AnyValue ---------------------------------------------------------------------------- */
 
 enum { AV_NONE = -1, AV_STRING, AV_BOOL, AV_INT, AV_DOUBLE, AV_ARRAY, AV_KVLIST, AV_BYTES };
-static const char *const g_av_fields[] = {"stringValue", "boolValue",   "intValue",   "doubleValue",
-                                          "arrayValue",  "kvlistValue", "bytesValue", NULL};
+static const name_t g_av_fields[] = {NM("stringValue"), NM("boolValue"),  NM("intValue"),
+                                     NM("doubleValue"), NM("arrayValue"), NM("kvlistValue"),
+                                     NM("bytesValue"),  {NULL, 0}};
 #define AV_NFIELDS 7
 
 static int av_kind(const walk_t *w, uint32_t av, uint32_t *val, tn_buf_t *err)
@@ -303,7 +309,7 @@ static int av_kind(const walk_t *w, uint32_t av, uint32_t *val, tn_buf_t *err)
     for (int i = 0; i < AV_NFIELDS; i++) {
         if (f[i] == NONE) continue;
         if (kind != AV_NONE) {
-            tn_buf_printf(err, "value has both %s and %s", g_av_fields[kind], g_av_fields[i]);
+            tn_buf_printf(err, "value has both %s and %s", g_av_fields[kind].s, g_av_fields[i].s);
             return TN_EINVAL - 10;
         }
         kind = i;
@@ -316,7 +322,7 @@ static int av_scalar_bad(int kind, tn_buf_t *err)
 {
     static const char *const what[] = {"a string",  "a boolean", "an integer",     "a number",
                                        "an object", "an object", "a base64 string"};
-    tn_buf_printf(err, "%s must be %s", g_av_fields[kind], what[kind]);
+    tn_buf_printf(err, "%s must be %s", g_av_fields[kind].s, what[kind]);
     return TN_EINVAL;
 }
 
@@ -328,13 +334,13 @@ static int av_json_list(const walk_t *w, int kind, uint32_t x, tn_buf_t *out, tn
     if (!is_obj(w, x)) return av_scalar_bad(kind, err);
     uint32_t values = get(w, x, "values");
     if (values != NONE && !is_arr(w, values)) {
-        tn_buf_printf(err, "%s.values must be an array", g_av_fields[kind]);
+        tn_buf_printf(err, "%s.values must be an array", g_av_fields[kind].s);
         return TN_EINVAL;
     }
     int rc = tn_buf_puts(out, kind == AV_ARRAY ? "[" : "{");
     uint32_t n = values == NONE ? 0 : nd(w, values)->len;
     uint32_t e = n ? first(w, values) : NONE;
-    static const char *const kv_names[] = {"key", "value", NULL};
+    static const name_t kv_names[] = {NM("key"), NM("value"), {NULL, 0}};
     for (uint32_t i = 0; i < n; i++, e = after(w, e)) {
         if (!rc && i) rc = tn_buf_puts(out, ",");
         if (rc) return TN_ENOMEM;
@@ -463,7 +469,7 @@ static int attrs(walk_t *w, tn_labels_t *l, uint32_t list, tn_buf_t *err)
         tn_buf_puts(err, "attributes must be an array");
         return TN_EINVAL;
     }
-    static const char *const kv_names[] = {"key", "value", NULL};
+    static const name_t kv_names[] = {NM("key"), NM("value"), {NULL, 0}};
     uint32_t n = nd(w, list)->len, kv = n ? first(w, list) : NONE;
     for (uint32_t i = 0; i < n; i++, kv = after(w, kv)) {
         uint32_t f[2];
@@ -517,8 +523,9 @@ static int resource(walk_t *w, uint32_t rx, tn_labels_t *l, tn_buf_t *res_err)
 /* ---- metrics ----------------------------------------------------------------------------- */
 
 enum { K_GAUGE, K_SUM, K_HISTOGRAM, K_EXPHISTOGRAM, K_SUMMARY, K_N };
-static const char *const g_metric_fields[] = {
-    "gauge", "sum", "histogram", "exponentialHistogram", "summary", "name", "unit", NULL};
+static const name_t g_metric_fields[] = {
+    NM("gauge"),   NM("sum"),  NM("histogram"), NM("exponentialHistogram"),
+    NM("summary"), NM("name"), NM("unit"),      {NULL, 0}};
 
 typedef struct {
     const tn_labels_t *res;
@@ -612,9 +619,10 @@ enum {
     P_QUANTILES,
     P_N
 };
-static const char *const g_point_fields[] = {
-    "flags", "timeUnixNano", "attributes",     "asDouble",       "asInt", "count",
-    "sum",   "bucketCounts", "explicitBounds", "quantileValues", NULL};
+static const name_t g_point_fields[] = {
+    NM("flags"),          NM("timeUnixNano"),   NM("attributes"), NM("asDouble"),
+    NM("asInt"),          NM("count"),          NM("sum"),        NM("bucketCounts"),
+    NM("explicitBounds"), NM("quantileValues"), {NULL, 0}};
 
 static int opt_double(walk_t *w, uint32_t x, const char *field, double *v, int *present)
 {
@@ -740,7 +748,7 @@ static int summary_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_
         tn_buf_puts(&c->err, "quantileValues must be an array");
         return TN_EINVAL;
     }
-    static const char *const qnames[] = {"quantile", "value", NULL};
+    static const name_t qnames[] = {NM("quantile"), NM("value"), {NULL, 0}};
     size_t n = qv == NONE ? 0 : nd(w, qv)->len;
     uint32_t x = n ? first(w, qv) : NONE;
     for (size_t i = 0; i < n; i++, x = after(w, x)) {
@@ -899,15 +907,15 @@ static int metric_head(walk_t *w, uint32_t x, const char *path, metric_t *m, uin
     for (int k = 0; k < K_N; k++) {
         if (f[k] == NONE) continue;
         if (m->kind >= 0) {
-            tn_buf_printf(w->c.fatal, "%s has both %s and %s", path, g_metric_fields[m->kind],
-                          g_metric_fields[k]);
+            tn_buf_printf(w->c.fatal, "%s has both %s and %s", path, g_metric_fields[m->kind].s,
+                          g_metric_fields[k].s);
             return TN_EINVAL;
         }
         m->kind = k;
         data = f[k];
     }
     if (m->kind < 0) return 0; /* no data kind we know: nothing to do */
-    if (snprintf(kpath, kpath_size, "%s.%s", path, g_metric_fields[m->kind]) < 0) kpath[0] = '\0';
+    if (snprintf(kpath, kpath_size, "%s.%s", path, g_metric_fields[m->kind].s) < 0) kpath[0] = '\0';
     int rc = need_object(w, data, kpath);
     if (!rc) rc = list(w, data, kpath, "dataPoints", points);
     if (rc) return rc;
