@@ -275,14 +275,21 @@ static int lex_string(tn_jp_t *p, size_t s)
     int esc = 0;
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     for (;;) {
-        /* 8 plain bytes at a time: no '"', '\\', control byte or byte >= 0x80 in the word */
+        /* 8 bytes at a time while plain (no '"', '\\', control byte or byte >= 0x80); the lowest
+         * flagged byte of a word is exactly its first stop (flags above it may be false) */
         while (q + 8 <= n) {
             uint64_t x, xq, xb;
             memcpy(&x, b + q, 8);
             xq = x ^ (ones * '"');
             xb = x ^ (ones * '\\');
-            if (((xq - ones) & ~xq) | ((xb - ones) & ~xb) | ((x - ones * 0x20) & ~x) | (x & high))
+            uint64_t stop =
+                (((xq - ones) & ~xq) | ((xb - ones) & ~xb) | ((x - ones * 0x20) & ~x) | x) & high;
+            if (stop) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                q += (size_t)__builtin_ctzll(stop) >> 3;
+#endif
                 break;
+            }
             q += 8;
         }
         while (q < n && g_plain[b[q]])
