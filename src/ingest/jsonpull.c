@@ -850,17 +850,34 @@ static tn_jp_node_t *push_node(tn_jp_doc_t *d, int type)
     return x;
 }
 
-static const tn_jp_schema_t *member_schema(const tn_jp_schema_t *s, const char *k, size_t n)
+/* The members found lately, by schema and key (the same keys come back in every element of an
+ * array): a hit is one compare instead of a walk over the schema's members. */
+#define MEMO_SLOTS 64
+typedef struct {
+    const tn_jp_schema_t *s;
+    const tn_jp_member_t *m;
+    size_t len; /* strlen(m->key) */
+} member_memo_t;
+
+static const tn_jp_schema_t *member_schema(member_memo_t *memo, const tn_jp_schema_t *s,
+                                           const char *k, size_t n)
 {
     if (s == TN_JP_KEEP_ALL) return s;
     if (!s || !s->members) return NULL;
+    size_t h = ((uintptr_t)s >> 4) ^ n * 31;
+    if (n) h ^= (size_t)(unsigned char)k[0] * 7 ^ (unsigned char)k[n - 1] << 3;
+    member_memo_t *e = &memo[h % MEMO_SLOTS];
+    if (e->s == s && e->len == n && memcmp(e->m->key, k, n) == 0) return e->m->schema;
     for (const tn_jp_member_t *m = s->members; m->key; m++) {
         const char *mk = m->key; /* compared in place: no strlen per key */
         if (mk[0] != (n ? k[0] : 0)) continue;
         size_t i = 0;
         while (i < n && mk[i] && mk[i] == k[i])
             i++;
-        if (i == n && !mk[i]) return m->schema;
+        if (i == n && !mk[i]) {
+            *e = (member_memo_t){s, m, n};
+            return m->schema;
+        }
     }
     return NULL;
 }
@@ -908,6 +925,8 @@ int tn_jp_doc_build(tn_jp_doc_t *d, const char *buf, size_t len, unsigned flags,
     if (len >= UINT32_MAX) return TN_ETOOBIG;
 
     doc_frame_t small[64], *st = small;
+    member_memo_t memo[MEMO_SLOTS];
+    memset(memo, 0, sizeof memo);
     size_t depth = 0, stcap = 64;
     const tn_jp_schema_t *next = root; /* schema of the value the next event begins */
     int rc = 0;
@@ -923,7 +942,7 @@ int tn_jp_doc_build(tn_jp_doc_t *d, const char *buf, size_t len, unsigned flags,
         }
         tn_jp_node_t *parent = depth ? &d->nodes[st[depth - 1].node] : NULL;
         if (ev == TN_JP_KEY) {
-            const tn_jp_schema_t *ms = member_schema(st[depth - 1].schema, p->str, p->len);
+            const tn_jp_schema_t *ms = member_schema(memo, st[depth - 1].schema, p->str, p->len);
             if (!ms) { /* not wanted: checked and dropped */
                 if (tn_jp_skip(p, tn_jp_next(p)) == TN_JP_ERROR) break;
                 continue;
