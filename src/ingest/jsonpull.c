@@ -494,6 +494,14 @@ static int lex(tn_jp_t *p)
 
 /* ---- duplicate keys ---------------------------------------------------------------------- */
 
+/* a == b over n bytes, inline: keys are short, a call to memcmp costs more than the compare */
+static inline int bytes_eq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static uint32_t key_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -551,7 +559,7 @@ static int key_seen(tn_jp_t *p, const char *s, size_t n, int escaped)
             if (key_eq(p, &p->keys[f->key_base + f->tab[j] - 1], h, s, n)) return 1;
     } else {
         for (size_t i = f->key_base; i < p->nkeys; i++)
-            if (p->keys[i].len == n && memcmp(key_bytes(p, &p->keys[i]), s, n) == 0) return 1;
+            if (p->keys[i].len == n && bytes_eq(key_bytes(p, &p->keys[i]), s, n)) return 1;
     }
     if (p->nkeys == p->kcap) {
         size_t cap = p->kcap ? p->kcap * 2 : 64;
@@ -867,7 +875,7 @@ static const tn_jp_schema_t *member_schema(member_memo_t *memo, const tn_jp_sche
     size_t h = ((uintptr_t)s >> 4) ^ n * 31;
     if (n) h ^= (size_t)(unsigned char)k[0] * 7 ^ (unsigned char)k[n - 1] << 3;
     member_memo_t *e = &memo[h % MEMO_SLOTS];
-    if (e->s == s && e->len == n && memcmp(e->m->key, k, n) == 0) return e->m->schema;
+    if (e->s == s && e->len == n && bytes_eq(e->m->key, k, n)) return e->m->schema;
     for (const tn_jp_member_t *m = s->members; m->key; m++) {
         const char *mk = m->key; /* compared in place: no strlen per key */
         if (mk[0] != (n ? k[0] : 0)) continue;

@@ -145,7 +145,11 @@ static void fields(const walk_t *w, uint32_t o, const name_t *names, uint32_t *o
         const char *ks = tn_jp_doc_str(w->d, kn);
         uint32_t v = k + 1;
         for (size_t j = 0; j < nn; j++) {
-            if (names[j].len == kn->len && memcmp(names[j].s, ks, kn->len) == 0) {
+            if (names[j].len != kn->len) continue;
+            size_t i = 0; /* inline: the names are short */
+            while (i < kn->len && names[j].s[i] == ks[i])
+                i++;
+            if (i == kn->len) {
                 if (nd(w, v)->type != TN_JP_NULL) out[j] = v;
                 break;
             }
