@@ -8,6 +8,11 @@
 
 void tn_sample_deinit(tn_sample_t *s)
 {
+    if (s->packed) {
+        free(s->labels);
+        memset(s, 0, sizeof *s);
+        return;
+    }
     free(s->name);
     for (size_t i = 0; i < s->nlabels; i++) {
         free(s->labels[i].name);
@@ -25,23 +30,31 @@ static int label_cmp(const void *a, const void *b)
 
 int tn_sample_finish(tn_sample_t *s, tn_buf_t *err)
 {
-    if (s->nlabels > 1) qsort(s->labels, s->nlabels, sizeof *s->labels, label_cmp);
-    for (size_t i = 1; i < s->nlabels; i++) {
-        if (strcmp(s->labels[i - 1].name, s->labels[i].name) == 0) {
-            tn_buf_printf(err, "duplicate label '%s'", s->labels[i].name);
-            return TN_EINVAL;
+    /* labels often come in order already: then there is nothing to sort and no duplicate */
+    size_t k = 1;
+    while (k < s->nlabels && strcmp(s->labels[k - 1].name, s->labels[k].name) < 0)
+        k++;
+    if (k < s->nlabels) {
+        qsort(s->labels, s->nlabels, sizeof *s->labels, label_cmp);
+        for (size_t i = 1; i < s->nlabels; i++) {
+            if (strcmp(s->labels[i - 1].name, s->labels[i].name) == 0) {
+                tn_buf_printf(err, "duplicate label '%s'", s->labels[i].name);
+                return TN_EINVAL;
+            }
         }
     }
     uint64_t h = 14695981039346656037ULL;
-#define MIX(p, n)                                                                                  \
-    for (size_t k_ = 0; k_ < (n); k_++) {                                                          \
-        h ^= (unsigned char)(p)[k_];                                                               \
+    /* each string with its NUL, read once (no strlen first) */
+#define MIX(p)                                                                                     \
+    for (const unsigned char *q_ = (const unsigned char *)(p);; q_++) {                            \
+        h ^= *q_;                                                                                  \
         h *= 1099511628211ULL;                                                                     \
+        if (!*q_) break;                                                                           \
     }
-    MIX(s->name, strlen(s->name) + 1);
+    MIX(s->name);
     for (size_t i = 0; i < s->nlabels; i++) {
-        MIX(s->labels[i].name, strlen(s->labels[i].name) + 1);
-        MIX(s->labels[i].value, strlen(s->labels[i].value) + 1);
+        MIX(s->labels[i].name);
+        MIX(s->labels[i].value);
     }
 #undef MIX
     static const char hex[] = "0123456789abcdef";

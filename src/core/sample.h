@@ -29,6 +29,9 @@ typedef struct {
     int64_t ts_ms;
     char *unit; /* NULL when not given */
     char sid[17];
+    /* 1: name, unit, the labels array and every label string are one allocation, at labels;
+     * tn_sample_deinit frees it alone (the array cannot grow, the strings cannot be replaced) */
+    unsigned char packed;
     uint64_t sid_hash; /* the same id as a number (sid is its hex); 0 until finished */
 } tn_sample_t;
 

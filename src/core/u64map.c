@@ -21,8 +21,7 @@ void tn_u64map_init(tn_u64map_t *m)
 
 void tn_u64map_deinit(tn_u64map_t *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->slots);
     tn_u64map_init(m);
 }
 
@@ -31,33 +30,26 @@ void *tn_u64map_get(const tn_u64map_t *m, uint64_t key)
     if (!m->cap) return NULL;
     size_t mask = m->cap - 1;
     for (size_t i = slot_of(key, mask);; i = (i + 1) & mask) {
-        if (!m->vals[i]) return NULL;
-        if (m->keys[i] == key) return m->vals[i];
+        const tn_u64map_slot_t *x = &m->slots[i];
+        if (!x->val) return NULL;
+        if (x->key == key) return x->val;
     }
 }
 
 static int grow(tn_u64map_t *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 64;
-    uint64_t *keys = malloc(cap * sizeof *keys);
-    void **vals = calloc(cap, sizeof *vals);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return TN_ENOMEM;
-    }
+    tn_u64map_slot_t *slots = calloc(cap, sizeof *slots);
+    if (!slots) return TN_ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->vals[i]) continue;
-        size_t j = slot_of(m->keys[i], cap - 1);
-        while (vals[j])
+        if (!m->slots[i].val) continue;
+        size_t j = slot_of(m->slots[i].key, cap - 1);
+        while (slots[j].val)
             j = (j + 1) & (cap - 1);
-        keys[j] = m->keys[i];
-        vals[j] = m->vals[i];
+        slots[j] = m->slots[i];
     }
-    free(m->keys);
-    free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
+    free(m->slots);
+    m->slots = slots;
     m->cap = cap;
     return 0;
 }
@@ -68,24 +60,24 @@ int tn_u64map_put(tn_u64map_t *m, uint64_t key, void *val, void **old)
     if (!val) return TN_EINVAL;
     if ((m->len + 1) * 4 > m->cap * 3 && grow(m)) return TN_ENOMEM;
     size_t mask = m->cap - 1, i = slot_of(key, mask);
-    while (m->vals[i] && m->keys[i] != key)
+    while (m->slots[i].val && m->slots[i].key != key)
         i = (i + 1) & mask;
-    if (m->vals[i]) {
-        if (old) *old = m->vals[i];
+    if (m->slots[i].val) {
+        if (old) *old = m->slots[i].val;
     } else {
         m->len++;
     }
-    m->keys[i] = key;
-    m->vals[i] = val;
+    m->slots[i].key = key;
+    m->slots[i].val = val;
     return 0;
 }
 
 int tn_u64map_next(const tn_u64map_t *m, size_t *iter, uint64_t *key, void **val)
 {
     for (; *iter < m->cap; (*iter)++) {
-        if (!m->vals[*iter]) continue;
-        if (key) *key = m->keys[*iter];
-        if (val) *val = m->vals[*iter];
+        if (!m->slots[*iter].val) continue;
+        if (key) *key = m->slots[*iter].key;
+        if (val) *val = m->slots[*iter].val;
         (*iter)++;
         return 1;
     }

@@ -8,9 +8,13 @@
 #include <stdint.h>
 
 typedef struct {
-    uint64_t *keys;
-    void **vals; /* NULL marks an empty slot */
-    size_t cap;  /* a power of two, or 0 */
+    uint64_t key;
+    void *val; /* NULL marks an empty slot */
+} tn_u64map_slot_t;
+
+typedef struct {
+    tn_u64map_slot_t *slots; /* key and value side by side: one cache line per probe */
+    size_t cap;              /* a power of two, or 0 */
     size_t len;
 } tn_u64map_t;
 

@@ -273,7 +273,25 @@ static int lex_string(tn_jp_t *p, size_t s)
     const unsigned char *b = (const unsigned char *)p->buf;
     size_t q = s + 1, n = p->n;
     int esc = 0;
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     for (;;) {
+        /* 8 bytes at a time while plain (no '"', '\\', control byte or byte >= 0x80); the lowest
+         * flagged byte of a word is exactly its first stop (flags above it may be false) */
+        while (q + 8 <= n) {
+            uint64_t x, xq, xb;
+            memcpy(&x, b + q, 8);
+            xq = x ^ (ones * '"');
+            xb = x ^ (ones * '\\');
+            uint64_t stop =
+                (((xq - ones) & ~xq) | ((xb - ones) & ~xb) | ((x - ones * 0x20) & ~x) | x) & high;
+            if (stop) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                q += (size_t)__builtin_ctzll(stop) >> 3;
+#endif
+                break;
+            }
+            q += 8;
+        }
         while (q < n && g_plain[b[q]])
             q++;
         if (q >= n) return fail(p, n, s, n, 0, "premature end of input");
@@ -476,6 +494,14 @@ static int lex(tn_jp_t *p)
 
 /* ---- duplicate keys ---------------------------------------------------------------------- */
 
+/* a == b over n bytes, inline: keys are short, a call to memcmp costs more than the compare */
+static inline int bytes_eq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static uint32_t key_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -503,16 +529,21 @@ static int tab_insert(tn__jp_frame_t *f, const tn__jp_key_t *keys, size_t idx)
     return 0;
 }
 
-static int tab_grow(tn__jp_frame_t *f, const tn__jp_key_t *keys)
+static int tab_grow(tn_jp_t *p, tn__jp_frame_t *f)
 {
     size_t cap = f->tabcap ? f->tabcap * 2 : 64;
     uint32_t *t = calloc(cap, sizeof *t);
     if (!t) return TN_ENOMEM;
+    if (!f->tab) /* the keys of a small object were compared without their hash */
+        for (size_t i = 0; i < f->nkeys; i++) {
+            tn__jp_key_t *k = &p->keys[f->key_base + i];
+            k->hash = key_hash(key_bytes(p, k), k->len);
+        }
     free(f->tab);
     f->tab = t;
     f->tabcap = cap;
     for (size_t i = 0; i < f->nkeys; i++)
-        tab_insert(f, keys, i);
+        tab_insert(f, p->keys, i);
     return 0;
 }
 
@@ -520,14 +551,15 @@ static int tab_grow(tn__jp_frame_t *f, const tn__jp_key_t *keys)
 static int key_seen(tn_jp_t *p, const char *s, size_t n, int escaped)
 {
     tn__jp_frame_t *f = &p->frames[p->depth - 1];
-    uint32_t h = key_hash(s, n);
+    uint32_t h = 0; /* hashed only once the object has a table */
     if (f->tab) {
+        h = key_hash(s, n);
         size_t mask = f->tabcap - 1;
         for (size_t j = h & mask; f->tab[j]; j = (j + 1) & mask)
             if (key_eq(p, &p->keys[f->key_base + f->tab[j] - 1], h, s, n)) return 1;
     } else {
         for (size_t i = f->key_base; i < p->nkeys; i++)
-            if (key_eq(p, &p->keys[i], h, s, n)) return 1;
+            if (p->keys[i].len == n && bytes_eq(key_bytes(p, &p->keys[i]), s, n)) return 1;
     }
     if (p->nkeys == p->kcap) {
         size_t cap = p->kcap ? p->kcap * 2 : 64;
@@ -548,7 +580,7 @@ static int key_seen(tn_jp_t *p, const char *s, size_t n, int escaped)
     }
     f->nkeys++;
     if ((f->tab && f->nkeys * 2 > f->tabcap) || (!f->tab && f->nkeys > SMALL_OBJECT)) {
-        if (tab_grow(f, p->keys)) return oom(p);
+        if (tab_grow(p, f)) return oom(p);
     } else if (f->tab) {
         tab_insert(f, p->keys, f->nkeys - 1);
     }
@@ -826,13 +858,35 @@ static tn_jp_node_t *push_node(tn_jp_doc_t *d, int type)
     return x;
 }
 
-static const tn_jp_schema_t *member_schema(const tn_jp_schema_t *s, const char *k, size_t n)
+/* The members found lately, by schema and key (the same keys come back in every element of an
+ * array): a hit is one compare instead of a walk over the schema's members. */
+#define MEMO_SLOTS 64
+typedef struct {
+    const tn_jp_schema_t *s;
+    const tn_jp_member_t *m;
+    size_t len; /* strlen(m->key) */
+} member_memo_t;
+
+static const tn_jp_schema_t *member_schema(member_memo_t *memo, const tn_jp_schema_t *s,
+                                           const char *k, size_t n)
 {
     if (s == TN_JP_KEEP_ALL) return s;
     if (!s || !s->members) return NULL;
-    for (const tn_jp_member_t *m = s->members; m->key; m++)
-        if (m->key[0] == (n ? k[0] : 0) && strlen(m->key) == n && memcmp(m->key, k, n) == 0)
+    size_t h = ((uintptr_t)s >> 4) ^ n * 31;
+    if (n) h ^= (size_t)(unsigned char)k[0] * 7 ^ (unsigned char)k[n - 1] << 3;
+    member_memo_t *e = &memo[h % MEMO_SLOTS];
+    if (e->s == s && e->len == n && bytes_eq(e->m->key, k, n)) return e->m->schema;
+    for (const tn_jp_member_t *m = s->members; m->key; m++) {
+        const char *mk = m->key; /* compared in place: no strlen per key */
+        if (mk[0] != (n ? k[0] : 0)) continue;
+        size_t i = 0;
+        while (i < n && mk[i] && mk[i] == k[i])
+            i++;
+        if (i == n && !mk[i]) {
+            *e = (member_memo_t){s, m, n};
             return m->schema;
+        }
+    }
     return NULL;
 }
 
@@ -879,6 +933,8 @@ int tn_jp_doc_build(tn_jp_doc_t *d, const char *buf, size_t len, unsigned flags,
     if (len >= UINT32_MAX) return TN_ETOOBIG;
 
     doc_frame_t small[64], *st = small;
+    member_memo_t memo[MEMO_SLOTS];
+    memset(memo, 0, sizeof memo);
     size_t depth = 0, stcap = 64;
     const tn_jp_schema_t *next = root; /* schema of the value the next event begins */
     int rc = 0;
@@ -894,7 +950,7 @@ int tn_jp_doc_build(tn_jp_doc_t *d, const char *buf, size_t len, unsigned flags,
         }
         tn_jp_node_t *parent = depth ? &d->nodes[st[depth - 1].node] : NULL;
         if (ev == TN_JP_KEY) {
-            const tn_jp_schema_t *ms = member_schema(st[depth - 1].schema, p->str, p->len);
+            const tn_jp_schema_t *ms = member_schema(memo, st[depth - 1].schema, p->str, p->len);
             if (!ms) { /* not wanted: checked and dropped */
                 if (tn_jp_skip(p, tn_jp_next(p)) == TN_JP_ERROR) break;
                 continue;

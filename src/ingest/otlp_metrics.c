@@ -9,6 +9,7 @@
  * sample, rejection and error message is the same. */
 #include "ingest/jsonpull.h"
 #include "ingest/otlp_common.h"
+#include "ingest/prom_text.h" /* tn__labels_add_cached */
 #include "core/error.h"
 
 #include <inttypes.h>
@@ -84,8 +85,11 @@ static const tn_jp_schema_t s_root = {m_root, NULL};
 typedef struct {
     tn__otlp_ctx_t c;
     const tn_jp_doc_t *d;
-    tn_buf_t key;  /* an attribute key, NUL-terminated */
-    tn_buf_t aerr; /* an AnyValue's error */
+    tn_buf_t key;             /* an attribute key, NUL-terminated */
+    tn_buf_t aerr;            /* an AnyValue's error */
+    tn__label_cache_t lcache; /* attribute key -> label name, for this request */
+    tn_labels_t pl;           /* a data point's labels, their strings in pool */
+    tn_buf_t pool;
 } walk_t;
 
 static const tn_jp_node_t *nd(const walk_t *w, uint32_t i)
@@ -116,16 +120,23 @@ static const char *str_of(const walk_t *w, uint32_t i)
     return tn_jp_doc_str(w->d, nd(w, i));
 }
 
-/* Members of object o whose key is in names (NULL-terminated, at most 16): their values into
+/* A member name with its length. */
+typedef struct {
+    const char *s;
+    size_t len;
+} name_t;
+#define NM(x)                                                                                      \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
+
+/* Members of object o whose key is in names (ended by {NULL}, at most 16): their values into
  * out[k] (NONE when absent or null, as tn__otlp_get). */
-static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32_t *out)
+static void fields(const walk_t *w, uint32_t o, const name_t *names, uint32_t *out)
 {
     size_t nn = 0;
-    size_t lens[16];
-    for (; names[nn]; nn++) {
+    for (; names[nn].s; nn++)
         out[nn] = NONE;
-        lens[nn] = strlen(names[nn]);
-    }
     if (!is_obj(w, o)) return;
     const tn_jp_node_t *x = nd(w, o);
     uint32_t k = o + 1;
@@ -134,7 +145,11 @@ static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32
         const char *ks = tn_jp_doc_str(w->d, kn);
         uint32_t v = k + 1;
         for (size_t j = 0; j < nn; j++) {
-            if (lens[j] == kn->len && memcmp(names[j], ks, kn->len) == 0) {
+            if (names[j].len != kn->len) continue;
+            size_t i = 0; /* inline: the names are short */
+            while (i < kn->len && names[j].s[i] == ks[i])
+                i++;
+            if (i == kn->len) {
                 if (nd(w, v)->type != TN_JP_NULL) out[j] = v;
                 break;
             }
@@ -145,7 +160,7 @@ static void fields(const walk_t *w, uint32_t o, const char *const *names, uint32
 
 static uint32_t get(const walk_t *w, uint32_t o, const char *name)
 {
-    const char *names[2] = {name, NULL};
+    const name_t names[2] = {{name, strlen(name)}, {NULL, 0}};
     uint32_t v;
     fields(w, o, names, &v);
     return v;
@@ -281,8 +296,9 @@ static int double_of(const walk_t *w, uint32_t i, double *out)
 /* ---- AnyValue ---------------------------------------------------------------------------- */
 
 enum { AV_NONE = -1, AV_STRING, AV_BOOL, AV_INT, AV_DOUBLE, AV_ARRAY, AV_KVLIST, AV_BYTES };
-static const char *const g_av_fields[] = {"stringValue", "boolValue",   "intValue",   "doubleValue",
-                                          "arrayValue",  "kvlistValue", "bytesValue", NULL};
+static const name_t g_av_fields[] = {NM("stringValue"), NM("boolValue"),  NM("intValue"),
+                                     NM("doubleValue"), NM("arrayValue"), NM("kvlistValue"),
+                                     NM("bytesValue"),  {NULL, 0}};
 #define AV_NFIELDS 7
 
 static int av_kind(const walk_t *w, uint32_t av, uint32_t *val, tn_buf_t *err)
@@ -297,7 +313,7 @@ static int av_kind(const walk_t *w, uint32_t av, uint32_t *val, tn_buf_t *err)
     for (int i = 0; i < AV_NFIELDS; i++) {
         if (f[i] == NONE) continue;
         if (kind != AV_NONE) {
-            tn_buf_printf(err, "value has both %s and %s", g_av_fields[kind], g_av_fields[i]);
+            tn_buf_printf(err, "value has both %s and %s", g_av_fields[kind].s, g_av_fields[i].s);
             return TN_EINVAL - 10;
         }
         kind = i;
@@ -310,7 +326,7 @@ static int av_scalar_bad(int kind, tn_buf_t *err)
 {
     static const char *const what[] = {"a string",  "a boolean", "an integer",     "a number",
                                        "an object", "an object", "a base64 string"};
-    tn_buf_printf(err, "%s must be %s", g_av_fields[kind], what[kind]);
+    tn_buf_printf(err, "%s must be %s", g_av_fields[kind].s, what[kind]);
     return TN_EINVAL;
 }
 
@@ -322,13 +338,13 @@ static int av_json_list(const walk_t *w, int kind, uint32_t x, tn_buf_t *out, tn
     if (!is_obj(w, x)) return av_scalar_bad(kind, err);
     uint32_t values = get(w, x, "values");
     if (values != NONE && !is_arr(w, values)) {
-        tn_buf_printf(err, "%s.values must be an array", g_av_fields[kind]);
+        tn_buf_printf(err, "%s.values must be an array", g_av_fields[kind].s);
         return TN_EINVAL;
     }
     int rc = tn_buf_puts(out, kind == AV_ARRAY ? "[" : "{");
     uint32_t n = values == NONE ? 0 : nd(w, values)->len;
     uint32_t e = n ? first(w, values) : NONE;
-    static const char *const kv_names[] = {"key", "value", NULL};
+    static const name_t kv_names[] = {NM("key"), NM("value"), {NULL, 0}};
     for (uint32_t i = 0; i < n; i++, e = after(w, e)) {
         if (!rc && i) rc = tn_buf_puts(out, ",");
         if (rc) return TN_ENOMEM;
@@ -457,7 +473,7 @@ static int attrs(walk_t *w, tn_labels_t *l, uint32_t list, tn_buf_t *err)
         tn_buf_puts(err, "attributes must be an array");
         return TN_EINVAL;
     }
-    static const char *const kv_names[] = {"key", "value", NULL};
+    static const name_t kv_names[] = {NM("key"), NM("value"), {NULL, 0}};
     uint32_t n = nd(w, list)->len, kv = n ? first(w, list) : NONE;
     for (uint32_t i = 0; i < n; i++, kv = after(w, kv)) {
         uint32_t f[2];
@@ -481,7 +497,7 @@ static int attrs(walk_t *w, tn_labels_t *l, uint32_t list, tn_buf_t *err)
             if (rc) return rc;
         }
         tn_buf_reset(&w->aerr);
-        rc = tn_labels_add(l, k, s, len, &w->aerr);
+        rc = tn__labels_add_cached(&w->lcache, l, k, strlen(k), s, len, &w->aerr);
         if (rc) {
             if (rc == TN_EINVAL)
                 tn_buf_printf(err, "attributes[%" PRIu32 "]: %s", i,
@@ -511,8 +527,9 @@ static int resource(walk_t *w, uint32_t rx, tn_labels_t *l, tn_buf_t *res_err)
 /* ---- metrics ----------------------------------------------------------------------------- */
 
 enum { K_GAUGE, K_SUM, K_HISTOGRAM, K_EXPHISTOGRAM, K_SUMMARY, K_N };
-static const char *const g_metric_fields[] = {
-    "gauge", "sum", "histogram", "exponentialHistogram", "summary", "name", "unit", NULL};
+static const name_t g_metric_fields[] = {
+    NM("gauge"),   NM("sum"),  NM("histogram"), NM("exponentialHistogram"),
+    NM("summary"), NM("name"), NM("unit"),      {NULL, 0}};
 
 typedef struct {
     const tn_labels_t *res;
@@ -524,16 +541,16 @@ typedef struct {
     const char *error; /* metric-level reason to reject every point, or NULL */
 } metric_t;
 
-/* Appends one sample name<suffix>{base labels, extra=extra_value} = value at ts. With take, the
- * base labels are moved into the sample (base is left empty) instead of copied. 0, TN_EINVAL
+/* Appends one sample name<suffix>{base labels, extra=extra_value} = value at ts, packed: its
+ * name, unit, labels and their strings in one allocation (tn_sample_t.packed). 0, TN_EINVAL
  * (c->err), TN_ENOMEM, TN_ETOOBIG. */
 static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double value, int64_t ts,
-                tn_labels_t *base, int take, const char *extra, const char *extra_value)
+                const tn_labels_t *base, const char *extra, const char *extra_value)
 {
     int rc = tn__otlp_room(c, 1);
     if (rc) return rc;
     char name[TN_MAX_NAME_LEN + 16];
-    size_t sl = strlen(suffix);
+    size_t sl = strlen(suffix), nl = m->name_len + sl;
     memcpy(name, m->name, m->name_len);
     memcpy(name + m->name_len, suffix, sl + 1);
     if (!tn_metric_name_valid(name)) {
@@ -541,39 +558,49 @@ static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double
                       TN_MAX_NAME_LEN);
         return TN_EINVAL;
     }
-    tn_labels_t l;
-    tn_labels_init(&l);
-    if (take) {
-        l = *base;
-        tn_labels_init(base);
-    } else {
-        rc = tn_labels_copy(&l, base);
-    }
-    if (!rc && extra) rc = tn_labels_add_raw(&l, extra, extra_value, (size_t)-1);
-    if (rc == TN_ETOOBIG) {
+    if (extra && base->n >= TN_MAX_LABELS) {
         tn_buf_printf(&c->err, "too many labels (limit %d)", TN_MAX_LABELS);
-        rc = TN_EINVAL;
+        return TN_EINVAL;
     }
-    tn_sample_t *s = rc ? NULL : tn_samples_push(&c->out->samples);
-    if (!rc && !s) rc = TN_ENOMEM;
-    if (rc) {
-        tn_labels_deinit(&l);
-        return rc;
+    /* base is a point's labels (w->pl): their strings are the bytes of its pool, copied at once */
+    const tn_buf_t *pool = base->pool;
+    size_t n = base->n + (extra != NULL), ea = 0, eb = 0;
+    if (extra) ea = strlen(extra) + 1, eb = strlen(extra_value) + 1;
+    size_t size = n * sizeof(tn_label_t) + nl + 1 + (m->unit ? m->unit_len + 1 : 0) + pool->len;
+    size += ea + eb;
+    tn_sample_t *s = tn_samples_push(&c->out->samples);
+    char *block = s ? malloc(size) : NULL;
+    if (!block) {
+        if (s) tn_batch_drop_sample(c->out);
+        return TN_ENOMEM;
     }
+    tn_label_t *labels = (tn_label_t *)(void *)block;
+    char *w = block + n * sizeof(tn_label_t);
+    s->packed = 1;
+    s->labels = labels;
+    s->nlabels = n;
     s->value = value;
     s->ts_ms = ts;
-    s->name = malloc(m->name_len + sl + 1);
-    if (s->name) memcpy(s->name, name, m->name_len + sl + 1);
+    s->name = w;
+    memcpy(w, name, nl + 1);
+    w += nl + 1;
     if (m->unit) {
-        s->unit = malloc(m->unit_len + 1);
-        if (s->unit) memcpy(s->unit, m->unit, m->unit_len), s->unit[m->unit_len] = '\0';
+        s->unit = w;
+        memcpy(w, m->unit, m->unit_len);
+        w[m->unit_len] = '\0';
+        w += m->unit_len + 1;
     }
-    if (!s->name || (m->unit && !s->unit)) {
-        rc = TN_ENOMEM;
-        tn_labels_deinit(&l);
-    } else {
-        rc = tn_sample_take_labels(s, &l, &c->err);
+    if (pool->len) memcpy(w, pool->data, pool->len);
+    for (size_t i = 0; i < base->n; i++) {
+        labels[i].name = w + (base->items[i].name - pool->data);
+        labels[i].value = w + (base->items[i].value - pool->data);
     }
+    w += pool->len;
+    if (extra) {
+        labels[n - 1].name = memcpy(w, extra, ea);
+        labels[n - 1].value = memcpy(w + ea, extra_value, eb);
+    }
+    rc = tn_sample_finish(s, &c->err);
     if (rc) {
         tn_batch_drop_sample(c->out);
         return rc;
@@ -596,9 +623,10 @@ enum {
     P_QUANTILES,
     P_N
 };
-static const char *const g_point_fields[] = {
-    "flags", "timeUnixNano", "attributes",     "asDouble",       "asInt", "count",
-    "sum",   "bucketCounts", "explicitBounds", "quantileValues", NULL};
+static const name_t g_point_fields[] = {
+    NM("flags"),          NM("timeUnixNano"),   NM("attributes"), NM("asDouble"),
+    NM("asInt"),          NM("count"),          NM("sum"),        NM("bucketCounts"),
+    NM("explicitBounds"), NM("quantileValues"), {NULL, 0}};
 
 static int opt_double(walk_t *w, uint32_t x, const char *field, double *v, int *present)
 {
@@ -644,7 +672,7 @@ static int number_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_t
         }
         v = (double)i;
     }
-    return emit(&w->c, m, "", v, ts, l, 1, NULL, NULL);
+    return emit(&w->c, m, "", v, ts, l, NULL, NULL);
 }
 
 static int histogram_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_t ts,
@@ -692,8 +720,8 @@ static int histogram_point(walk_t *w, const metric_t *m, const uint32_t *f, int6
     }
     if (!has_count) count = total;
 
-    int rc = emit(c, m, "_count", count, ts, l, 0, NULL, NULL);
-    if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, l, 0, NULL, NULL);
+    int rc = emit(c, m, "_count", count, ts, l, NULL, NULL);
+    if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, l, NULL, NULL);
     double cum = 0;
     char le[32];
     be = nb ? first(w, bc) : NONE;
@@ -705,9 +733,9 @@ static int histogram_point(walk_t *w, const metric_t *m, const uint32_t *f, int6
         double_of(w, ee, &b);
         cum += (double)u;
         tn__otlp_fmt_double(b, le);
-        rc = emit(c, m, "_bucket", cum, ts, l, 0, "le", le);
+        rc = emit(c, m, "_bucket", cum, ts, l, "le", le);
     }
-    if (!rc) rc = emit(c, m, "_bucket", count, ts, l, 0, "le", "+Inf");
+    if (!rc) rc = emit(c, m, "_bucket", count, ts, l, "le", "+Inf");
     return rc;
 }
 
@@ -724,7 +752,7 @@ static int summary_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_
         tn_buf_puts(&c->err, "quantileValues must be an array");
         return TN_EINVAL;
     }
-    static const char *const qnames[] = {"quantile", "value", NULL};
+    static const name_t qnames[] = {NM("quantile"), NM("value"), {NULL, 0}};
     size_t n = qv == NONE ? 0 : nd(w, qv)->len;
     uint32_t x = n ? first(w, qv) : NONE;
     for (size_t i = 0; i < n; i++, x = after(w, x)) {
@@ -744,8 +772,8 @@ static int summary_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_
             return TN_EINVAL;
         }
     }
-    int rc = emit(c, m, "_count", count, ts, l, 0, NULL, NULL);
-    if (!rc) rc = emit(c, m, "_sum", sum, ts, l, 0, NULL, NULL);
+    int rc = emit(c, m, "_count", count, ts, l, NULL, NULL);
+    if (!rc) rc = emit(c, m, "_sum", sum, ts, l, NULL, NULL);
     x = n ? first(w, qv) : NONE;
     for (size_t i = 0; i < n && !rc; i++, x = after(w, x)) {
         double q = 0, v = 0;
@@ -755,7 +783,7 @@ static int summary_point(walk_t *w, const metric_t *m, const uint32_t *f, int64_
         if (qf[0] == NONE || double_of(w, qf[0], &q)) q = 0;
         if (qf[1] == NONE || double_of(w, qf[1], &v)) v = 0;
         tn__otlp_fmt_double(q, qs);
-        rc = emit(c, m, "", v, ts, l, 0, "quantile", qs);
+        rc = emit(c, m, "", v, ts, l, "quantile", qs);
     }
     return rc;
 }
@@ -783,19 +811,22 @@ static int parse_point(walk_t *w, uint32_t dp, const metric_t *m)
     int64_t ts = ns ? (int64_t)(ns / 1000000) : c->now_ms;
     if (flags & 1) return 0; /* NO_RECORDED_VALUE: skipped */
 
-    tn_labels_t l;
-    tn_labels_init(&l);
-    int rc = attrs(w, &l, f[P_ATTRS], &c->err);
-    if (!rc) rc = tn__otlp_merge(&l, m->res, &c->err);
-    if (!rc) rc = tn_labels_finish(&l, &c->err);
+    /* the point's labels: in w->pool, emptied for each point; emit copies them */
+    tn_labels_t *l = &w->pl;
+    l->n = 0;
+    w->pool.len = 0;
+    if (!w->pool.cap && tn_buf_reserve(&w->pool, TN_LABELS_POOL_MAX)) return TN_ENOMEM;
+    int rc = attrs(w, l, f[P_ATTRS], &c->err);
+    if (!rc) rc = tn__otlp_merge(l, m->res, &c->err);
+    if (!rc) rc = tn_labels_finish(l, &c->err);
     if (!rc) {
         switch (m->kind) {
         case K_GAUGE:
         case K_SUM:
-            rc = number_point(w, m, f, ts, &l);
+            rc = number_point(w, m, f, ts, l);
             break;
         case K_HISTOGRAM:
-            rc = histogram_point(w, m, f, ts, &l);
+            rc = histogram_point(w, m, f, ts, l);
             break;
         case K_EXPHISTOGRAM: {
             double count, sum;
@@ -805,15 +836,14 @@ static int parse_point(walk_t *w, uint32_t dp, const metric_t *m)
                 rc = TN_EINVAL;
                 break;
             }
-            rc = emit(c, m, "_count", count, ts, &l, 0, NULL, NULL);
-            if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, &l, 0, NULL, NULL);
+            rc = emit(c, m, "_count", count, ts, l, NULL, NULL);
+            if (!rc && has_sum) rc = emit(c, m, "_sum", sum, ts, l, NULL, NULL);
             break;
         }
         default:
-            rc = summary_point(w, m, f, ts, &l);
+            rc = summary_point(w, m, f, ts, l);
         }
     }
-    tn_labels_deinit(&l);
     return rc;
 }
 
@@ -881,15 +911,15 @@ static int metric_head(walk_t *w, uint32_t x, const char *path, metric_t *m, uin
     for (int k = 0; k < K_N; k++) {
         if (f[k] == NONE) continue;
         if (m->kind >= 0) {
-            tn_buf_printf(w->c.fatal, "%s has both %s and %s", path, g_metric_fields[m->kind],
-                          g_metric_fields[k]);
+            tn_buf_printf(w->c.fatal, "%s has both %s and %s", path, g_metric_fields[m->kind].s,
+                          g_metric_fields[k].s);
             return TN_EINVAL;
         }
         m->kind = k;
         data = f[k];
     }
     if (m->kind < 0) return 0; /* no data kind we know: nothing to do */
-    if (snprintf(kpath, kpath_size, "%s.%s", path, g_metric_fields[m->kind]) < 0) kpath[0] = '\0';
+    if (snprintf(kpath, kpath_size, "%s.%s", path, g_metric_fields[m->kind].s) < 0) kpath[0] = '\0';
     int rc = need_object(w, data, kpath);
     if (!rc) rc = list(w, data, kpath, "dataPoints", points);
     if (rc) return rc;
@@ -984,6 +1014,10 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     w.d = &g_doc;
     tn_buf_init(&w.key);
     tn_buf_init(&w.aerr);
+    memset(&w.lcache, 0, sizeof w.lcache);
+    tn_buf_init(&w.pool);
+    tn_labels_init(&w.pl);
+    w.pl.pool = &w.pool;
     int rc =
         tn_jp_doc_build(&g_doc, body ? body : "", body ? len : 0, TN_JP_REJECT_DUPLICATES, &s_root);
     if (rc == TN_EINVAL) {
@@ -1000,6 +1034,8 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     rc = tn__otlp_end(&w.c, rc, NULL);
     tn_buf_deinit(&w.key);
     tn_buf_deinit(&w.aerr);
+    tn_labels_deinit(&w.pl);
+    tn_buf_deinit(&w.pool);
     if (g_doc.cap > DOC_KEEP_MAX || g_doc.strings.cap > 16 * (size_t)DOC_KEEP_MAX) {
         tn_jp_doc_deinit(&g_doc);
         g_doc_ready = 0;

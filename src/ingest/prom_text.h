@@ -52,7 +52,8 @@ int tn_parse_prom_text_fmt(const char *body, size_t len, tn_prom_format_t fmt,
                            const tn_parse_opts_t *o, tn_batch_t *out, tn_ingest_report_t *rep,
                            tn_buf_t *fatal);
 
-/* ---- helpers shared by the text parsers (prom_text.c, influx.c); not a public API ---------- */
+/* ---- helpers shared by the text parsers (prom_text.c, influx.c) and otlp_metrics.c; internal ---
+ */
 
 /* Parses a whole token of digits with an optional '-' as int64 scaled by 10^frac_digits, keeping
  * at most frac_digits of a decimal fraction (truncated) and honouring an exponent when

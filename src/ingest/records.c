@@ -14,7 +14,7 @@ void tn_labels_init(tn_labels_t *l)
 
 void tn_labels_deinit(tn_labels_t *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; i < l->n && !l->pool; i++) {
         free(l->items[i].name);
         free(l->items[i].value);
     }
@@ -32,6 +32,18 @@ int tn_labels_add_raw(tn_labels_t *l, const char *name, const char *value, size_
         if (!p) return TN_ENOMEM;
         l->items = p;
         l->cap = cap;
+    }
+    if (l->pool) {
+        tn_buf_t *b = l->pool;
+        size_t nlen = strlen(name) + 1;
+        if (b->cap < b->len + 1 || nlen + vlen + 1 > b->cap - b->len - 1) return TN_ENOMEM;
+        char *n = b->data + b->len, *v = n + nlen;
+        memcpy(n, name, nlen);
+        memcpy(v, value, vlen);
+        v[vlen] = '\0';
+        b->len += nlen + vlen + 1;
+        l->items[l->n++] = (tn_label_t){n, v};
+        return 0;
     }
     char *n = strdup(name), *v = malloc(vlen + 1);
     if (!n || !v) {
@@ -73,11 +85,17 @@ static int label_cmp(const void *a, const void *b)
 
 int tn_labels_finish(tn_labels_t *l, tn_buf_t *err)
 {
-    if (l->n > 1) qsort(l->items, l->n, sizeof *l->items, label_cmp);
-    for (size_t i = 1; i < l->n; i++) {
-        if (strcmp(l->items[i - 1].name, l->items[i].name) == 0) {
-            tn_buf_printf(err, "duplicate label '%s'", l->items[i].name);
-            return TN_EINVAL;
+    /* labels often come in order already: then there is nothing to sort and no duplicate */
+    size_t k = 1;
+    while (k < l->n && strcmp(l->items[k - 1].name, l->items[k].name) < 0)
+        k++;
+    if (k < l->n) {
+        qsort(l->items, l->n, sizeof *l->items, label_cmp);
+        for (size_t i = 1; i < l->n; i++) {
+            if (strcmp(l->items[i - 1].name, l->items[i].name) == 0) {
+                tn_buf_printf(err, "duplicate label '%s'", l->items[i].name);
+                return TN_EINVAL;
+            }
         }
     }
     return 0;

@@ -18,11 +18,21 @@
 #include "core/buf.h"
 #include "core/sample.h"
 
-/* A growable label set: owned names and values. */
+/* A growable label set: owned names and values. With pool set (borrowed), the names and values
+ * are copied into it instead of allocated one by one: they live as long as its bytes, and
+ * tn_labels_deinit frees the array only. The pool never grows (its bytes must not move): reserve
+ * it first; a label that does not fit is TN_ENOMEM. Such a set cannot be moved into a sample
+ * (tn_sample_take_labels); copy it. */
 typedef struct {
     tn_label_t *items;
     size_t n, cap;
+    tn_buf_t *pool;
 } tn_labels_t;
+
+/* Bytes a pool needs for any label set of tn_labels_add (TN_MAX_LABELS of the longest names
+ * and values, NUL-terminated). */
+#define TN_LABELS_POOL_MAX                                                                         \
+    ((size_t)TN_MAX_LABELS * (TN_MAX_NAME_LEN + 2 + TN_MAX_LABEL_VALUE_LEN + 1))
 
 void tn_labels_init(tn_labels_t *l);
 void tn_labels_deinit(tn_labels_t *l);

@@ -242,8 +242,6 @@ int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
     return xadd(g, tn_streams_pkey(g->s, kind, partition), "MINID", minid, fields, lens, npairs);
 }
 
-/* The "sid TAB name TAB labels TAB" prefix of a series, cached (series repeat: their name and
- * labels are encoded once). Borrowed; NULL on allocation failure. */
 static uint64_t sid_number(const tn_sample_t *x)
 {
     if (x->sid_hash) return x->sid_hash;
@@ -253,18 +251,28 @@ static uint64_t sid_number(const tn_sample_t *x)
     return h;
 }
 
-static const char *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t *tmp)
+/* A cached prefix: its length, then its bytes (NUL-terminated); one allocation. */
+typedef struct {
+    size_t len;
+    char s[];
+} prefix_t;
+
+/* The "sid TAB name TAB labels TAB" prefix of a series, cached (series repeat: their name and
+ * labels are encoded once). Borrowed; NULL on allocation failure. */
+static const prefix_t *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t *tmp)
 {
     uint64_t id = sid_number(x);
-    const char *p = tn_u64map_get(&s->prefixes, id);
+    const prefix_t *p = tn_u64map_get(&s->prefixes, id);
     if (p) return p;
     tn_buf_reset(tmp);
     if (tn_buf_printf(tmp, "%s\t%s\t", x->sid, x->name) || tn_sample_labels_json(x, tmp) ||
         tn_buf_append(tmp, "\t", 1))
         return NULL;
     if (s->prefixes.len >= PREFIX_CACHE_MAX) clear_prefixes(s);
-    char *copy = strdup(tmp->data);
+    prefix_t *copy = malloc(sizeof *copy + tmp->len + 1);
     if (!copy) return NULL;
+    copy->len = tmp->len;
+    memcpy(copy->s, tmp->data, tmp->len + 1);
     if (tn_u64map_put(&s->prefixes, id, copy, NULL)) {
         free(copy);
         return NULL;
@@ -275,31 +283,32 @@ static const char *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_buf_t
 /* Appends one sample line: sid TAB name TAB labels TAB value TAB ts TAB unit LF */
 static int encode_line(tn_streams_t *s, tn_buf_t *b, const tn_sample_t *x, tn_buf_t *tmp)
 {
-    const char *prefix = series_prefix(s, x, tmp);
-    if (!prefix || tn_buf_puts(b, prefix) || tn_buf_reserve(b, 64)) return TN_ENOMEM;
+    const prefix_t *prefix = series_prefix(s, x, tmp);
+    size_t ul = x->unit ? strlen(x->unit) : 0;
+    if (!prefix || tn_buf_reserve(b, prefix->len + 2 * TN_NUM_BUF + ul + 3)) return TN_ENOMEM;
     char *w = b->data + b->len;
+    memcpy(w, prefix->s, prefix->len);
+    w += prefix->len;
     w += tn_num_format(w, x->value);
     *w++ = '\t';
     w += tn_num_format_i64(w, x->ts_ms);
     *w++ = '\t';
+    for (size_t i = 0; i < ul; i++) /* control bytes of the unit as '_' */
+        *w++ = (unsigned char)x->unit[i] < 0x20 ? '_' : x->unit[i];
+    *w++ = '\n';
     b->len = (size_t)(w - b->data);
     b->data[b->len] = '\0';
-    int rc = 0;
-    if (x->unit)
-        for (const char *p = x->unit; *p && !rc; p++)
-            rc |= tn_buf_append(b, (unsigned char)*p < 0x20 ? "_" : p, 1);
-    rc |= tn_buf_append(b, "\n", 1);
-    return rc ? TN_ENOMEM : 0;
+    return 0;
 }
 
 static int write_single(tn_wgroup_t *g, unsigned p, const tn_sample_t *x, tn_buf_t *tmp)
 {
     /* the labels' JSON text is the third column of the series' cached prefix */
-    const char *prefix = series_prefix(g->s, x, tmp);
+    const prefix_t *prefix = series_prefix(g->s, x, tmp);
     if (!prefix) return TN_ENOMEM;
     size_t sid_len = strlen(x->sid), name_len = strlen(x->name);
-    const char *labels = prefix + sid_len + 1 + name_len + 1;
-    size_t labels_len = strlen(labels) - 1;
+    const char *labels = prefix->s + sid_len + 1 + name_len + 1;
+    size_t labels_len = prefix->len - (sid_len + 1 + name_len + 1) - 1;
     char value[TN_NUM_BUF], ts[24];
     size_t value_len = tn_num_format(value, x->value), ts_len = tn_num_format_i64(ts, x->ts_ms);
     const char *f[12] = {"name", x->name, "labels", labels, "value", value,
