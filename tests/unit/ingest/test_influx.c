@@ -23,54 +23,7 @@
 
 /* ---- allocation failure injection (plain builds; sanitizers own malloc) ------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TN_TEST_NO_MALLOC_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TN_TEST_NO_MALLOC_HOOK 1
-#endif
-#endif
-
-#ifndef TN_TEST_NO_MALLOC_HOOK
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-static long g_fail_at = -1; /* the allocation (counting from 0) that fails, -1: none */
-static long g_allocs;       /* allocations so far */
-static long g_live;         /* live blocks */
-
-static int fail_now(void)
-{
-    return g_fail_at >= 0 && g_allocs++ == g_fail_at;
-}
-void *malloc(size_t n)
-{
-    if (fail_now()) return NULL;
-    void *p = __libc_malloc(n);
-    if (p) g_live++;
-    return p;
-}
-void *calloc(size_t a, size_t b)
-{
-    if (fail_now()) return NULL;
-    void *p = __libc_calloc(a, b);
-    if (p) g_live++;
-    return p;
-}
-void *realloc(void *q, size_t n)
-{
-    if (fail_now()) return NULL;
-    void *p = __libc_realloc(q, n);
-    if (p && !q) g_live++;
-    return p;
-}
-void free(void *p)
-{
-    if (p) g_live--;
-    __libc_free(p);
-}
-#endif
+#include "../failalloc.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
