@@ -10,14 +10,12 @@
 -- Params: target ("" = all probes), selector (more PromQL label matchers, e.g. job="blackbox"),
 -- prom_url, threshold_days, top (lines in the message), slack_url or webhook (default the
 -- notify.webhook_url setting).
-local http = require("tocsin.http")
-local json = require("tocsin.json")
 local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local time = require("tocsin.time")
 local log = require("tocsin.log")
 
-local urlencode = require("tocsin.url").encode
+local prom = require("tocsin.prom")
 
 local DAY = 86400
 
@@ -45,17 +43,11 @@ return {
     if #matchers > 0 then q = q .. "{" .. table.concat(matchers, ",") .. "}" end
     local what = p.target ~= "" and p.target or "all probes"
 
-    local r, err = http.get(p.prom_url .. "/api/v1/query?query=" .. urlencode(q), { timeout = 10 })
-    if not r then error("prometheus unreachable: " .. err, 0) end
+    local result = prom.query(p.prom_url, q)
     local certs = {}
-    if not r.dry_run then
-      local body = r.json or json.decode(r.body or "")
-      if r.status ~= 200 or type(body) ~= "table" or body.status ~= "success" then
-        error(string.format("prometheus query failed (HTTP %d): %s", r.status,
-          type(body) == "table" and body.error or string.sub(r.body or "", 1, 200)), 0)
-      end
+    if result then
       local by = {}
-      for _, s in ipairs(body.data and body.data.result or {}) do
+      for _, s in ipairs(result) do
         local inst = (s.metric or {}).instance or "?"
         local at = tonumber(s.value[2])
         if at and (not by[inst] or at < by[inst].expiry_ts) then
@@ -95,7 +87,7 @@ return {
         c.below and string.format(" (below %d days)", p.threshold_days) or "")
     end
     local text
-    if r.dry_run then
+    if not result then -- a dry run
       text = string.format("TLS expiry of %s: dry run, no data", what)
     else
       text = string.format("TLS expiry of %s: %d certificate(s), %d below %d days:\n%s", what, #certs,
@@ -103,7 +95,7 @@ return {
     end
     if #below > 0 then log.warn("%s", text) else log.info("%s", text) end
 
-    local sent
+    local sent, err
     if p.slack_url ~= "" then
       sent, err = notify.slack(p.slack_url, { text = text })
     else

@@ -8,25 +8,16 @@
 -- Params: service (else the incident's), prom_url, window, p50_query, p99_query, error_query,
 -- saturation_query, p99_slo_s, error_slo, saturation_max, slack_url or webhook (default the
 -- notify.webhook_url setting). A query with no series is reported as "no data".
-local http = require("tocsin.http")
-local json = require("tocsin.json")
 local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local log = require("tocsin.log")
 
-local urlencode = require("tocsin.url").encode
+local prom = require("tocsin.prom")
 
 -- The first sample of an instant query as a number; nil when there is no series (or a dry run).
 local function scalar(base, q)
-  local r, err = http.get(base .. "/api/v1/query?query=" .. urlencode(q), { timeout = 10 })
-  if not r then error("prometheus unreachable: " .. err, 0) end
-  if r.dry_run then return nil end
-  local body = r.json or json.decode(r.body or "")
-  if r.status ~= 200 or type(body) ~= "table" or body.status ~= "success" then
-    error(string.format("prometheus query failed (HTTP %d): %s", r.status,
-      type(body) == "table" and body.error or string.sub(r.body or "", 1, 200)), 0)
-  end
-  local first = body.data and body.data.result and body.data.result[1]
+  local result = prom.query(base, q)
+  local first = result and result[1]
   local v = first and tonumber(first.value[2])
   if v ~= v then return nil end -- NaN: no traffic
   return v

@@ -11,27 +11,15 @@
 -- Params: service (else the incident's), namespace, container_selector (extra PromQL matchers on
 -- the container series; default container!="",container!="POD"), prom_url, window, limit_max,
 -- top, slack_url or webhook (default the notify.webhook_url setting).
-local http = require("tocsin.http")
-local json = require("tocsin.json")
 local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local log = require("tocsin.log")
 
-local urlencode = require("tocsin.url").encode
+local prom = require("tocsin.prom")
 
 local MIB = 1024 * 1024
 
-local function vector(base, q)
-  local r, err = http.get(base .. "/api/v1/query?query=" .. urlencode(q), { timeout = 10 })
-  if not r then error("prometheus unreachable: " .. err, 0) end
-  if r.dry_run then return {} end
-  local body = r.json or json.decode(r.body or "")
-  if r.status ~= 200 or type(body) ~= "table" or body.status ~= "success" then
-    error(string.format("prometheus query failed (HTTP %d): %s", r.status,
-      type(body) == "table" and body.error or string.sub(r.body or "", 1, 200)), 0)
-  end
-  return body.data and body.data.result or {}
-end
+local function vector(base, q) return prom.query(base, q) or {} end
 
 local function key(m) return (m.pod or "?") .. "/" .. (m.container or "?") end
 

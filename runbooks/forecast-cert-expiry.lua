@@ -11,14 +11,12 @@
 -- Params: prom_url, selector (PromQL label matchers, e.g. job="blackbox"; "" = every probe),
 -- horizon_days, critical_days, slack_url or webhook (default the notify.webhook_url setting),
 -- pd_routing_key. Policy: one run at a time.
-local http = require("tocsin.http")
-local json = require("tocsin.json")
 local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local time = require("tocsin.time")
 local log = require("tocsin.log")
 
-local urlencode = require("tocsin.url").encode
+local prom = require("tocsin.prom")
 
 local DAY = 86400
 
@@ -43,17 +41,11 @@ return {
     local metric = "probe_ssl_earliest_cert_expiry"
     if p.selector ~= "" then metric = metric .. "{" .. p.selector .. "}" end
     local q = string.format("min by (instance) (%s) - time() < %d", metric, p.horizon_days * DAY)
-    local r, err = http.get(p.prom_url .. "/api/v1/query?query=" .. urlencode(q), { timeout = 15 })
-    if not r then error("prometheus unreachable: " .. err, 0) end
-    if r.dry_run then return end
-    local body = r.json or json.decode(r.body or "")
-    if r.status ~= 200 or type(body) ~= "table" or body.status ~= "success" then
-      error(string.format("prometheus query failed (HTTP %d): %s", r.status,
-        type(body) == "table" and body.error or string.sub(r.body or "", 1, 200)), 0)
-    end
+    local result = prom.query(p.prom_url, q, 15)
+    if not result then return end
     local now_s = time.now() // 1000
     local certs = {}
-    for _, s in ipairs(body.data.result or {}) do
+    for _, s in ipairs(result) do
       local left = tonumber(s.value[2]) or 0
       certs[#certs + 1] = { instance = (s.metric or {}).instance or "?", days_left = left / DAY,
                             expires_at = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(now_s + left)) }
@@ -77,7 +69,7 @@ return {
       table.concat(lines, "\n"))
     log.warn("%s", text)
 
-    local sent
+    local sent, err
     if p.slack_url ~= "" then
       sent, err = notify.slack(p.slack_url, { text = text })
     else

@@ -9,13 +9,11 @@
 -- hourly schedule starts it whatever automate.max_level says.
 -- Params: prom_url, selector (PromQL label matchers), horizon_h, trend, slack_url or webhook
 -- (default the notify.webhook_url setting), pd_routing_key. Policy: one run at a time.
-local http = require("tocsin.http")
-local json = require("tocsin.json")
 local notify = require("tocsin.notify")
 local config = require("tocsin.config")
 local log = require("tocsin.log")
 
-local urlencode = require("tocsin.url").encode
+local prom = require("tocsin.prom")
 
 local function gib(bytes) return bytes / (1024 * 1024 * 1024) end
 
@@ -39,16 +37,10 @@ return {
     local p = ctx.params
     local q = string.format("predict_linear(node_filesystem_avail_bytes{%s}[%s], %d) < 0",
       p.selector, p.trend, p.horizon_h * 3600)
-    local r, err = http.get(p.prom_url .. "/api/v1/query?query=" .. urlencode(q), { timeout = 15 })
-    if not r then error("prometheus unreachable: " .. err, 0) end
-    if r.dry_run then return end
-    local body = r.json or json.decode(r.body or "")
-    if r.status ~= 200 or type(body) ~= "table" or body.status ~= "success" then
-      error(string.format("prometheus query failed (HTTP %d): %s", r.status,
-        type(body) == "table" and body.error or string.sub(r.body or "", 1, 200)), 0)
-    end
+    local result = prom.query(p.prom_url, q, 15)
+    if not result then return end
     local full = {}
-    for _, s in ipairs(body.data.result or {}) do
+    for _, s in ipairs(result) do
       local m = s.metric or {}
       full[#full + 1] = { instance = m.instance or "?", mountpoint = m.mountpoint or "?",
                           short_gib = -gib(tonumber(s.value[2]) or 0) }
@@ -67,7 +59,7 @@ return {
       p.horizon_h, table.concat(lines, "\n"))
     log.warn("%s", text)
 
-    local sent
+    local sent, err
     if p.slack_url ~= "" then
       sent, err = notify.slack(p.slack_url, { text = text })
     else
