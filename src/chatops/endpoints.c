@@ -59,16 +59,6 @@ static int status_code(const char *status)
     return 500;
 }
 
-static void respond_json(tn_http_req_t *req, int code, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (s)
-        tn_http_respond_owned(req, code, NULL, s, strlen(s));
-    else
-        tn_http_respond_error(req, 500, "internal", "out of memory");
-}
-
 static void on_reply(void *arg, const tn_chat_answer_t *a)
 {
     pending_t *p = arg;
@@ -78,11 +68,12 @@ static void on_reply(void *arg, const tn_chat_answer_t *a)
         tn_http_req_t *req = p->req;
         p->req = NULL;
         if (p->platform == P_API)
-            respond_json(req, status_code(a->status),
-                         json_pack("{s:s, s:s, s:s}", "status", a->status, "command",
-                                   a->command ? a->command : "", "text", a->text ? a->text : ""));
+            tn_http_respond_json(req, status_code(a->status),
+                                 json_pack("{s:s, s:s, s:s}", "status", a->status, "command",
+                                           a->command ? a->command : "", "text",
+                                           a->text ? a->text : ""));
         else /* Slack and Mattermost show the text of a 200 answer, whatever the status */
-            respond_json(req, 200, tn_chatops_slack_message(a));
+            tn_http_respond_json(req, 200, tn_chatops_slack_message(a));
     } else if (!p->response_url || !*p->response_url) {
         tn_log_warn("chatops",
                     "the answer to `%s` came after the request was answered, and the "
@@ -106,7 +97,8 @@ static void on_slow(uv_timer_t *h)
     p->req = NULL;
     char text[256];
     snprintf(text, sizeof text, "Working on `%.64s`; the answer will follow here.", p->command);
-    respond_json(req, 200, json_pack("{s:s, s:s}", "response_type", "ephemeral", "text", text));
+    tn_http_respond_json(req, 200,
+                         json_pack("{s:s, s:s}", "response_type", "ephemeral", "text", text));
     stop_timer(p);
 }
 

@@ -170,14 +170,12 @@ static void inc_gone(tn_http_req_t *req, void *arg)
 static void inc_answer(inc_get_t *g, json_t *timeline)
 {
     json_object_set_new(g->inc, "timeline", timeline ? timeline : json_array());
-    char *s = g->gone ? NULL : json_dumps(g->inc, JSON_COMPACT);
-    if (g->gone)
+    if (g->gone) {
         tn_http_respond(g->req, 200, NULL, "{}", 2); /* discarded: the client is gone */
-    else if (s)
-        tn_http_respond_owned(g->req, 200, NULL, s, strlen(s));
-    else
-        tn_http_respond_error(g->req, 500, "internal", "out of memory");
-    json_decref(g->inc);
+        json_decref(g->inc);
+    } else {
+        tn_http_respond_json(g->req, 200, g->inc);
+    }
     free(g);
 }
 
@@ -251,12 +249,7 @@ static void h_series(tn_http_req_t *req, void *data)
                               sid);
         return;
     }
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (s)
-        tn_http_respond_owned(req, 200, NULL, s, strlen(s));
-    else
-        tn_http_respond_error(req, 500, "internal", "out of memory");
+    tn_http_respond_json(req, 200, o);
 }
 
 /* POST /api/v1/incidents/state {"id", "state", "by", "note"}: acknowledge, mitigate, resolve or
@@ -305,13 +298,7 @@ static void h_incident_state(tn_http_req_t *req, void *data)
         tn_http_respond_error(req, 500, "internal", "%s", tn_strerror(rc));
     else {
         if (!inc) inc = tn_incidents_get(in, json_string_value(id));
-        json_t *o = inc ? tn_incident_to_json(inc) : NULL;
-        char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (out)
-            tn_http_respond_owned(req, 200, NULL, out, strlen(out));
-        else
-            tn_http_respond_error(req, 500, "internal", "out of memory");
+        tn_http_respond_json(req, 200, inc ? tn_incident_to_json(inc) : NULL);
     }
     json_decref(j);
 }
@@ -511,13 +498,7 @@ static void h_topology(tn_http_req_t *req, void *data)
 static void h_silences_get(tn_http_req_t *req, void *data)
 {
     tn_engine_t *e = data;
-    json_t *arr = e->silences ? tn_silences_json(e->silences, tn_now_ms()) : NULL;
-    char *s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    if (s)
-        tn_http_respond_owned(req, 200, NULL, s, strlen(s));
-    else
-        tn_http_respond_error(req, 500, "internal", "out of memory");
+    tn_http_respond_json(req, 200, e->silences ? tn_silences_json(e->silences, tn_now_ms()) : NULL);
 }
 
 /* POST /api/v1/silences {"matchers", "duration", "by", "comment"} -> {"id"};

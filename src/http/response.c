@@ -174,6 +174,14 @@ int tn_http_resp_header(tn_http_req_t *req, const char *name, const char *value)
     return tn_buf_printf(&req->resp_headers, "%s: %s\r\n", name, value);
 }
 
+int tn_http_respond_json(tn_http_req_t *req, int status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return tn_http_respond_error(req, 500, "internal", "out of memory");
+    return tn_http_respond_owned(req, status, NULL, s, strlen(s));
+}
+
 int tn_http_respond_owned(tn_http_req_t *req, int status, const char *content_type, char *body,
                           size_t len)
 {

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <jansson.h>
 #include <uv.h>
 
 typedef struct tn_http_server tn_http_server_t;
@@ -102,6 +103,10 @@ int tn_http_respond(tn_http_req_t *req, int status, const char *content_type, co
 /* Same, taking ownership of body (malloc'ed; freed by the server). */
 int tn_http_respond_owned(tn_http_req_t *req, int status, const char *content_type, char *body,
                           size_t len);
+/* Answers with the JSON value o (compact; the call takes the reference, o may be NULL: an
+ * allocation failed before), or 500 when it cannot be written. */
+int tn_http_respond_json(tn_http_req_t *req, int status, json_t *o);
+
 /* {"error":"<code>","message":"<formatted>"} with the given status. */
 int tn_http_respond_error(tn_http_req_t *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
