@@ -73,17 +73,26 @@ static void tell(tn_approvals_t *ap, const ask_t *k, const char *event, const ch
     json_decref(o);
 }
 
-int tn_approvals_lookup(tn_approvals_t *ap, const char *id_or_run, char *id, char *run,
-                        char *runbook)
+/* Whether run ends in "-" + num: its number ("RUN-1796123374688-7" is 7). */
+static int run_number_is(const char *run, const char *num)
 {
-    for (ask_t *k = ap->asks; k; k = k->next) {
-        if (strcmp(k->id, id_or_run) && strcmp(k->run, id_or_run)) continue;
-        if (id) snprintf(id, 48, "%s", k->id);
-        if (run) snprintf(run, 40, "%s", k->run);
-        if (runbook) snprintf(runbook, 128, "%s", k->runbook);
-        return 0;
-    }
-    return TN_ENOTFOUND;
+    size_t rl = strlen(run), nl = strlen(num);
+    return nl && rl > nl && run[rl - nl - 1] == '-' && !strcmp(run + rl - nl, num);
+}
+
+int tn_approvals_lookup(tn_approvals_t *ap, const char *ref, char *id, char *run, char *runbook)
+{
+    const ask_t *hit = NULL;
+    for (const ask_t *k = ap->asks; k && !hit; k = k->next)
+        if (!strcmp(k->id, ref) || !strcmp(k->run, ref)) hit = k;
+    unsigned n = 0;
+    for (const ask_t *k = ap->asks; !hit && k; k = k->next) /* by the run's number: one only */
+        if (run_number_is(k->run, ref) && n++ == 0) hit = k;
+    if (!hit || n > 1) return TN_ENOTFOUND;
+    if (id) snprintf(id, 48, "%s", hit->id);
+    if (run) snprintf(run, 40, "%s", hit->run);
+    if (runbook) snprintf(runbook, 128, "%s", hit->runbook);
+    return 0;
 }
 
 tn_approvals_t *tn_approvals_create(uv_loop_t *loop, tn_approvals_run_fn run_of)

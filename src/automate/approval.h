@@ -44,11 +44,10 @@ int tn_approvals_json(tn_approvals_t *ap, tn_buf_t *out);
 
 size_t tn_approvals_pending(const tn_approvals_t *ap);
 
-/* Finds a pending ask by its id or by its run's id ("APR-..." or "RUN-..."): copies its id
- * (size >= 48), run (>= 40) and runbook (>= 128) into the buffers given (any may be NULL).
- * 0 or TN_ENOTFOUND. */
-int tn_approvals_lookup(tn_approvals_t *ap, const char *id_or_run, char *id, char *run,
-                        char *runbook);
+/* Finds a pending ask by its id or its run's id ("APR-..." or "RUN-..."), else by its run's
+ * number ("7" for RUN-...-7, when only one pending run has it): copies its id (size >= 48), run
+ * (>= 40) and runbook (>= 128) into the buffers given (any may be NULL). 0 or TN_ENOTFOUND. */
+int tn_approvals_lookup(tn_approvals_t *ap, const char *ref, char *id, char *run, char *runbook);
 
 /* Told of each ask when it is made (event "asked") and when it is decided, by a person or the
  * timeout (event "decided"). ask (borrowed for the call): {id, run, runbook, reason, who,

@@ -655,29 +655,7 @@ static void decide(ctx_t *x, int approve)
     char id[48], run[40], book[128];
     const char *ref = x->a.v[1];
     if (*ref == '#') ref++;
-    int rc = tn_approvals_lookup(ap, ref, id, run, book);
-    if (rc) { /* by the run's number */
-        char full[64];
-        tn_buf_t list;
-        tn_buf_init(&list);
-        if (tn_approvals_json(ap, &list) == 0) {
-            json_t *arr = json_loads(list.data ? list.data : "[]", 0, NULL);
-            size_t i, hits = 0;
-            json_t *o;
-            json_array_foreach(arr, i, o)
-            {
-                const char *r = json_string_value(json_object_get(o, "run"));
-                size_t rl = r ? strlen(r) : 0, fl = strlen(ref);
-                if (r && rl > fl && r[rl - fl - 1] == '-' && !strcmp(r + rl - fl, ref)) {
-                    snprintf(full, sizeof full, "%s", r);
-                    hits++;
-                }
-            }
-            json_decref(arr);
-            if (hits == 1) rc = tn_approvals_lookup(ap, full, id, run, book);
-        }
-        tn_buf_deinit(&list);
-    }
+    int rc = tn_approvals_lookup(ap, ref, id, run, book); /* id, run id or run number */
     if (rc) {
         fail(x, "not_found", "nothing waits for approval as `%s` (see `runs`)", x->a.v[1]);
         return;
@@ -1483,6 +1461,8 @@ void tn_chatops_handle(tn_chatops_t *c, const tn_chat_msg_t *m, tn_chat_reply_fn
     } else {
         const builtin_t *b = builtin(x.a.v[0]);
         tn_script_t *sc = b ? NULL : tn_scriptset_find(c->cmds, x.a.v[0]);
+        const char *book =
+            b || sc || !c->o.automate ? NULL : tn_automate_command_runbook(c->o.automate, x.a.v[0]);
         if (b) {
             x.cmd = b->name;
             int need = b->rank == -2 ? 0 : command_rank(c, b->name, b->rank);
@@ -1499,8 +1479,8 @@ void tn_chatops_handle(tn_chatops_t *c, const tn_chat_msg_t *m, tn_chat_reply_fn
                 tn_buf_deinit(&err);
                 return;
             }
-        } else if (c->o.automate && tn_automate_command_runbook(c->o.automate, x.a.v[0])) {
-            run_as_command(&x, tn_automate_command_runbook(c->o.automate, x.a.v[0]));
+        } else if (book) {
+            run_as_command(&x, book);
         } else {
             fail(&x, "unknown", "no command `%.64s`: `help` lists them", x.a.v[0]);
         }

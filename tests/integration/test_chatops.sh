@@ -263,6 +263,14 @@ check "a malformed form -> 400 naming it" has "$out" 'not a valid form' '400'
 # ---- tocsin chat ------------------------------------------------------------------------
 out=$("$TOCSIN" chat --url "$URL" --token tok-alice whoami)
 check "tocsin chat whoami" [ "$out" = 'alice on cli in cli: role *operator*' ]
+out=$("$TOCSIN" chat --url "$URL" --token tok-alice run restart service=search)
+n=$(printf '%s' "$out" | grep -o 'RUN-[0-9]*-[0-9]*' | head -1)
+check "tocsin chat run starts a run that waits for approval ($n)" wait_for 5 bash -c \
+    "curl -s $URL/api/v1/approvals | grep -q '\"run\":\"$n\"'"
+out=$("$TOCSIN" chat --url "$URL" --token tok-alice deny "${n##*-}" not now 2>&1 || true)
+check "deny takes the run's number" has "$out" "Denied \`$n\` (restart) by alice"
+check "... and the run ends denied" wait_for 5 bash -c \
+    "curl -s '$URL/api/runs' | grep -q 'not approved (alice)'"
 out=$(TOCSIN_URL=$URL TOCSIN_TOKEN=tok-carol "$TOCSIN" chat runs 20)
 check "tocsin chat with \$TOCSIN_URL and \$TOCSIN_TOKEN" has "$out" 'restart'
 rc=0; "$TOCSIN" chat --url "$URL" --token tok-carol ack "$num" 2>"$T/err" || rc=$?
