@@ -1159,12 +1159,18 @@ json_t *tn_automate_runbooks_json(tn_automate_t *a)
     return arr;
 }
 
-int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out)
+json_t *tn_automate_runs(tn_automate_t *a, size_t limit)
 {
     size_t n = json_array_size(a->history), from = n > limit ? n - limit : 0;
     json_t *arr = json_array();
     for (size_t i = n; arr && i > from; i--) /* newest first */
         json_array_append(arr, json_array_get(a->history, i - 1));
+    return arr;
+}
+
+int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out)
+{
+    json_t *arr = tn_automate_runs(a, limit);
     char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
     json_decref(arr);
     if (!text) return TN_ENOMEM;

@@ -78,6 +78,9 @@ int tn_automate_start_ex(tn_automate_t *a, const tn_automate_req_t *q, char *run
  * params, steps [{action, status, ms, result}], output (what the run function returned, as
  * JSON: a string, a table, or null), error or reason. */
 int tn_automate_runs_json(tn_automate_t *a, size_t limit, tn_buf_t *out);
+/* The same list as a new JSON array (the caller owns it; its items are the history's own
+ * records, shared: do not change them), or NULL on allocation failure. */
+json_t *tn_automate_runs(tn_automate_t *a, size_t limit);
 
 /* An incident opened or reopened (borrowed): the runbooks whose triggers match it start
  * (origin "trigger", params.service = its service), subject to their policy. */

@@ -707,12 +707,7 @@ static void b_runs(ctx_t *x)
         fail(x, "error", "automation is not running");
         return;
     }
-    tn_buf_t b;
-    tn_buf_init(&b);
-    json_t *arr = NULL;
-    if (tn_automate_runs_json(x->c->o.automate, (size_t)n, &b) == 0)
-        arr = json_loads(b.data ? b.data : "[]", 0, NULL);
-    tn_buf_deinit(&b);
+    json_t *arr = tn_automate_runs(x->c->o.automate, (size_t)n);
     size_t i;
     json_t *r;
     json_array_foreach(arr, i, r)
@@ -1142,12 +1137,7 @@ static int l_runs(lua_State *L)
     tn_chatops_t *c = chatops_up(L, "chatops.runs");
     lua_Integer n = luaL_optinteger(L, 1, 10);
     luaL_argcheck(L, n >= 1 && n <= 1000, 1, "from 1 to 1000");
-    tn_buf_t b;
-    tn_buf_init(&b);
-    json_t *arr = NULL;
-    if (c->o.automate && tn_automate_runs_json(c->o.automate, (size_t)n, &b) == 0)
-        arr = json_loads(b.data ? b.data : "[]", 0, NULL);
-    tn_buf_deinit(&b);
+    json_t *arr = c->o.automate ? tn_automate_runs(c->o.automate, (size_t)n) : NULL;
     if (!arr) arr = json_array();
     tn_lua_push_json(L, arr);
     json_decref(arr);
