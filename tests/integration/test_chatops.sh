@@ -318,6 +318,17 @@ out=$(mm --data-binary @"$T/bad-utf8")
 check "bytes that are not UTF-8 are answered with valid JSON (${out:0:80})" python3 -c "
 import json, sys; s = sys.argv[1]; body, code = s.rsplit(' ', 1)
 assert code == '200' and 'no command' in json.loads(body)['text']" "$out"
+sp() { curl -s -w ' %{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$URL/api/v1/silences"; }
+check "POST /api/v1/silences: not JSON -> 400" has "$(sp 'matchers=x')" 'a JSON object is required' ' 400'
+check "... a field missing -> 400" has "$(sp '{"matchers":"service=x","by":"bob"}')" 'duration' ' 400'
+check "... a bad duration -> 400 naming it" has "$(sp '{"matchers":"service=x","duration":"5x","by":"bob"}')" ' 400'
+check "... bad matchers -> 400 naming them" has "$(sp '{"matchers":"service=~\"(a\"","duration":"1h","by":"bob"}')" ' 400'
+check "... a truncated body -> 400" has "$(sp '{"matchers":"servi')" ' 400'
+check "... an unknown silence to expire -> 404" has "$(sp '{"expire":"SIL-0"}')" 'no active silence' ' 404'
+check "... a good one -> 201 with its id" has "$(sp '{"matchers":"service=zz","duration":"1m","by":"bob"}')" '"id":"SIL-' ' 201'
+long=$(head -c 5000 /dev/zero | tr '\0' 'x')
+check "GET /api/v1/incidents/<5000 bytes> -> 404" has "$(curl -s -w ' %{http_code}' "$URL/api/v1/incidents/$long")" 'not_found' ' 404'
+check "GET /api/v1/series/%00%ff -> 404" has "$(curl -s -w ' %{http_code}' "$URL/api/v1/series/%00%ff")" 'not_found' ' 404'
 check "the engine is still healthy" curl -sf -o /dev/null "$URL/healthz"
 
 # ---- the audit trail --------------------------------------------------------------------
