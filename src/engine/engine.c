@@ -213,6 +213,12 @@ static void on_rollup_tick(uv_timer_t *t)
     if (e->rollup && e->redis && tn_redis_is_up(e->redis)) tn_rollup_flush(e->rollup, tn_now_ms());
 }
 
+static void on_trim_tick(uv_timer_t *t)
+{
+    tn_engine_t *e = t->data;
+    if (e->streams) tn_streams_trim(e->streams, tn_now_ms());
+}
+
 static void on_incident_tick(uv_timer_t *t)
 {
     tn_engine_t *e = t->data;
@@ -339,6 +345,10 @@ static void start_core(tn_engine_t *e)
         uv_timer_init(e->loop, e->rollup_timer);
         e->rollup_timer->data = e;
         uv_timer_start(e->rollup_timer, on_rollup_tick, 10000, 10000);
+        if (!(e->trim_timer = malloc(sizeof *e->trim_timer))) goto fail;
+        uv_timer_init(e->loop, e->trim_timer);
+        e->trim_timer->data = e;
+        uv_timer_start(e->trim_timer, on_trim_tick, 1000, 1000);
     }
     e->topology = tn_topology_create();
     if (!e->topology) goto fail;
@@ -551,6 +561,10 @@ static void stop(tn_engine_t *e, int code)
     if (e->incident_timer) {
         uv_close((uv_handle_t *)e->incident_timer, on_poll_closed);
         e->incident_timer = NULL;
+    }
+    if (e->trim_timer) {
+        uv_close((uv_handle_t *)e->trim_timer, on_poll_closed);
+        e->trim_timer = NULL;
     }
     if (e->rollup && e->streams && e->redis && tn_redis_is_up(e->redis)) {
         size_t n = tn_rollup_flush(e->rollup, INT64_MAX); /* the open buckets, as they are */

@@ -56,6 +56,7 @@ typedef struct tn_engine {
     tn_rollup_t *rollup;
     uv_timer_t *rollup_timer;
     uv_timer_t *incident_timer; /* incidents: auto-resolve, forgetting old ones */
+    uv_timer_t *trim_timer;     /* retention by age: XTRIM of the partitions written */
     uv_fs_poll_t *topology_poll;
     tn_streams_t *streams;
     tn_reader_t *reader;

@@ -19,7 +19,8 @@ struct tn_streams {
     char maxlen[24];
     char *keys[TN_STREAM__COUNT];
     char **pkeys[TN_PSTREAM__COUNT]; /* [kind][partition] */
-    tn_metric_t *m_entries, *m_samples, *m_failed;
+    tn_metric_t *m_entries, *m_samples, *m_failed, *m_trims;
+    unsigned char *dirty[TN_PSTREAM__COUNT]; /* [kind][partition]: written since the last trim */
     tn_u64map_t prefixes; /* sid -> "sid TAB name TAB labels TAB" of batched entries (cache) */
 };
 
@@ -63,6 +64,7 @@ tn_streams_t *tn_streams_create(tn_redis_t *r, const tn_streams_opts_t *opts)
         if (!(s->keys[i] = fmt_key(fmt[i], opts->prefix, 0))) goto fail;
     for (int k = 0; k < TN_PSTREAM__COUNT; k++) {
         if (!(s->pkeys[k] = calloc(s->o.partitions, sizeof(char *)))) goto fail;
+        if (!(s->dirty[k] = calloc(s->o.partitions, 1))) goto fail;
         for (unsigned p = 0; p < s->o.partitions; p++)
             if (!(s->pkeys[k][p] = fmt_key(g_pfmt[k], opts->prefix, p))) goto fail;
     }
@@ -73,6 +75,8 @@ tn_streams_t *tn_streams_create(tn_redis_t *r, const tn_streams_opts_t *opts)
                                       "Samples written to the sample streams.");
     s->m_failed =
         tn_metrics_counter("tocsin_store_write_errors_total", NULL, "Redis writes that failed.");
+    s->m_trims = tn_metrics_counter("tocsin_store_trims_total", NULL,
+                                    "XTRIM MINID commands sent (retention by age).");
     return s;
 fail:
     tn_streams_destroy(s);
@@ -100,6 +104,8 @@ void tn_streams_destroy(tn_streams_t *s)
             free(s->pkeys[k][p]);
         free(s->pkeys[k]);
     }
+    for (int k = 0; k < TN_PSTREAM__COUNT; k++)
+        free(s->dirty[k]);
     free(s->prefix);
     free(s);
 }
@@ -198,9 +204,11 @@ static int xadd(tn_wgroup_t *g, const char *key, const char *trim, const char *t
     int argc = 0;
     argv[argc++] = "XADD";
     argv[argc++] = key;
-    argv[argc++] = trim;
-    argv[argc++] = "~";
-    argv[argc++] = trim_arg;
+    if (trim) {
+        argv[argc++] = trim;
+        argv[argc++] = "~";
+        argv[argc++] = trim_arg;
+    }
     argv[argc++] = "*";
     for (int i = 0; i < argc; i++)
         alen[i] = strlen(argv[i]);
@@ -235,11 +243,38 @@ static int64_t keep_ms(const tn_streams_t *s, tn_pstream_kind_t kind)
 int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
                     const char *const *fields, const size_t *lens, size_t npairs)
 {
-    char minid[32];
-    int64_t m = tn_now_ms() - keep_ms(g->s, kind);
-    size_t n = tn_num_format_i64(minid, m > 0 ? m : 0);
-    memcpy(minid + n, "-0", 3);
-    return xadd(g, tn_streams_pkey(g->s, kind, partition), "MINID", minid, fields, lens, npairs);
+    tn_streams_t *s = g->s;
+    partition %= s->o.partitions;
+    s->dirty[kind][partition] = 1; /* trimmed by age later (tn_streams_trim) */
+    return xadd(g, s->pkeys[kind][partition], NULL, NULL, fields, lens, npairs);
+}
+
+static void on_trimmed(tn_redis_t *r, const tn_redis_reply_t *reply, int err, void *arg)
+{
+    (void)r, (void)arg;
+    if (!err && reply && tn_reply_is_error(reply))
+        tn_log_warn("store", "XTRIM failed: %s", tn_reply_str(reply, NULL));
+}
+
+int tn_streams_trim(tn_streams_t *s, int64_t now_ms)
+{
+    if (!tn_redis_is_up(s->r)) return 0;
+    int sent = 0;
+    for (int k = 0; k < TN_PSTREAM__COUNT; k++) {
+        char minid[32];
+        int64_t m = now_ms - keep_ms(s, (tn_pstream_kind_t)k);
+        size_t n = tn_num_format_i64(minid, m > 0 ? m : 0);
+        memcpy(minid + n, "-0", 3);
+        for (unsigned p = 0; p < s->o.partitions; p++) {
+            if (!s->dirty[k][p]) continue;
+            const char *argv[] = {"XTRIM", s->pkeys[k][p], "MINID", "~", minid};
+            if (tn_redis_cmd_argv(s->r, on_trimmed, NULL, 0, 5, argv, NULL)) return sent;
+            s->dirty[k][p] = 0;
+            sent++;
+            tn_metric_inc(s->m_trims);
+        }
+    }
+    return sent;
 }
 
 static uint64_t sid_number(const tn_sample_t *x)

@@ -13,9 +13,11 @@
  *   <prefix>:incidents       incident lifecycle events
  *   <prefix>:incident:<id>   hash: the incident's current state
  *   <prefix>:audit           runbook runs and steps
- * Retention: the partitioned streams are trimmed by age with XADD ... MINID ~ <now - keep>
- * (hot_ms for samples, logs and spans; warm_ms and cold_ms for the rollups); the others with
- * MAXLEN ~ maxlen.
+ * Retention: the partitioned streams are trimmed by age with XTRIM ... MINID ~ <now - keep>
+ * (hot_ms for samples, logs and spans; warm_ms and cold_ms for the rollups), sent by
+ * tn_streams_trim for the partitions written since its last call (the engine calls it every
+ * second: trimming on every XADD cost Redis a tenth of its write rate); the others with
+ * XADD ... MAXLEN ~ maxlen.
  *
  * Sample entries (docs/ingestion.md): with batch_max 1, one sample per entry with the fields
  * name, labels, value, ts, sid [, unit]; otherwise up to batch_max samples of one partition per
@@ -84,8 +86,8 @@ unsigned tn_streams_partition_of(const tn_streams_t *s, const char *key);
  * every reply is in — possibly inside tn_wgroup_close() when nothing is pending (cb then gets
  * the first send error, or 0 when nothing was added). Returns NULL on allocation failure. */
 tn_wgroup_t *tn_streams_group(tn_streams_t *s, tn_streams_cb cb, void *arg);
-/* XADD to an unpartitioned or partitioned key (trim chosen by the key kind: is_partitioned and
- * pkind). fields: npairs name/value pairs, copied. */
+/* XADD to an unpartitioned key (with MAXLEN ~ maxlen) or to a partition (no trim argument: the
+ * partition is marked for the next tn_streams_trim). fields: npairs name/value pairs, copied. */
 int tn_wgroup_xadd(tn_wgroup_t *g, const char *key, const char *const *fields, const size_t *lens,
                    size_t npairs);
 int tn_wgroup_pxadd(tn_wgroup_t *g, tn_pstream_kind_t kind, unsigned partition,
@@ -96,6 +98,11 @@ int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n);
 int tn_wgroup_cmd(tn_wgroup_t *g, int argc, const char **argv, const size_t *lens);
 /* Samples written through this group so far (entries counted separately in /metrics). */
 void tn_wgroup_close(tn_wgroup_t *g);
+
+/* Retention by age: XTRIM <key> MINID ~ <now_ms - keep> for every partition written since the
+ * last call (none when Redis is down: they stay marked). Replies are not awaited; an error reply
+ * is logged. Returns the number of commands sent. */
+int tn_streams_trim(tn_streams_t *s, int64_t now_ms);
 
 /* ---- one-shot forms (a group of one) -------------------------------------------------------
  * 0 when the command was sent (cb will be called), or TN_ECLOSED / TN_ENOMEM (cb not called). */

@@ -13,6 +13,8 @@
 #include "core/metrics.h"
 #include "store/redis.h"
 #include "store/redis_internal.h"
+#include "store/streams.h"
+#include "core/sample.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -845,6 +847,64 @@ static void test_close_from_state_callback(void **state)
     assert_int_equal(uv_loop_close(&c.loop), 0);
 }
 
+/* Retention by age: partitions are trimmed by tn_streams_trim (not on every XADD), only those
+ * written since the last call, and only entries older than the kind's age. */
+static void on_group_done(int err, void *arg)
+{
+    int *done = arg;
+    *done = err ? -1 : 1;
+}
+
+static void test_streams_trim(void **state)
+{
+    conn_t c;
+    result_t res;
+    conn_open(&c, "trim", NULL, true);
+    call(&c, &res, "DEL trimtest:samples:{0} trimtest:samples:{1} trimtest:logs:{0}");
+    tn_streams_opts_t so = {.prefix = "trimtest",
+                            .partitions = 2,
+                            .batch_max = 1,
+                            .maxlen = 1000,
+                            .hot_ms = 60000,
+                            .warm_ms = 600000,
+                            .cold_ms = 6000000};
+    tn_streams_t *s = tn_streams_create(c.r, &so);
+    assert_non_null(s);
+    assert_int_equal(tn_streams_trim(s, tn_now_ms()), 0); /* nothing written yet */
+    int done = 0;
+    tn_wgroup_t *g = tn_streams_group(s, on_group_done, &done);
+    assert_non_null(g);
+    const char *f[2] = {"f", "v"};
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, 0, f, NULL, 1), 0);
+    tn_wgroup_close(g);
+    assert_true(wait_count(&c.loop, &done, 1, 3000));
+    assert_int_equal(done, 1);
+    call(&c, &res, "XLEN trimtest:samples:{0}");
+    assert_int_equal(res.integer, 1000);
+    /* the entries are younger than hot_ms: kept; only the written partition gets an XTRIM */
+    assert_int_equal(tn_streams_trim(s, tn_now_ms()), 1);
+    call(&c, &res, "XLEN trimtest:samples:{0}");
+    assert_int_equal(res.integer, 1000);
+    assert_int_equal(tn_streams_trim(s, tn_now_ms()), 0); /* not written since */
+    /* two minutes later, they are older than hot_ms: whole nodes go (MINID ~) */
+    done = 0;
+    g = tn_streams_group(s, on_group_done, &done);
+    assert_int_equal(tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, 0, f, NULL, 1), 0);
+    assert_int_equal(tn_wgroup_pxadd(g, TN_PSTREAM_LOGS, 0, f, NULL, 1), 0);
+    tn_wgroup_close(g);
+    assert_true(wait_count(&c.loop, &done, 1, 3000));
+    assert_int_equal(tn_streams_trim(s, tn_now_ms() + 120000), 2);
+    call(&c, &res, "XLEN trimtest:samples:{0}");
+    assert_true(res.integer < 200);
+    call(&c, &res, "XLEN trimtest:logs:{0}");
+    assert_true(res.integer <= 1);
+    call(&c, &res, "XLEN trimtest:samples:{1}");
+    assert_int_equal(res.integer, 0);
+    tn_streams_destroy(s);
+    conn_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -855,6 +915,7 @@ int main(void)
         cmocka_unit_test(test_select_db),
         cmocka_unit_test(test_blocking_read),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_streams_trim),
         cmocka_unit_test(test_killed_while_blocked),
         cmocka_unit_test(test_reset_by_peer),
         cmocka_unit_test(test_close_with_pending),
