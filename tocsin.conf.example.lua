@@ -47,6 +47,10 @@ return {
   ["ingest.max_records"] = 1000000,
   -- Largest body after gzip decoding (a bigger one gets 413).
   ["ingest.max_decoded_bytes"] = 67108864,
+  -- FROM=TO label renames at ingestion (in the Lua file also a table { ["cloud.region"] = "region" }), looked up before the built-in ones (service.name=service, host.name=host, k8s.pod.name=pod, ...: docs/ingestion.md).
+  ["ingest.label_aliases"] = {},
+  -- Requests of 32 KiB or more (OTLP metrics, Influx, Prometheus text) decoded and parsed at once on worker threads; 0: all on the event loop.
+  ["ingest.parse_threads"] = 2,
   -- host:port of the Influx line protocol TCP listener (empty: off).
   ["ingest.influx_tcp"] = "",
   -- An Influx TCP connection that sends nothing this long is closed.

@@ -60,6 +60,13 @@ static const tn_conf_opt_t g_schema[] = {
      "Most records in one request."},
     {"ingest.max_decoded_bytes", TN_CONF_INT, OFF(ingest.max_decoded_bytes), "67108864", 1024, 1e10,
      "Largest body after gzip decoding (a bigger one gets 413)."},
+    {"ingest.label_aliases", TN_CONF_LIST, OFF(ingest.label_aliases), "", UNCHECKED,
+     "FROM=TO label renames at ingestion (in the Lua file also a table { [\"cloud.region\"] = "
+     "\"region\" }), looked up before the built-in ones (service.name=service, host.name=host, "
+     "k8s.pod.name=pod, ...: docs/ingestion.md)."},
+    {"ingest.parse_threads", TN_CONF_INT, OFF(ingest.parse_threads), "2", 0, 64,
+     "Requests of 32 KiB or more (OTLP metrics, Influx, Prometheus text) decoded and parsed at "
+     "once on worker threads; 0: all on the event loop."},
     {"ingest.influx_tcp", TN_CONF_STR, OFF(ingest.influx_tcp), "", UNCHECKED,
      "host:port of the Influx line protocol TCP listener (empty: off)."},
     {"ingest.influx_tcp_idle_ms", TN_CONF_INT, OFF(ingest.influx_tcp_idle_ms), "300000", 100,
@@ -421,6 +428,7 @@ void tn_config_deinit(tn_config_t *cfg)
 int tn_config_validate(const tn_config_t *cfg, tn_buf_t *err)
 {
     if (check_pairs(&cfg->chatops.api_tokens, "chatops.api_tokens", 0, err) ||
+        check_pairs(&cfg->ingest.label_aliases, "ingest.label_aliases", 0, err) ||
         check_pairs(&cfg->chatops.users, "chatops.users", 1, err) ||
         check_pairs(&cfg->chatops.channels, "chatops.channels", 1, err) ||
         check_pairs(&cfg->chatops.command_roles, "chatops.command_roles", 1, err) ||

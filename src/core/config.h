@@ -53,6 +53,8 @@ typedef struct tn_config {
         int64_t max_inflight;
         int64_t max_records;
         int64_t max_decoded_bytes;
+        int64_t parse_threads;
+        tn_conf_list_t label_aliases;
         char *influx_tcp;
         int64_t influx_tcp_idle_ms;
         int64_t influx_tcp_max_conns;

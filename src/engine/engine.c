@@ -5,6 +5,7 @@
 #include "core/json_arena.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "ingest/normalize.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -358,7 +359,8 @@ static void start_core(tn_engine_t *e)
         e->topology_poll->data = e;
         uv_fs_poll_start(e->topology_poll, on_topology_changed, cfg->topology.file, 1000);
     }
-    e->ingest = tn_ingest_create(e->streams, (size_t)cfg->ingest.max_inflight);
+    e->ingest = tn_ingest_create(e->loop, e->streams, (size_t)cfg->ingest.max_inflight);
+    if (e->ingest) tn_ingest_set_parse_threads(e->ingest, (unsigned)cfg->ingest.parse_threads);
     if (e->ingest) tn_ingest_on_span(e->ingest, on_spans, e);
     if (e->ingest) tn_ingest_on_event(e->ingest, on_events, e);
     if (e->ingest)
@@ -594,6 +596,7 @@ static void stop(tn_engine_t *e, int code)
     e->grafana = NULL;
     if (e->httpc) tn_httpc_destroy(e->httpc);
     e->httpc = NULL;
+    tn_ingest_stop(e->ingest); /* bodies still being parsed get 503 */
     tn_streams_destroy(e->streams);
     e->streams = NULL;
     uv_signal_stop(&e->sig_int);
@@ -663,6 +666,24 @@ static int run(const tn_config_t *cfg, tn_replay_t *replay)
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_TOP_PAD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    tn_buf_t aerr;
+    tn_buf_init(&aerr);
+    int arc = tn_norm_set_aliases((const char *const *)cfg->ingest.label_aliases.items,
+                                  cfg->ingest.label_aliases.n, &aerr);
+    if (arc) {
+        tn_log_error("engine", "ingest.label_aliases: %s",
+                     aerr.data ? aerr.data : tn_strerror(arc));
+        tn_buf_deinit(&aerr);
+        return 1;
+    }
+    tn_buf_deinit(&aerr);
+    /* libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise) parses large
+     * ingest bodies; leave one thread for file system work. Read when the pool first starts. */
+    if (cfg->ingest.parse_threads > 3 && !getenv("UV_THREADPOOL_SIZE")) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", (int)cfg->ingest.parse_threads + 1);
+        setenv("UV_THREADPOOL_SIZE", n, 0);
+    }
     tn_json_arena_install(); /* request bodies are parsed in arenas (core/json_arena.h) */
     tn_engine_t e;
     memset(&e, 0, sizeof e);
@@ -710,6 +731,7 @@ static int run(const tn_config_t *cfg, tn_replay_t *replay)
     tn_engine__batch_free(&e);
     int rc = uv_loop_close(e.loop);
     if (rc) tn_log_warn("engine", "event loop closed with handles still open");
+    tn_norm_reset_aliases();
     tn_log_info("engine", "stopped");
     return e.exit_code;
 }

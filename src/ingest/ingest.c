@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 #define MAX_INPUTS 32
 
@@ -22,11 +23,13 @@ typedef struct {
 } route_t;
 
 struct tn_ingest {
-    tn_streams_t *streams;
+    uv_loop_t *loop;
+    tn_streams_t *streams;         /* NULL once stopped */
+    unsigned parsing, max_parsing; /* requests being decoded and parsed off the loop */
     size_t inflight, max_inflight;
     size_t max_items, max_decoded;
     route_t routes[MAX_INPUTS];
-    tn_metric_t *refused, *bad_requests;
+    tn_metric_t *refused, *bad_requests, *threaded;
     tn_span_observer_fn on_span;
     void *on_span_arg;
     tn_event_observer_fn on_event;
@@ -41,10 +44,11 @@ typedef struct {
     tn_ingest_report_t rep;
 } pending_t;
 
-tn_ingest_t *tn_ingest_create(tn_streams_t *streams, size_t max_inflight)
+tn_ingest_t *tn_ingest_create(uv_loop_t *loop, tn_streams_t *streams, size_t max_inflight)
 {
     tn_ingest_t *in = calloc(1, sizeof *in);
     if (!in) return NULL;
+    in->loop = loop;
     in->streams = streams;
     in->max_inflight = max_inflight;
     in->max_items = 1000000;
@@ -53,12 +57,24 @@ tn_ingest_t *tn_ingest_create(tn_streams_t *streams, size_t max_inflight)
                                      "Ingest requests answered 429 or 503 (backpressure).");
     in->bad_requests = tn_metrics_counter("tocsin_ingest_bad_requests_total", NULL,
                                           "Ingest requests answered 4xx for bad input.");
+    in->threaded = tn_metrics_counter("tocsin_ingest_parsed_on_threads_total", NULL,
+                                      "Request bodies decoded and parsed on a worker thread.");
     return in;
 }
 
 void tn_ingest_destroy(tn_ingest_t *in)
 {
     free(in);
+}
+
+void tn_ingest_stop(tn_ingest_t *in)
+{
+    if (in) in->streams = NULL;
+}
+
+void tn_ingest_set_parse_threads(tn_ingest_t *in, unsigned n)
+{
+    in->max_parsing = in->loop ? n : 0;
 }
 
 size_t tn_ingest_inflight(const tn_ingest_t *in)
@@ -114,38 +130,169 @@ static void on_written(int err, void *arg)
     free(p);
 }
 
-/* Decodes a Content-Encoding. *body/len replaced when decoded (*owned set, free it). 0, or an
- * HTTP status with the answer sent. */
-static int decode_body(tn_ingest_t *in, tn_http_req_t *req, const char **body, size_t *len,
-                       char **owned)
+/* The part of a request that can run off the loop: decode the body, parse it. Reads the
+ * request's body and headers only (they stay valid and unchanged until the answer); writes
+ * nothing shared. */
+typedef struct {
+    uv_work_t work;
+    tn_ingest_t *in;
+    route_t *route;
+    tn_http_req_t *req;
+    const char *body, *enc;
+    size_t len;
+    char *owned; /* the decoded body, when it was encoded */
+    char precision[8];
+    int has_precision;
+    tn_parse_opts_t o;
+    int status; /* 0: parsed (rc tells how); else the decoding failed with this HTTP status */
+    int rc;
+    tn_batch_t batch;
+    tn_ingest_report_t rep;
+    tn_buf_t fatal;
+} job_t;
+
+/* Decodes a Content-Encoding into j->owned. 0, or the HTTP status of the failure. */
+static int decode_body(job_t *j)
 {
-    const char *enc = tn_http_req_header(req, "Content-Encoding");
-    *owned = NULL;
+    const char *enc = j->enc;
     if (!enc || !*enc || !strcasecmp(enc, "identity")) return 0;
-    if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip") && strcasecmp(enc, "deflate")) {
-        tn_http_respond_error(req, 415, "unsupported_encoding",
-                              "Content-Encoding '%.40s' is not supported (use gzip or none)", enc);
+    if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip") && strcasecmp(enc, "deflate"))
         return 415;
-    }
     size_t out_len;
-    int rc = tn_gunzip(*body, *len, in->max_decoded, owned, &out_len);
-    if (rc == TN_ETOOBIG) {
-        tn_http_respond_error(req, 413, "body_too_large", "decompressed body exceeds %zu bytes",
-                              in->max_decoded);
-        return 413;
-    }
-    if (rc == TN_ENOMEM) {
-        tn_http_respond_error(req, 500, "internal", "out of memory");
-        return 500;
-    }
-    if (rc) {
-        tn_http_respond_error(req, 400, "bad_encoding", "the %s body is corrupt or truncated", enc);
-        return 400;
-    }
-    *body = *owned;
-    *len = out_len;
+    int rc = tn_gunzip(j->body, j->len, j->in->max_decoded, &j->owned, &out_len);
+    if (rc == TN_ETOOBIG) return 413;
+    if (rc == TN_ENOMEM) return 500;
+    if (rc) return 400;
+    j->body = j->owned;
+    j->len = out_len;
     return 0;
 }
+
+static void job_run(job_t *j)
+{
+    if ((j->status = decode_body(j))) return;
+    tn_input_args_t args = {.precision = j->has_precision ? j->precision : NULL};
+    const tn_input_t *input = j->route->input;
+    if (input->threadsafe) {
+        j->rc = input->parse(j->body, j->len, &j->o, &args, &j->batch, &j->rep, &j->fatal);
+    } else {                   /* jansson-based parsers: on the loop, in an arena */
+        tn_json_arena_t arena; /* the parse's jansson values die with it */
+        tn_json_arena_begin(&arena);
+        j->rc = input->parse(j->body, j->len, &j->o, &args, &j->batch, &j->rep, &j->fatal);
+        tn_json_arena_end(&arena);
+    }
+}
+
+static void job_free(job_t *j)
+{
+    tn_batch_deinit(&j->batch);
+    tn_buf_deinit(&j->fatal);
+    free(j->owned);
+    free(j);
+}
+
+/* Back on the loop: answer a failure, or write the records (answered once Redis confirmed). */
+static void job_finish(job_t *j)
+{
+    tn_ingest_t *in = j->in;
+    route_t *route = j->route;
+    const tn_input_t *input = route->input;
+    tn_http_req_t *req = j->req;
+    if (j->status) {
+        tn_metric_inc(in->bad_requests);
+        if (j->status == 415)
+            tn_http_respond_error(req, 415, "unsupported_encoding",
+                                  "Content-Encoding '%.40s' is not supported (use gzip or none)",
+                                  j->enc);
+        else if (j->status == 413)
+            tn_http_respond_error(req, 413, "body_too_large", "decompressed body exceeds %zu bytes",
+                                  in->max_decoded);
+        else if (j->status == 500)
+            tn_http_respond_error(req, 500, "internal", "out of memory");
+        else
+            tn_http_respond_error(req, 400, "bad_encoding", "the %s body is corrupt or truncated",
+                                  j->enc);
+        tn_ingest_report_deinit(&j->rep);
+        job_free(j);
+        return;
+    }
+    int rc = j->rc;
+    tn_metric_add(route->rejected, (double)j->rep.rejected);
+    size_t n = tn_batch_count(&j->batch);
+    if (rc || (n == 0 && j->rep.rejected)) {
+        tn_metric_inc(in->bad_requests);
+        if (rc == TN_ENOMEM)
+            tn_http_respond_error(req, 500, "internal", "out of memory");
+        else if (rc == TN_ETOOBIG)
+            tn_http_respond_error(req, 413, "too_many_records", "%s: %s", input->name,
+                                  j->fatal.data ? j->fatal.data : "too many records");
+        else if (rc)
+            tn_http_respond_error(req, 400, "bad_request", "%s: %s", input->name,
+                                  j->fatal.data ? j->fatal.data : "invalid body");
+        else {
+            tn_buf_t b;
+            tn_buf_init(&b);
+            tn_buf_printf(&b,
+                          "{\"error\":\"bad_request\",\"message\":\"%s: no valid record in the "
+                          "body\",\"accepted\":0,\"rejected\":%zu,\"errors\":%s}",
+                          input->name, j->rep.rejected,
+                          j->rep.errors.data ? j->rep.errors.data : "[]");
+            if (b.data)
+                tn_http_respond(req, 400, NULL, b.data, b.len);
+            else
+                tn_http_respond_error(req, 500, "internal", "out of memory");
+            tn_buf_deinit(&b);
+        }
+        tn_ingest_report_deinit(&j->rep);
+        job_free(j);
+        return;
+    }
+    if (!in->streams) { /* the engine stopped while the body was parsed */
+        tn_metric_inc(in->refused);
+        tn_http_resp_header(req, "Retry-After", "1");
+        tn_http_respond_error(req, 503, "unavailable", "the engine is stopping; retry");
+        tn_ingest_report_deinit(&j->rep);
+        job_free(j);
+        return;
+    }
+    pending_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        tn_http_respond_error(req, 500, "internal", "out of memory");
+        tn_ingest_report_deinit(&j->rep);
+        job_free(j);
+        return;
+    }
+    if (in->on_span && j->batch.nspans)
+        in->on_span(in->on_span_arg, j->batch.spans, j->batch.nspans);
+    if (in->on_event && j->batch.nevents)
+        in->on_event(in->on_event_arg, j->batch.events, j->batch.nevents);
+    p->in = in;
+    p->route = route;
+    p->req = req;
+    p->n = n;
+    p->rep = j->rep; /* moved */
+    in->inflight += n;
+    tn_ingest_write(in->streams, &j->batch, on_written, p); /* may answer before it returns */
+    job_free(j);
+}
+
+static void on_work(uv_work_t *w)
+{
+    job_run(w->data);
+}
+
+static void after_work(uv_work_t *w, int status)
+{
+    (void)status; /* UV_ECANCELED cannot happen: nothing cancels */
+    job_t *j = w->data;
+    j->in->parsing--;
+    tn_metric_inc(j->in->threaded);
+    job_finish(j);
+}
+
+/* Bodies at least this big are decoded and parsed on libuv's thread pool (smaller ones cost
+ * less than the hand-off). */
+#define THREAD_MIN_BYTES (32u << 10)
 
 static void h_input(tn_http_req_t *req, void *data)
 {
@@ -168,72 +315,31 @@ static void h_input(tn_http_req_t *req, void *data)
                               input->name, ct);
         return;
     }
-    size_t len;
-    const char *body = tn_http_req_body(req, &len);
-    char *owned;
-    if (decode_body(in, req, &body, &len, &owned)) {
-        tn_metric_inc(in->bad_requests);
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        tn_http_respond_error(req, 500, "internal", "out of memory");
         return;
     }
-    char precision[8] = "";
-    tn_input_args_t args = {NULL};
-    if (tn_http_req_query_param(req, "precision", precision, sizeof precision) == 0)
-        args.precision = precision;
-
-    tn_batch_t batch;
-    tn_batch_init(&batch);
-    pending_t *p = calloc(1, sizeof *p);
-    tn_buf_t fatal;
-    tn_buf_init(&fatal);
-    if (!p) {
-        tn_http_respond_error(req, 500, "internal", "out of memory");
-        goto out;
+    j->in = in;
+    j->route = route;
+    j->req = req;
+    j->body = tn_http_req_body(req, &j->len);
+    j->enc = tn_http_req_header(req, "Content-Encoding");
+    j->has_precision =
+        tn_http_req_query_param(req, "precision", j->precision, sizeof j->precision) == 0;
+    j->o = (tn_parse_opts_t){.now_ms = tn_now_ms(), .max_items = in->max_items};
+    tn_batch_init(&j->batch);
+    tn_ingest_report_init(&j->rep);
+    tn_buf_init(&j->fatal);
+    j->work.data = j;
+    int big = j->len >= THREAD_MIN_BYTES || (j->enc && *j->enc && j->len >= THREAD_MIN_BYTES / 8);
+    if (input->threadsafe && big && in->parsing < in->max_parsing &&
+        uv_queue_work(in->loop, &j->work, on_work, after_work) == 0) {
+        in->parsing++;
+        return;
     }
-    tn_ingest_report_init(&p->rep);
-    tn_parse_opts_t o = {.now_ms = tn_now_ms(), .max_items = in->max_items};
-    tn_json_arena_t arena; /* the parse's jansson values die with it */
-    tn_json_arena_begin(&arena);
-    int rc = input->parse(body, len, &o, &args, &batch, &p->rep, &fatal);
-    tn_json_arena_end(&arena);
-    tn_metric_add(route->rejected, (double)p->rep.rejected);
-    size_t n = tn_batch_count(&batch);
-    if (rc || (n == 0 && p->rep.rejected)) {
-        tn_metric_inc(in->bad_requests);
-        if (rc == TN_ENOMEM)
-            tn_http_respond_error(req, 500, "internal", "out of memory");
-        else if (rc == TN_ETOOBIG)
-            tn_http_respond_error(req, 413, "too_many_records", "%s: %s", input->name,
-                                  fatal.data ? fatal.data : "too many records");
-        else if (rc)
-            tn_http_respond_error(req, 400, "bad_request", "%s: %s", input->name,
-                                  fatal.data ? fatal.data : "invalid body");
-        else {
-            tn_buf_t b;
-            tn_buf_init(&b);
-            tn_buf_printf(&b,
-                          "{\"error\":\"bad_request\",\"message\":\"%s: no valid record in the "
-                          "body\",\"accepted\":0,\"rejected\":%zu,\"errors\":%s}",
-                          input->name, p->rep.rejected,
-                          p->rep.errors.data ? p->rep.errors.data : "[]");
-            tn_http_respond(req, 400, NULL, b.data, b.len);
-            tn_buf_deinit(&b);
-        }
-        tn_ingest_report_deinit(&p->rep);
-        free(p);
-        goto out;
-    }
-    if (in->on_span && batch.nspans) in->on_span(in->on_span_arg, batch.spans, batch.nspans);
-    if (in->on_event && batch.nevents) in->on_event(in->on_event_arg, batch.events, batch.nevents);
-    p->in = in;
-    p->route = route;
-    p->req = req;
-    p->n = n;
-    in->inflight += n;
-    tn_ingest_write(in->streams, &batch, on_written, p); /* may answer before it returns */
-out:
-    tn_batch_deinit(&batch);
-    tn_buf_deinit(&fatal);
-    free(owned);
+    job_run(j); /* small, or every parse thread busy: here (the loop waits: backpressure) */
+    job_finish(j);
 }
 
 int tn_ingest_routes(tn_ingest_t *in, tn_http_server_t *srv)

@@ -18,10 +18,18 @@
 
 typedef struct tn_ingest tn_ingest_t;
 
-/* streams borrowed. NULL on allocation failure. */
-tn_ingest_t *tn_ingest_create(tn_streams_t *streams, size_t max_inflight);
-/* Requests still waiting for Redis keep a pointer: destroy only after the HTTP server closed. */
+/* loop and streams borrowed (loop may be NULL: every request is parsed on the caller's
+ * thread). NULL on allocation failure. */
+tn_ingest_t *tn_ingest_create(uv_loop_t *loop, tn_streams_t *streams, size_t max_inflight);
+/* Requests still waiting for Redis or being parsed keep a pointer: destroy only after the HTTP
+ * server closed and the loop ran out (the parse jobs ended). */
 void tn_ingest_destroy(tn_ingest_t *in);
+/* Call before destroying the streams: requests whose parse ends later get 503. */
+void tn_ingest_stop(tn_ingest_t *in);
+/* Large bodies of the inputs whose parsers are thread-safe (tn_input_t.threadsafe) are decoded
+ * and parsed on libuv's thread pool, at most n at once (more wait on the loop); 0 (the default):
+ * always on the loop. The records are written, and the request answered, on the loop. */
+void tn_ingest_set_parse_threads(tn_ingest_t *in, unsigned n);
 
 /* Registers the input routes. 0 or TN_ENOMEM. */
 int tn_ingest_routes(tn_ingest_t *in, tn_http_server_t *srv);

@@ -5,12 +5,12 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Well-known aliases from OpenTelemetry semantic conventions and Prometheus habits. */
-static const struct {
-    const char *from, *to;
-} g_aliases[] = {
+/* Well-known aliases from OpenTelemetry semantic conventions and Prometheus habits; configured
+ * ones (tn_norm_set_aliases) are looked up before them. */
+static const char *const g_builtin[][2] = {
     {"service.name", "service"},
     {"service_name", "service"},
     {"host.name", "host"},
@@ -21,15 +21,96 @@ static const struct {
     {"k8s.pod.name", "pod"},
     {"service.version", "version"},
 };
+#define N_BUILTIN (sizeof g_builtin / sizeof g_builtin[0])
+
+static int canon_name(const char *in, char *out, size_t size, tn_buf_t *err);
+
+/* The table in use: set before any input runs, then only read (by worker threads too). */
+static const char *const (*g_aliases)[2] = g_builtin;
+static size_t g_naliases = N_BUILTIN;
+static char *(*g_owned)[2]; /* configured pairs, then the built-in ones, when set */
+static size_t g_nowned;     /* configured pairs (their FROM strings are owned) */
+
+void tn_norm_reset_aliases(void)
+{
+    for (size_t i = 0; g_owned && i < g_nowned; i++)
+        free(g_owned[i][0]); /* one allocation: "from\0to" */
+    free(g_owned);
+    g_nowned = 0;
+    g_owned = NULL;
+    g_aliases = g_builtin;
+    g_naliases = N_BUILTIN;
+}
+
+int tn_norm_set_aliases(const char *const *pairs, size_t n, tn_buf_t *err)
+{
+    char *(*t)[2] = calloc(n + N_BUILTIN, sizeof *t);
+    if (!t) return TN_ENOMEM;
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        char canon[TN_MAX_NAME_LEN + 2];
+        if (!eq || eq == pairs[i] || !eq[1]) {
+            tn_buf_printf(err, "label alias '%.80s' is not FROM=TO", pairs[i]);
+            rc = TN_EINVAL;
+            break;
+        }
+        char *from = strdup(pairs[i]);
+        if (!from) {
+            rc = TN_ENOMEM;
+            break;
+        }
+        from[eq - pairs[i]] = '\0';
+        char *to = from + (eq - pairs[i]) + 1;
+        /* TO must be a label name as it is: aliases are not chained or rewritten */
+        tn_buf_t e2;
+        tn_buf_init(&e2);
+        int bad = canon_name(to, canon, sizeof canon, &e2) || strcmp(canon, to);
+        tn_buf_deinit(&e2);
+        if (bad) {
+            tn_buf_printf(err, "label alias '%.80s': '%.40s' is not a valid label name", pairs[i],
+                          to);
+            free(from);
+            rc = TN_EINVAL;
+            break;
+        }
+        t[k][0] = from;
+        t[k][1] = to;
+        k++;
+    }
+    if (rc) {
+        for (size_t i = 0; i < k; i++)
+            free(t[i][0]);
+        free(t);
+        return rc;
+    }
+    for (size_t i = 0; i < N_BUILTIN; i++) {
+        t[k + i][0] = (char *)g_builtin[i][0]; /* not owned */
+        t[k + i][1] = (char *)g_builtin[i][1];
+    }
+    tn_norm_reset_aliases();
+    g_owned = t;
+    g_nowned = k;
+    g_aliases = (const char *const(*)[2])t;
+    g_naliases = k + N_BUILTIN;
+    return 0;
+}
 
 int tn_norm_label_name(const char *in, char *out, size_t size, tn_buf_t *err)
 {
-    for (size_t i = 0; i < sizeof g_aliases / sizeof g_aliases[0]; i++) {
-        if (strcmp(in, g_aliases[i].from) == 0) {
-            in = g_aliases[i].to;
+    for (size_t i = 0; i < g_naliases; i++) {
+        if (strcmp(in, g_aliases[i][0]) == 0) {
+            in = g_aliases[i][1];
             break;
         }
     }
+    return canon_name(in, out, size, err);
+}
+
+/* The name rules, without aliases. */
+static int canon_name(const char *in, char *out, size_t size, tn_buf_t *err)
+{
     size_t n = strlen(in), j = 0;
     if (n == 0) {
         tn_buf_puts(err, "empty label name");

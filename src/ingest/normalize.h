@@ -1,6 +1,7 @@
 /* normalize.h - turning what inputs send into the canonical sample (core/sample.h).
  *
- * Label names: aliases first (service.name -> service, host.name -> host, ...), then any
+ * Label names: aliases first (service.name -> service, host.name -> host, ...; configurable:
+ * ingest.label_aliases), then any
  * character outside [a-zA-Z0-9_] becomes '_' (OpenTelemetry's dotted names), and a leading digit
  * gets a '_' prefix. Names that are still invalid or empty are rejected.
  * Timestamps: numbers are taken as seconds, milliseconds, microseconds or nanoseconds by their
@@ -19,6 +20,14 @@ typedef enum { TN_TS_AUTO, TN_TS_S, TN_TS_MS, TN_TS_US, TN_TS_NS } tn_ts_unit_t;
 /* Writes the canonical label name for `in` into out (size bytes). 0, or TN_EINVAL with a
  * message naming the label in err. */
 int tn_norm_label_name(const char *in, char *out, size_t size, tn_buf_t *err);
+
+/* Sets the configured aliases: FROM=TO pairs (copied; TO must be a valid label name as it is),
+ * looked up before the built-in ones (so they can override them). Replaces the pairs set before.
+ * Call before inputs run (the table is read without locks, by worker threads too). 0, TN_ENOMEM,
+ * or TN_EINVAL with a message in err (the table in use is then unchanged). */
+int tn_norm_set_aliases(const char *const *pairs, size_t n, tn_buf_t *err);
+/* Back to the built-in aliases alone (frees the configured ones). */
+void tn_norm_reset_aliases(void);
 
 /* Converts a numeric timestamp to ms. 0 or TN_EINVAL (negative, NaN, out of range). */
 int tn_norm_ts_number(double v, tn_ts_unit_t unit, int64_t *ms, tn_buf_t *err);

@@ -1004,7 +1004,10 @@ static _Thread_local int g_doc_ready;
 int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o, tn_batch_t *out,
                           tn_ingest_report_t *rep, tn_buf_t *fatal)
 {
-    if (body && len >= UINT32_MAX) return tn__otlp_metrics_dom(body, len, o, out, rep, fatal);
+    if (body && len >= UINT32_MAX) { /* the index's offsets are 32-bit */
+        tn_buf_printf(fatal, "body of %zu bytes is larger than the 4 GiB the parser indexes", len);
+        return TN_ETOOBIG;
+    }
     if (!g_doc_ready) {
         tn_jp_doc_init(&g_doc);
         g_doc_ready = 1;

@@ -23,4 +23,8 @@ rc=0; out=$("$TOCSIN" config --no.such=1 2>&1) || rc=$?
 check "unknown option names it and exits non-zero" bash -c "test $rc -ne 0 && echo \"\$0\" | grep -q no.such" "$out"
 rc=0; out=$("$TOCSIN" config --detect.zscore.min_samples=500 2>&1) || rc=$?
 check "cross-field validation names both keys" bash -c "test $rc -ne 0 && echo \"\$0\" | grep -q 'min_samples.*window'" "$out"
+rc=0; out=$("$TOCSIN" config --ingest.label_aliases=nopair 2>&1) || rc=$?
+check "a label alias that is not FROM=TO is refused, naming the key" bash -c "test $rc -ne 0 && echo \"\$0\" | grep -q 'ingest.label_aliases'" "$out"
+rc=0; out=$(timeout 10 "$TOCSIN" serve --data_dir="$T/d" --ingest.label_aliases=cloud.zone=zone.name 2>&1) || rc=$?
+check "a label alias to an invalid name stops serve at once, naming it" bash -c "test $rc = 1 && echo \"\$0\" | grep -q \"label_aliases.*'zone.name' is not a valid label name\"" "$out"
 finish

@@ -22,6 +22,7 @@ return {
   data_dir = "$T/data",
   scripts = { rules_dir = "$T/none", runbooks_dir = "$T/none" },
   ingest = { influx_tcp = "127.0.0.1:$INFLUX_PORT",
+             label_aliases = { ["my.gauge.attr"] = "gauge_attr" },
              scrape_targets = { "http://127.0.0.1:$SCRAPE_PORT/metrics" }, scrape_interval_ms = 500 },
   topology = { file = "$T/topology.json" },
 }
@@ -52,6 +53,13 @@ rows = [json.loads(l) for l in subprocess.run(['python3', '$SRC/tests/tools/samp
 m = [r for r in rows if r['labels'].get('service') == 'my.service']
 assert len(m) >= 3, rows
 assert all('.' not in r['name'] for r in m)
+"
+check "a configured label alias renames (my.gauge.attr -> gauge_attr); the others are not renamed" pycheck "
+import json, subprocess
+rows = [json.loads(l) for l in subprocess.run(['python3', '$SRC/tests/tools/samples.py', '--', '-p', '$REDIS_PORT'], capture_output=True, text=True).stdout.splitlines()]
+assert any('gauge_attr' in r['labels'] for r in rows), rows
+assert not any('my_gauge_attr' in r['labels'] for r in rows), rows
+assert any('my_counter_attr' in r['labels'] for r in rows), rows
 "
 check "OTLP log records stored with trace ids lowercased" pycheck "
 import json, subprocess

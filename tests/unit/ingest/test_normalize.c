@@ -201,6 +201,43 @@ static void test_label_aliases(void **state)
     assert_norm("service", "service");
 }
 
+/* ingest.label_aliases: configured pairs come before the built-in ones; bad pairs are refused
+ * and leave the table as it was. */
+static void test_label_aliases_configured(void **state)
+{
+    (void)state;
+    const char *pairs[] = {"cloud.region=region", "service.name=svc", "k8s.pod.name=pod_name"};
+    tn_buf_t err;
+    tn_buf_init(&err);
+    assert_int_equal(tn_norm_set_aliases(pairs, 3, &err), 0);
+    assert_norm("cloud.region", "region");
+    assert_norm("service.name", "svc"); /* overrides the built-in alias */
+    assert_norm("k8s.pod.name", "pod_name");
+    assert_norm("host.name", "host"); /* built-in ones still apply */
+    assert_norm("cloud.regions", "cloud_regions");
+    const char *bad[][1] = {{"nopair"},   {"=region"},   {"cloud.zone="}, {"cloud.zone=zone.name"},
+                            {"x=9lives"}, {"x=__name__"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tn_buf_reset(&err);
+        assert_int_equal(tn_norm_set_aliases(bad[i], 1, &err), TN_EINVAL);
+        assert_non_null(strstr(err.data, "label alias"));
+        assert_norm("cloud.region", "region"); /* unchanged */
+    }
+    /* one bad pair among good ones: none is taken */
+    const char *mixed[] = {"a.b=ab", "oops"};
+    assert_int_equal(tn_norm_set_aliases(mixed, 2, &err), TN_EINVAL);
+    assert_norm("a.b", "a_b");
+    /* set again: replaces the pairs set before */
+    const char *again[] = {"a.b=ab"};
+    assert_int_equal(tn_norm_set_aliases(again, 1, &err), 0);
+    assert_norm("a.b", "ab");
+    assert_norm("cloud.region", "cloud_region");
+    tn_norm_reset_aliases();
+    assert_norm("a.b", "a_b");
+    assert_norm("service.name", "service");
+    tn_buf_deinit(&err);
+}
+
 static void test_label_chars(void **state)
 {
     (void)state;
@@ -990,6 +1027,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_aliases),
+        cmocka_unit_test(test_label_aliases_configured),
         cmocka_unit_test(test_label_chars),
         cmocka_unit_test(test_label_invalid),
         cmocka_unit_test(test_ts_magnitude),
