@@ -13,8 +13,10 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* Build the hot loops for AVX2 too, chosen at load time; SSE2 is the portable fallback. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* Build the hot loops for AVX2 too, chosen at load time; SSE2 is the portable fallback. Not
+ * under ThreadSanitizer, whose instrumented ifunc resolvers would run before it starts. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
 #define TN_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define TN_SIMD_CLONES
