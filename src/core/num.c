@@ -123,17 +123,29 @@ slow:
 
 size_t tn_num_format_i64(char *out, int64_t v)
 {
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                   "31323334353637383940414243444546474849505152535455565758596061"
+                                   "62636465666768697071727374757677787980818283848586878889909192"
+                                   "93949596979899";
     char tmp[24];
-    size_t n = 0;
+    size_t n = sizeof tmp; /* digits fill tmp from the end, two at a time */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10));
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (u >= 10) {
+        tmp[--n] = pairs[u * 2 + 1];
+        tmp[--n] = pairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
     size_t k = 0;
     if (v < 0) out[k++] = '-';
-    while (n)
-        out[k++] = tmp[--n];
-    return k;
+    memcpy(out + k, tmp + n, sizeof tmp - n);
+    return k + sizeof tmp - n;
 }
 
 size_t tn_num_format(char *out, double v)

@@ -46,7 +46,7 @@ typedef struct pending {
     void *arg;
     uint64_t deadline;   /* loop time (ms) */
     uint64_t timeout_ms; /* for the log line */
-    uint64_t sent_ns;    /* uv_hrtime() at send, for the latency */
+    uint64_t sent_ns;    /* uv_hrtime() at send, for the latency (0: not sampled) */
     bool internal;       /* the handshake, not counted by tn_redis_pending() */
 } pending_t;
 
@@ -78,6 +78,7 @@ struct tn_redis {
 
     pending_t *head, *tail;
     unsigned npending; /* user commands in the FIFO */
+    unsigned nsent;    /* commands sent (latency sampling) */
 
     unsigned in_hiredis; /* > 0 while a hiredis call is on the stack */
     bool drop_requested; /* tear down as soon as we are out of hiredis */
@@ -311,7 +312,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         uv_timer_stop(&r->deadline_timer);
     }
     if (!p->internal) r->npending--;
-    r->last_latency_ms = (double)(uv_hrtime() - p->sent_ns) / 1e6;
+    if (p->sent_ns) r->last_latency_ms = (double)(uv_hrtime() - p->sent_ns) / 1e6;
     if (p->cb) p->cb(r, (const tn_redis_reply_t *)reply, 0, p->arg);
     free(p);
 }
@@ -343,7 +344,9 @@ static int send_formatted(tn_redis_t *r, tn_redis_cb cb, void *arg, uint64_t tim
     p->internal = internal;
     p->timeout_ms = timeout_ms;
     p->deadline = uv_now(r->loop) + timeout_ms;
-    p->sent_ns = uv_hrtime();
+    /* the latency of one command in 64, and of every command on an idle connection: reading the
+     * clock twice per command was 3% of a one-sample-per-XADD ingest */
+    if (r->tail == NULL || (r->nsent++ & 63) == 0) p->sent_ns = uv_hrtime();
     if (r->tail != NULL)
         r->tail->next = p;
     else

@@ -155,6 +155,16 @@ static void test_i64(void **state)
     assert_string_equal(buf, "9223372036854775807");
     buf[tn_num_format_i64(buf, 0)] = '\0';
     assert_string_equal(buf, "0");
+    /* every length and sign, against printf */
+    char want[24];
+    for (int i = 0; i < 200000; i++) {
+        int64_t v = (int64_t)next_u64();
+        v >>= next_u64() % 64; /* all magnitudes */
+        if (i < 2000) v = i - 1000;
+        buf[tn_num_format_i64(buf, v)] = '\0';
+        snprintf(want, sizeof want, "%lld", (long long)v);
+        assert_string_equal(buf, want);
+    }
 }
 
 int main(void)
