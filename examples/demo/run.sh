@@ -52,6 +52,8 @@ return {
   scripts = { rules_dir = "$D/rules", runbooks_dir = "$D/runbooks", lib_dir = "$ROOT/lua",
               detection_dir = "$D/detection", commands_dir = "$ROOT/chatops" },
   notify = { webhook_url = "$HOOK" },
+  -- label renames at ingestion, on top of the built-in ones (service.name -> service, ...)
+  ingest = { label_aliases = { ["cloud.region"] = "region" } },
   -- incidents as Grafana annotations: the local receiver stands in for Grafana's HTTP API
   grafana = { url = "${HOOK%/chat}/grafana", token = "demo-grafana-token" },
   -- log template rates and span statistics per 10 s (the default is a minute), so the demo's
@@ -74,7 +76,7 @@ sed 's/^/  | /' "$D/engine.log"
 
 send() { curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$URL/api/v1/samples"; }
 sample() { # name service value ts
-    printf '{"name":"%s","labels":{"service.name":"%s","env":"prod"},"value":%s,"timestamp":%s,"unit":"%s"}' "$1" "$2" "$3" "$4" "$5"
+    printf '{"name":"%s","labels":{"service.name":"%s","env":"prod","cloud.region":"eu-west-1"},"value":%s,"timestamp":%s,"unit":"%s"}' "$1" "$2" "$3" "$4" "$5"
 }
 
 now=$(date +%s)
@@ -208,6 +210,8 @@ printf '  %-22s %s samples in %s entries over %s partitions\n' 'tocsin:samples:{
     "$(python3 "$ROOT/tests/tools/samples.py" --count -- -s "$SOCK")" \
     "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | xargs -n1 redis-cli -s "$SOCK" XLEN | awk '{s+=$1} END {print s}')" \
     "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | wc -l)"
+echo "  one sample as stored (service.name -> service built in, cloud.region -> region configured):"
+python3 "$ROOT/tests/tools/samples.py" -- -s "$SOCK" | grep -m1 '"http_latency_ms"' | sed 's/^/    /'
 for k in tocsin:events tocsin:anomalies tocsin:incidents tocsin:audit; do
     printf '  %-22s %s entries\n' "$k" "$(redis-cli -s "$SOCK" XLEN "$k")"
 done
