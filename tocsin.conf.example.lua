@@ -19,6 +19,8 @@ return {
   ["http.read_timeout_ms"] = 10000,
   -- Idle keep-alive connections are closed after this long.
   ["http.keepalive_timeout_ms"] = 30000,
+  -- On SIGTERM/SIGINT, requests already being read or answered get this long to finish (no new connections meanwhile; a second signal stops at once); 0: close them at once.
+  ["http.shutdown_grace_ms"] = 10000,
   -- Most simultaneous client connections.
   ["http.max_connections"] = 1024,
   -- redis://host:port[/db] or unix:/path.sock. Empty: start an embedded redis-server under data_dir.

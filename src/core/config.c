@@ -30,6 +30,9 @@ static const tn_conf_opt_t g_schema[] = {
      "Time allowed from the first byte of a request to its last; slower clients get 408."},
     {"http.keepalive_timeout_ms", TN_CONF_INT, OFF(http.keepalive_timeout_ms), "30000", 10, 3600000,
      "Idle keep-alive connections are closed after this long."},
+    {"http.shutdown_grace_ms", TN_CONF_INT, OFF(http.shutdown_grace_ms), "10000", 0, 600000,
+     "On SIGTERM/SIGINT, requests already being read or answered get this long to finish (no new "
+     "connections meanwhile; a second signal stops at once); 0: close them at once."},
     {"http.max_connections", TN_CONF_INT, OFF(http.max_connections), "1024", 1, 1000000,
      "Most simultaneous client connections."},
     {"redis.url", TN_CONF_STR, OFF(redis.url), "", UNCHECKED,

@@ -33,6 +33,7 @@ typedef struct tn_config {
         int64_t max_header_bytes;
         int64_t read_timeout_ms;
         int64_t keepalive_timeout_ms;
+        int64_t shutdown_grace_ms;
         int64_t max_connections;
     } http;
     struct {

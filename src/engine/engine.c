@@ -496,6 +496,20 @@ fail:
     stop(e, 1);
 }
 
+static void on_grace_tick(uv_timer_t *t)
+{
+    tn_engine_t *e = t->data;
+    int64_t waited = tn_now_ms() - e->grace_started;
+    int busy = e->http && tn_http_server_busy(e->http);
+    if (busy && waited < e->cfg->http.shutdown_grace_ms) return;
+    if (busy)
+        tn_log_warn("engine", "requests still in flight after %lld ms; closing them",
+                    (long long)waited);
+    else
+        tn_log_info("engine", "requests in flight finished (%lld ms)", (long long)waited);
+    stop(e, 0); /* closes this timer */
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     tn_engine_t *e = h->data;
@@ -503,7 +517,27 @@ static void on_signal(uv_signal_t *h, int signum)
         tn_log_warn("engine", "second signal: exiting now");
         exit(1);
     }
-    tn_log_info("engine", "%s received: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *sig = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (e->grace_timer) {
+        tn_log_warn("engine", "second %s: stopping without waiting", sig);
+        stop(e, 0);
+        return;
+    }
+    tn_log_info("engine", "%s received: shutting down", sig);
+    /* A graceful stop: no new connections; requests being read or answered (ingest waiting for
+     * Redis, a chat command) finish first, so their senders get an answer instead of a reset
+     * and do not send again what was stored. */
+    if (e->http && e->cfg->http.shutdown_grace_ms > 0 && tn_http_server_busy(e->http) &&
+        (e->grace_timer = malloc(sizeof *e->grace_timer))) {
+        tn_http_server_drain(e->http);
+        tn_log_info("engine", "letting the requests in flight finish (at most %lld ms)",
+                    (long long)e->cfg->http.shutdown_grace_ms);
+        e->grace_started = tn_now_ms();
+        uv_timer_init(e->loop, e->grace_timer);
+        e->grace_timer->data = e;
+        uv_timer_start(e->grace_timer, on_grace_tick, 10, 10);
+        return;
+    }
     stop(e, 0);
 }
 
@@ -567,6 +601,10 @@ static void stop(tn_engine_t *e, int code)
     if (e->trim_timer) {
         uv_close((uv_handle_t *)e->trim_timer, on_poll_closed);
         e->trim_timer = NULL;
+    }
+    if (e->grace_timer) {
+        uv_close((uv_handle_t *)e->grace_timer, on_poll_closed);
+        e->grace_timer = NULL;
     }
     if (e->rollup && e->streams && e->redis && tn_redis_is_up(e->redis)) {
         size_t n = tn_rollup_flush(e->rollup, INT64_MAX); /* the open buckets, as they are */

@@ -57,6 +57,8 @@ typedef struct tn_engine {
     uv_timer_t *rollup_timer;
     uv_timer_t *incident_timer; /* incidents: auto-resolve, forgetting old ones */
     uv_timer_t *trim_timer;     /* retention by age: XTRIM of the partitions written */
+    uv_timer_t *grace_timer;    /* a signal came: HTTP requests in flight finish, then stop */
+    int64_t grace_started;
     uv_fs_poll_t *topology_poll;
     tn_streams_t *streams;
     tn_reader_t *reader;

@@ -72,6 +72,7 @@ struct tn_http_server {
     tn_http_limits_t limits;
     uv_tcp_t listener;
     bool listening, closing, listener_closed;
+    bool draining; /* tn_http_server_drain: no new connections, each closes after its answer */
     int port;
     tn__http_route_t *routes;
     size_t nroutes, routes_cap;

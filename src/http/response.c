@@ -207,7 +207,8 @@ int tn_http_respond_owned(tn_http_req_t *req, int status, const char *content_ty
 
     tn_buf_t head;
     tn_buf_init(&head);
-    if (build_head(&head, status, content_type, len, req->keep_alive, &req->resp_headers)) {
+    bool keep_alive = req->keep_alive && !c->srv->draining; /* draining: the last answer */
+    if (build_head(&head, status, content_type, len, keep_alive, &req->resp_headers)) {
         tn_buf_deinit(&head);
         free(body);
         return req_abandon(req, TN_ENOMEM);
@@ -221,7 +222,7 @@ int tn_http_respond_owned(tn_http_req_t *req, int status, const char *content_ty
     tn_log_debug(COMP, "%s %s %s -> %d", c->peer, req->method, tn_http_req_path(req), status);
     c->pending = NULL;
     req->conn = NULL;
-    tn__http_conn_answering(c, req->keep_alive);
+    tn__http_conn_answering(c, keep_alive);
     size_t hlen = head.len;
     int rc = tn__http_write(c, tn_buf_steal(&head), hlen, body, len, true);
     if (rc) tn__http_conn_close(c);

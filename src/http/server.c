@@ -91,13 +91,34 @@ void tn_http_server_close(tn_http_server_t *srv, void (*done)(void *arg), void *
     srv->closing = true;
     srv->done = done;
     srv->done_arg = arg;
-    uv_close((uv_handle_t *)&srv->listener, on_listener_close);
+    if (!srv->draining) uv_close((uv_handle_t *)&srv->listener, on_listener_close);
     /* conns leave the list only in their close callbacks, so iterating is safe even when an
      * on_gone callback answers requests of other connections */
     for (tn__http_conn_t *c = srv->conns, *next; c; c = next) {
         next = c->next;
         tn__http_conn_close(c);
     }
+    if (srv->draining) srv_maybe_finish(srv); /* the listener may be closed already */
+}
+
+void tn_http_server_drain(tn_http_server_t *srv)
+{
+    if (!srv || srv->draining || srv->closing) return;
+    srv->draining = true;
+    uv_close((uv_handle_t *)&srv->listener, on_listener_close);
+    for (tn__http_conn_t *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->phase == TN__CONN_IDLE) tn__http_conn_close(c); /* nothing started on it */
+    }
+}
+
+bool tn_http_server_busy(const tn_http_server_t *srv)
+{
+    for (const tn__http_conn_t *c = srv ? srv->conns : NULL; c; c = c->next)
+        if (c->phase == TN__CONN_READING || c->phase == TN__CONN_HANDLER ||
+            c->phase == TN__CONN_WRITING)
+            return true;
+    return false;
 }
 
 int tn_http_server_route(tn_http_server_t *srv, const char *method, const char *path,
@@ -244,7 +265,7 @@ static void conn_linger(tn__http_conn_t *c)
 void tn__http_conn_answering(tn__http_conn_t *c, bool keep_alive)
 {
     c->phase = TN__CONN_WRITING;
-    c->close_after_write = !keep_alive;
+    c->close_after_write = !keep_alive || c->srv->draining;
     conn_arm(c, c->srv->limits.keepalive_timeout_ms);
 }
 
@@ -256,7 +277,7 @@ void tn__http_conn_written(tn__http_conn_t *c, int status)
         tn__http_conn_close(c);
         return;
     }
-    if (c->close_after_write || c->srv->closing) {
+    if (c->close_after_write || c->srv->closing || c->srv->draining) {
         conn_linger(c);
         return;
     }

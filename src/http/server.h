@@ -68,6 +68,13 @@ int tn_http_server_port(const tn_http_server_t *srv);
  * callbacks of pending requests run from inside this call. NULL is a no-op. */
 void tn_http_server_close(tn_http_server_t *srv, void (*done)(void *arg), void *arg);
 
+/* A graceful stop, before tn_http_server_close: stops accepting connections and closes those
+ * with nothing started; a request being read, handled or written goes on, and its answer is its
+ * connection's last (Connection: close). tn_http_server_busy tells whether any such request is
+ * left; then (or at a deadline of the caller's) tn_http_server_close ends the rest. NULL and a
+ * second call are no-ops. */
+void tn_http_server_drain(tn_http_server_t *srv);
+bool tn_http_server_busy(const tn_http_server_t *srv);
 /* Request accessors. Returned strings are borrowed, NUL-terminated, valid until the answer. */
 const char *tn_http_req_method(const tn_http_req_t *req);
 const char *tn_http_req_path(const tn_http_req_t *req);  /* decoded? no: raw path, no query */

@@ -203,4 +203,24 @@ print(ok, "of 8 answered 204 before the stop, all stored in full")
 sys.exit(0 if ok else 1)' "$T"
 }
 check "every body answered 204 before the stop is stored in full; the others got 503 or no answer" stop_ok
+check "the stop let the requests in flight finish first" grep -q "letting the requests in flight finish" "$T/engine.log"
+
+# --- graceful stop: a request waiting for Redis at SIGTERM is answered, then the engine exits --
+rcli FLUSHALL >/dev/null
+start_engine "$T/tocsin.conf.lua"
+kill -STOP "$REDIS_PID"
+curl -s -o "$T/grace.body" -w '%{http_code}' --data-binary 'grace,host=a v=1 1764000000000000000' \
+    "$URL/write" >"$T/grace.status" &
+CURL=$!
+sleep 0.5
+kill -TERM "$ENGINE_PID"
+sleep 0.5
+check "during the grace period new connections are refused" bash -c "! curl -s -m 2 -o /dev/null $URL/metrics"
+kill -CONT "$REDIS_PID"
+wait "$CURL" || true
+check "the request waiting for Redis at SIGTERM was answered 204" test "$(cat "$T/grace.status")" = 204
+rc=0; wait "$ENGINE_PID" || rc=$?
+check "then the engine exited 0" test "$rc" = 0
+check "... and the sample is stored" bash -c "python3 '$SRC/tests/tools/samples.py' -- -p $REDIS_PORT | grep -q '\"grace_v\"'"
+check "the log says so" grep -q "requests in flight finished" "$T/engine.log"
 finish

@@ -49,6 +49,8 @@ struct fx {
     bool hold_answered;
     bool answered_before_done;
     atomic_bool close_sent;
+    uv_async_t drain_async;      /* the client asks the loop for tn_http_server_drain */
+    atomic_int busy_after_drain; /* tn_http_server_busy right after the drain: 1 yes, 2 no */
 };
 
 static void fx_fail(fx_t *f, int line, const char *what)
@@ -167,6 +169,16 @@ static void on_async(uv_async_t *a)
     tn_http_server_close(f->srv, on_closed, f);
     f->srv = NULL;
     uv_close((uv_handle_t *)a, NULL);
+    uv_close((uv_handle_t *)&f->drain_async, NULL);
+}
+
+static void on_drain_async(uv_async_t *a)
+{
+    fx_t *f = a->data;
+    if (!f->srv) return;
+    tn_http_server_drain(f->srv);
+    tn_http_server_drain(f->srv); /* a second call is a no-op */
+    atomic_store(&f->busy_after_drain, tn_http_server_busy(f->srv) ? 1 : 2);
 }
 
 /* Client thread: asks the loop to close the server (once). */
@@ -205,14 +217,16 @@ static void fx_run(const tn_http_limits_t *limits, void (*client)(fx_t *f), fx_t
     assert_int_equal(tn_http_server_listen(s, "127.0.0.1", 0), TN_EINVAL);
     assert_int_equal(uv_async_init(&f->loop, &f->async, on_async), 0);
     f->async.data = f;
+    assert_int_equal(uv_async_init(&f->loop, &f->drain_async, on_drain_async), 0);
+    f->drain_async.data = f;
     f->client = client;
     assert_int_equal(pthread_create(&f->thr, NULL, client_main, f), 0);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     pthread_join(f->thr, NULL);
+    if (f->failure[0]) fail_msg("client: %s", f->failure);
     assert_true(f->done_called);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     pthread_mutex_destroy(&f->mu);
-    if (f->failure[0]) fail_msg("client: %s", f->failure);
 }
 
 /* ---- blocking client (client thread) ------------------------------------------------------ */
@@ -518,6 +532,48 @@ static void test_close_waits_for_pending(void **state)
     assert_int_equal(atomic_load(&f.gone_calls), 1);
 }
 
+/* A graceful stop: the idle connection is closed, no new connection is accepted, the request
+ * in its handler is answered (its connection's last answer), then the server closes. */
+static void client_drain(fx_t *f)
+{
+    static resp_t r;
+    cl_t *idle = cl_open(f);
+    CHECK(f, cl_do(idle, "GET /hello HTTP/1.1\r\n\r\n", &r) == 0 && r.status == 200);
+    CHECK(f, strcmp(resp_header(&r, "Connection", hv, sizeof hv), "keep-alive") == 0);
+    cl_t *held = cl_open(f);
+    CHECK(f, cl_sends(held, "GET /hold HTTP/1.1\r\n\r\n") == 0);
+    for (int i = 0; i < 200 && atomic_load(&f->held) == 0; i++)
+        usleep(10000);
+    CHECK(f, atomic_load(&f->held) == 1);
+    uv_async_send(&f->drain_async);
+    for (int i = 0; i < 200 && atomic_load(&f->busy_after_drain) == 0; i++)
+        usleep(10000);
+    CHECK(f, atomic_load(&f->busy_after_drain) == 1); /* /hold is still in its handler */
+    CHECK(f, cl_closed(idle));
+    /* no new connection */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(f, connect(fd, (struct sockaddr *)&a, sizeof a) != 0);
+    close(fd);
+    /* the held request is answered, with Connection: close, and its connection ends */
+    CHECK(f, cl_response(held, &r, false) == 0);
+    CHECK(f, r.status == 200 && strcmp(r.body, "late") == 0);
+    CHECK(f, strcmp(resp_header(&r, "Connection", hv, sizeof hv), "close") == 0);
+    CHECK(f, cl_closed(held));
+    cl_close(idle);
+    cl_close(held);
+}
+
+static void test_drain(void **state)
+{
+    fx_t f;
+    fx_run(NULL, client_drain, &f);
+    assert_true(f.hold_answered);
+    assert_int_equal(f.hold_rc, 0); /* delivered, not discarded */
+    assert_int_equal(atomic_load(&f.gone_calls), 0);
+}
+
 static void client_slow(fx_t *f)
 {
     static resp_t r;
@@ -660,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_keepalive_timeout),
         cmocka_unit_test(test_client_gone),
         cmocka_unit_test(test_close_waits_for_pending),
+        cmocka_unit_test(test_drain),
         cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_max_connections),
