@@ -36,6 +36,11 @@ void *tn_u64map_get(const tn_u64map_t *m, uint64_t key)
     }
 }
 
+void tn_u64map_prefetch(const tn_u64map_t *m, uint64_t key)
+{
+    if (m->cap) __builtin_prefetch(&m->slots[slot_of(key, m->cap - 1)]);
+}
+
 static int grow(tn_u64map_t *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 64;

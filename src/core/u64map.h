@@ -23,6 +23,8 @@ void tn_u64map_init(tn_u64map_t *m);
 void tn_u64map_deinit(tn_u64map_t *m);
 /* The value for key (borrowed), or NULL. */
 void *tn_u64map_get(const tn_u64map_t *m, uint64_t key);
+/* Hints that key will be looked up soon: its slot is fetched into the cache meanwhile. */
+void tn_u64map_prefetch(const tn_u64map_t *m, uint64_t key);
 /* Sets key to val (non-NULL; the map does not own it); an existing value is replaced and
  * returned in *old when old is not NULL. 0 or TN_ENOMEM (the map is unchanged). */
 int tn_u64map_put(tn_u64map_t *m, uint64_t key, void *val, void **old);

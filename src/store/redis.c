@@ -607,17 +607,25 @@ bool tn_redis_is_up(const tn_redis_t *r)
 
 /* Pub/sub, MONITOR and CLIENT REPLY OFF|SKIP change the reply protocol: replies would no longer
  * match our FIFO one to one. Callers use streams instead. */
-static bool cmd_unsupported(const char *cmd, size_t len)
+/* Whether a command name (and its first argument) is one this client cannot serve. */
+static bool name_unsupported(const char *name, size_t n, const char *sub, size_t subn)
 {
     static const char *const names[] = {"subscribe",    "psubscribe",   "ssubscribe", "unsubscribe",
                                         "punsubscribe", "sunsubscribe", "monitor"};
+    if (n == 0 || !strchr("spumcSPUMC", name[0])) return false; /* the common case */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0) return true;
+    return n == 6 && strncasecmp(name, "client", 6) == 0 && sub && subn == 5 &&
+           strncasecmp(sub, "reply", 5) == 0;
+}
+
+static bool cmd_unsupported(const char *cmd, size_t len)
+{
     char name[16], sub[16];
     if (tn__redis_cmd_arg(cmd, len, 0, name, sizeof name) != 0) return true;
-    if (!strchr("spumcSPUMC", name[0])) return false; /* the common case, without 7 compares */
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(name, names[i]) == 0) return true;
-    return strcasecmp(name, "client") == 0 &&
-           tn__redis_cmd_arg(cmd, len, 1, sub, sizeof sub) == 0 && strcasecmp(sub, "reply") == 0;
+    if (!strchr("spumcSPUMC", name[0])) return false; /* without parsing the first argument */
+    int has_sub = tn__redis_cmd_arg(cmd, len, 1, sub, sizeof sub) == 0;
+    return name_unsupported(name, strlen(name), has_sub ? sub : NULL, has_sub ? strlen(sub) : 0);
 }
 
 static int send_user(tn_redis_t *r, tn_redis_cb cb, void *arg, uint64_t timeout_ms, const char *cmd,
@@ -648,14 +656,26 @@ int tn_redis_cmd_argv(tn_redis_t *r, tn_redis_cb cb, void *arg, uint64_t timeout
     for (int i = 0; i < argc; i++) {
         size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
         *w++ = '$';
-        w += tn_num_format_i64(w, (int64_t)n);
+        if (n < 10) { /* most arguments: field names, numbers, ids */
+            *w++ = (char)('0' + n);
+        } else if (n < 100) {
+            *w++ = (char)('0' + n / 10);
+            *w++ = (char)('0' + n % 10);
+        } else {
+            w += tn_num_format_i64(w, (int64_t)n);
+        }
         *w++ = '\r', *w++ = '\n';
         memcpy(w, argv[i], n);
         w += n;
         *w++ = '\r', *w++ = '\n';
     }
     fmt.len = (size_t)(w - fmt.data);
-    int rc = send_user(r, cb, arg, timeout_ms, fmt.data, fmt.len);
+    size_t n0 = argvlen ? argvlen[0] : strlen(argv[0]);
+    if (name_unsupported(argv[0], n0, argc > 1 ? argv[1] : NULL,
+                         argc > 1 ? (argvlen ? argvlen[1] : strlen(argv[1])) : 0))
+        return TN_EINVAL;
+    int rc = send_formatted(r, cb, arg, timeout_ms ? timeout_ms : r->command_timeout_ms, false,
+                            fmt.data, fmt.len);
     if (fmt.cap > (1u << 20)) tn_buf_deinit(&fmt); /* keep a small one for the next command */
     return rc;
 }

@@ -390,11 +390,16 @@ int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n)
         for (size_t i = start[p]; i < start[p + 1] && !rc;) {
             size_t end = i + B < start[p + 1] ? i + B : start[p + 1];
             if (B == 1) {
+                if (i + 8 < start[p + 1]) /* the series prefix of a later sample, meanwhile */
+                    tn_u64map_prefetch(&s->prefixes, sid_number(&samples[order[i + 8]]));
                 rc = write_single(g, p, &samples[order[i]], &labels);
             } else {
                 tn_buf_reset(&payload);
-                for (size_t k = i; k < end && !rc; k++)
+                for (size_t k = i; k < end && !rc; k++) {
+                    if (k + 8 < end)
+                        tn_u64map_prefetch(&s->prefixes, sid_number(&samples[order[k + 8]]));
                     rc = encode_line(s, &payload, &samples[order[k]], &labels);
+                }
                 if (!rc) {
                     char count[16];
                     snprintf(count, sizeof count, "%zu", end - i);

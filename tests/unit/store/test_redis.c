@@ -372,6 +372,12 @@ static void test_basic(void **state)
     assert_int_equal(tn_redis_cmd(c.r, on_result, &res, "SUBSCRIBE ch"), TN_EINVAL);
     assert_int_equal(tn_redis_cmd(c.r, on_result, &res, "monitor"), TN_EINVAL);
     assert_int_equal(tn_redis_cmd(c.r, on_result, &res, "CLIENT REPLY OFF"), TN_EINVAL);
+    /* the same through the argv form (checked on argv, not on the encoded command) */
+    const char *sub[] = {"SUBSCRIBE", "ch"}, *mon[] = {"monitor"},
+               *rep[] = {"client", "Reply", "OFF"};
+    assert_int_equal(tn_redis_cmd_argv(c.r, on_result, &res, 0, 2, sub, NULL), TN_EINVAL);
+    assert_int_equal(tn_redis_cmd_argv(c.r, on_result, &res, 0, 1, mon, NULL), TN_EINVAL);
+    assert_int_equal(tn_redis_cmd_argv(c.r, on_result, &res, 0, 3, rep, NULL), TN_EINVAL);
     memset(&res, 0, sizeof res);
     assert_int_equal(tn_redis_cmd(c.r, on_result, &res, "CLIENT %s", "ID"), 0);
     assert_true(wait_count(&c.loop, &res.calls, 1, 2000));
