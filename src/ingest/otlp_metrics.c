@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #define MAX_UNIT_LEN 64
@@ -997,9 +998,25 @@ static int walk_metrics(walk_t *w, uint32_t rms)
     return rc;
 }
 
-/* The index is kept from one call to the next (per thread): most of its cost is memory. */
+/* The index is kept from one call to the next (per thread): most of its cost is memory. A
+ * thread that ends (ingest's worker threads, at exit) frees its index through a key's
+ * destructor; the main thread's stays reachable until exit. */
 static _Thread_local tn_jp_doc_t g_doc;
 static _Thread_local int g_doc_ready;
+static pthread_key_t g_doc_key;
+static pthread_once_t g_doc_once = PTHREAD_ONCE_INIT;
+static int g_doc_key_ok;
+
+static void doc_free(void *doc)
+{
+    tn_jp_doc_deinit(doc);
+    g_doc_ready = 0;
+}
+
+static void doc_key_make(void)
+{
+    g_doc_key_ok = pthread_key_create(&g_doc_key, doc_free) == 0;
+}
 
 int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o, tn_batch_t *out,
                           tn_ingest_report_t *rep, tn_buf_t *fatal)
@@ -1011,6 +1028,8 @@ int tn_parse_otlp_metrics(const char *body, size_t len, const tn_parse_opts_t *o
     if (!g_doc_ready) {
         tn_jp_doc_init(&g_doc);
         g_doc_ready = 1;
+        pthread_once(&g_doc_once, doc_key_make);
+        if (g_doc_key_ok) pthread_setspecific(g_doc_key, &g_doc);
     }
     walk_t w;
     tn__otlp_ctx_init(&w.c, o, out, rep, fatal);
