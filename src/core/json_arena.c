@@ -2,6 +2,7 @@
 #include "core/json_arena.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -19,6 +20,17 @@ struct tn_json_chunk {
 static _Thread_local tn_json_arena_t *g_arena; /* innermost open scope */
 static _Thread_local tn_json_chunk_t *g_spare; /* one chunk kept for the next scope */
 static int g_installed;
+/* A thread that ends frees its spare chunk (ingest's worker threads); the main thread's stays
+ * reachable until exit. */
+static pthread_key_t g_spare_key;
+static int g_spare_key_ok;
+
+static void spare_free(void *p)
+{
+    (void)p;
+    free(g_spare);
+    g_spare = NULL;
+}
 
 #if defined(__SANITIZE_ADDRESS__)
 #define KEEP_SPARE 0 /* freed chunks stay freed, so escapes are caught */
@@ -90,6 +102,8 @@ void tn_json_arena_install(void)
 {
     if (g_installed) return;
     json_set_alloc_funcs(arena_malloc, arena_free);
+    json_object_seed(0); /* now, on this thread: jansson seeds its hashes on first use */
+    g_spare_key_ok = pthread_key_create(&g_spare_key, spare_free) == 0;
     g_installed = 1;
 }
 
@@ -113,6 +127,7 @@ void tn_json_arena_end(tn_json_arena_t *a)
         if (KEEP_SPARE && (!g_spare || c->size > g_spare->size)) {
             free(g_spare);
             g_spare = c;
+            if (g_spare_key_ok) pthread_setspecific(g_spare_key, g_spare);
         } else {
             free(c);
         }

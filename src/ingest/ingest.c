@@ -173,14 +173,10 @@ static void job_run(job_t *j)
     if ((j->status = decode_body(j))) return;
     tn_input_args_t args = {.precision = j->has_precision ? j->precision : NULL};
     const tn_input_t *input = j->route->input;
-    if (input->threadsafe) {
-        j->rc = input->parse(j->body, j->len, &j->o, &args, &j->batch, &j->rep, &j->fatal);
-    } else {                   /* jansson-based parsers: on the loop, in an arena */
-        tn_json_arena_t arena; /* the parse's jansson values die with it */
-        tn_json_arena_begin(&arena);
-        j->rc = input->parse(j->body, j->len, &j->o, &args, &j->batch, &j->rep, &j->fatal);
-        tn_json_arena_end(&arena);
-    }
+    tn_json_arena_t arena; /* the parse's jansson values die with it (the arena is this thread's) */
+    tn_json_arena_begin(&arena);
+    j->rc = input->parse(j->body, j->len, &j->o, &args, &j->batch, &j->rep, &j->fatal);
+    tn_json_arena_end(&arena);
 }
 
 static void job_free(job_t *j)

@@ -25,8 +25,8 @@ typedef struct tn_input {
     /* Answers a request whose records were stored. NULL: 202 with
      * {"accepted":N,"rejected":M,"errors":[...]} */
     void (*answer)(tn_http_req_t *req, const tn_ingest_report_t *rep);
-    /* parse touches no shared state (no jansson, no globals, no logs): it may run on a worker
-     * thread (ingest.c). */
+    /* parse touches no shared state (no globals, no logs; jansson is fine: its allocations go
+     * to the calling thread's arena): it may run on a worker thread (ingest.c). */
     int threadsafe;
 } tn_input_t;
 

@@ -52,6 +52,28 @@ files = {
 for k, v in files.items():
     open(os.path.join(T, k), "w").write(v)
 open(os.path.join(T, "otlp3.json.gz"), "wb").write(gzip.compress(otlp("delta", 3000, 4).encode()))
+# the jansson-based inputs: OTLP logs and traces, Datadog series, Fluentd NDJSON, Alertmanager
+logs = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]},
+        "scopeLogs": [{"logRecords": [{"timeUnixNano": str(1764000000000000000 + i * 1000000), "severityNumber": 9 + i % 9,
+                                       "body": {"stringValue": "request %d served in %d ms" % (i, i % 97)},
+                                       "traceId": "%032x" % (i + 1), "spanId": "%016x" % (i + 1)} for i in range(3000)]}]}]}
+spans = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": svc}}]},
+         "scopeSpans": [{"spans": [{"traceId": "%032x" % (i + 7), "spanId": "%016x" % (i * 2 + k + 1),
+                                    **({"parentSpanId": "%016x" % (i * 2 + 1)} if k else {}),
+                                    "name": "GET /x", "kind": 2, "startTimeUnixNano": str(1764000000000000000 + i),
+                                    "endTimeUnixNano": str(1764000000000000000 + i + 5000000 * (1 + i % 4)),
+                                    "status": {"code": 2 if i % 10 == 0 else 0}} for i in range(1000)]}]}
+         for k, svc in enumerate(("front", "back"))]}
+dd = {"series": [{"metric": "dd.cpu", "type": 3, "points": [{"timestamp": 1764000000 + j, "value": j * 0.5} for j in range(20)],
+                  "resources": [{"name": "host%d" % i, "type": "host"}], "tags": ["env:prod", "team:t%d" % (i % 5)]} for i in range(300)]}
+nd = "\n".join(json.dumps({"message": "GET /p/%d 200" % i, "service": "web", "level": "info", "@timestamp": "2026-11-24T11:30:%02d.%03dZ" % (i % 60, i % 1000)}) for i in range(3000))
+am = {"version": "4", "status": "firing", "receiver": "tocsin", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+      "externalURL": "http://am", "groupKey": "{}", "alerts": [{"status": "firing", "labels": {"alertname": "A%d" % i, "service": "s%d" % (i % 9)},
+      "annotations": {"summary": "x" * 50}, "startsAt": "2026-11-24T11:30:00Z", "endsAt": "0001-01-01T00:00:00Z",
+      "generatorURL": "http://p", "fingerprint": "%016x" % i} for i in range(300)]}
+for k, v in {"logs.json": logs, "spans.json": spans, "dd.json": dd, "am.json": am}.items():
+    open(os.path.join(T, k), "w").write(json.dumps(v))
+open(os.path.join(T, "fluent.ndjson"), "w").write(nd + "\n")
 open(os.path.join(T, "bad.json.gz"), "wb").write(gzip.compress(otlp("eps", 3000, 5).encode())[:20000])
 PY
 # path file content-type [encoding]
@@ -63,7 +85,12 @@ BODIES="/v1/metrics otlp1.json application/json
 /v1/metrics otlp3.json.gz application/json gzip
 /v1/metrics bad_otlp.json application/json
 /write bad_influx.txt text/plain
-/v1/metrics bad.json.gz application/json gzip"
+/v1/metrics bad.json.gz application/json gzip
+/v1/logs logs.json application/json
+/v1/traces spans.json application/json
+/api/v2/series dd.json application/json
+/api/v1/logs fluent.ndjson application/x-ndjson
+/api/v1/alertmanager am.json application/json"
 
 post_all() { # post_all OUTDIR: every body at once; status and answer of each in OUTDIR
     mkdir -p "$1"
@@ -80,21 +107,30 @@ stored() { python3 "$SRC/tests/tools/samples.py" -- -p "$REDIS_PORT" | python3 -
 import json, sys
 rows = sorted(json.dumps({k: v for k, v in json.loads(l).items() if k != "sid"}, sort_keys=True) for l in sys.stdin)
 print("\n".join(rows))'; }
+entries() { # the entries of the log, span and event streams, without their ids, sorted
+    for k in $(rcli --scan --pattern 'tocsin:logs:{*}') $(rcli --scan --pattern 'tocsin:spans:{*}') tocsin:events; do
+        rcli --json XRANGE "$k" - + | python3 -c '
+import json, sys
+for _id, f in json.load(sys.stdin) or []:
+    print(json.dumps(f))'
+    done | sort; }
 
 start_engine "$T/tocsin.conf.lua" --ingest.parse_threads=2
 post_all "$T/threads"
 stored >"$T/threads.samples"
+entries >"$T/threads.entries"
 threaded() { # threaded MIN MAX: bodies parsed on worker threads
     local n; n=$(curl -s "$URL/metrics" | sed -n 's/^tocsin_ingest_parsed_on_threads_total //p')
     echo "parsed on threads: $n"; [ "$n" -ge "$1" ] && [ "$n" -le "$2" ]
 }
 # 2 at once on the threads; a body that comes while both are busy is parsed on the loop
-check "large bodies were parsed on worker threads" threaded 2 9
+check "large bodies were parsed on worker threads" threaded 2 14
 check "engine stops cleanly (threads)" stop_engine
 rcli FLUSHALL >/dev/null
 start_engine "$T/tocsin.conf.lua" --ingest.parse_threads=0
 post_all "$T/loop"
 stored >"$T/loop.samples"
+entries >"$T/loop.entries"
 check "... and with parse_threads = 0, none" threaded 0 0
 check "engine stops cleanly (loop)" stop_engine
 
@@ -106,14 +142,18 @@ for d in threads loop; do
     check "$d: a truncated OTLP body gets 400 naming line and column" bash -c "[ \$(cat $T/$d/7.status) = 400 ] && grep -q 'line 1, column' $T/$d/7.body"
     check "$d: Influx with no good line gets 400 naming a line" bash -c "[ \$(cat $T/$d/8.status) = 400 ] && grep -q 'line 1' $T/$d/8.body"
     check "$d: a truncated gzip body gets 400" bash -c "[ \$(cat $T/$d/9.status) = 400 ] && grep -q 'bad_encoding' $T/$d/9.body"
+    check "$d: OTLP logs and traces 200, Datadog, Fluentd and Alertmanager 202" bash -c "for k in 10 11; do [ \$(cat $T/$d/\$k.status) = 200 ] || exit 1; done; for k in 12 13 14; do [ \$(cat $T/$d/\$k.status) = 202 ] || exit 1; done"
 done
 check "the answers are the same on worker threads and on the loop" \
-    bash -c "for k in \$(seq 1 9); do cmp -s $T/threads/\$k.body $T/loop/\$k.body && cmp -s $T/threads/\$k.status $T/loop/\$k.status || { echo body \$k differs; exit 1; }; done"
-# 3000+750+150 + 2000+500+100 OTLP points (histograms: count, sum and 3 buckets each: 5 series), Influx 6000x2 +
+    bash -c "for k in \$(seq 1 14); do cmp -s $T/threads/\$k.body $T/loop/\$k.body && cmp -s $T/threads/\$k.status $T/loop/\$k.status || { echo body \$k differs; exit 1; }; done"
+# 3000+750+150 + 2000+500+100 OTLP points (histograms: count, sum and 3 buckets each: 5 series); Datadog 300 series x 20 points, Influx 6000x2 +
 # (5000 - 5 bad)x2 fields, 3000 Prometheus, 3000+750+150 from the gzip body
 n_threads=$(wc -l <"$T/threads.samples")
-check "every sample was stored ($n_threads)" test "$n_threads" -eq $(( (3000 + 750 + 150 * 5) + (2000 + 500 + 100 * 5) + 12000 + 9990 + 3000 + (3000 + 750 + 150 * 5) ))
+check "every sample was stored ($n_threads)" test "$n_threads" -eq $(( (3000 + 750 + 150 * 5) + (2000 + 500 + 100 * 5) + 12000 + 9990 + 3000 + (3000 + 750 + 150 * 5) + 300 * 20 ))
 check "the stored samples are the same on worker threads and on the loop" cmp -s "$T/threads.samples" "$T/loop.samples"
+n_entries=$(wc -l <"$T/threads.entries")
+check "3000 + 3000 logs, 2000 spans and 300 alert events were stored ($n_entries)" test "$n_entries" -eq 8300
+check "the stored logs, spans and events are the same on worker threads and on the loop" cmp -s "$T/threads.entries" "$T/loop.entries"
 check "labels were normalized on the threads (k8s.pod.name -> pod, service.name -> service)" \
     bash -c "grep -m1 'alpha.cpu' $T/threads.samples | grep -q '\"pod\": \"p' && grep -m1 'alpha.cpu' $T/threads.samples | grep -q '\"service\": \"svc-alpha\"'"
 
