@@ -44,30 +44,93 @@ static inline int hook_active(void)
     free(p);
     return p == NULL;
 }
+#ifdef TN_FAILALLOC_SPLIT_LIBC
+/* Optional (define TN_FAILALLOC_SPLIT_LIBC before including): glibc's regcomp leaks a block on
+ * some of its own allocation failures. While g_split is set (and g_libc_base is libc's load
+ * address), blocks that the C library allocates for itself are kept apart (g_libc_blocks,
+ * g_libc_live) so that g_live counts exactly the blocks allocated by our code. */
+#include <dlfcn.h>
+#include <stdlib.h>
+static int g_split;
+static void *g_libc_base;
+static void *g_libc_blocks[4096];
+static long g_libc_live;
+static int from_libc(void *ret)
+{
+    Dl_info info;
+    return g_split && dladdr(ret, &info) && info.dli_fbase == g_libc_base;
+}
+static void libc_add(void *p)
+{
+    for (size_t i = 0; i < sizeof g_libc_blocks / sizeof g_libc_blocks[0]; i++)
+        if (!g_libc_blocks[i]) {
+            g_libc_blocks[i] = p;
+            g_libc_live++;
+            return;
+        }
+    abort();
+}
+static void **libc_find(void *p)
+{
+    if (!g_libc_live) return NULL;
+    for (size_t i = 0; i < sizeof g_libc_blocks / sizeof g_libc_blocks[0]; i++)
+        if (g_libc_blocks[i] == p) return &g_libc_blocks[i];
+    return NULL;
+}
+#else
+static int from_libc(void *ret)
+{
+    (void)ret;
+    return 0;
+}
+static void libc_add(void *p)
+{
+    (void)p;
+}
+static void **libc_find(void *p)
+{
+    (void)p;
+    return NULL;
+}
+#endif
+static void *count(void *p, void *ret)
+{
+    if (p && from_libc(ret))
+        libc_add(p);
+    else if (p)
+        g_live++;
+    return p;
+}
 void *malloc(size_t n)
 {
     if (fail_now()) return NULL;
-    void *p = __libc_malloc(n);
-    if (p) g_live++;
-    return p;
+    return count(__libc_malloc(n), __builtin_return_address(0));
 }
 void *calloc(size_t a, size_t b)
 {
     if (fail_now()) return NULL;
-    void *p = __libc_calloc(a, b);
-    if (p) g_live++;
-    return p;
+    return count(__libc_calloc(a, b), __builtin_return_address(0));
 }
 void *realloc(void *q, size_t n)
 {
     if (fail_now()) return NULL;
+    void **slot = q ? libc_find(q) : NULL;
     void *p = __libc_realloc(q, n);
-    if (p && !q) g_live++;
+    if (slot && p) *slot = p;
+    if (p && !q) count(p, __builtin_return_address(0));
     return p;
 }
 void free(void *p)
 {
-    if (p) g_live--;
+    void **slot = p ? libc_find(p) : NULL;
+    if (slot) {
+        *slot = NULL;
+#ifdef TN_FAILALLOC_SPLIT_LIBC
+        g_libc_live--;
+#endif
+    } else if (p) {
+        g_live--;
+    }
     __libc_free(p);
 }
 #endif
