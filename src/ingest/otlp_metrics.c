@@ -927,23 +927,7 @@ static int metric_head(walk_t *w, uint32_t x, const char *path, metric_t *m, uin
 
     uint32_t name = f[K_N], unit = f[K_N + 1];
     const char *n = is_str(w, name) ? str_of(w, name) : NULL;
-    size_t len = n ? nd(w, name)->len : 0;
-    if (!n || !len) {
-        m->error = "metric name is missing";
-    } else if (len + (n[0] >= '0' && n[0] <= '9') > TN_MAX_NAME_LEN) {
-        m->error = "metric name is longer than 256 bytes";
-    } else {
-        size_t j = 0;
-        if (n[0] >= '0' && n[0] <= '9') m->name[j++] = '_';
-        for (size_t i = 0; i < len; i++) {
-            char ch = n[i];
-            int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || ch == '_' || ch == ':';
-            m->name[j++] = ok ? ch : '_';
-        }
-        m->name[j] = '\0';
-        m->name_len = j;
-    }
+    m->name_len = tn__otlp_metric_name(n, n ? nd(w, name)->len : 0, m->name, &m->error);
     if (unit != NONE && (!is_str(w, unit) || nd(w, unit)->len > MAX_UNIT_LEN)) {
         m->error = "unit must be a string of at most 64 bytes";
     } else if (unit != NONE && nd(w, unit)->len) {

@@ -309,22 +309,7 @@ static int metric_head(tn__otlp_ctx_t *c, json_t *x, const char *path, metric_t 
 
     json_t *name = tn__otlp_get(x, "name"), *unit = tn__otlp_get(x, "unit");
     const char *n = json_string_value(name);
-    size_t len = n ? json_string_length(name) : 0;
-    if (!n || !*n) {
-        m->error = "metric name is missing";
-    } else if (len + (n[0] >= '0' && n[0] <= '9') > TN_MAX_NAME_LEN) {
-        m->error = "metric name is longer than 256 bytes";
-    } else {
-        size_t j = 0;
-        if (n[0] >= '0' && n[0] <= '9') m->name[j++] = '_';
-        for (size_t i = 0; i < len; i++) {
-            char ch = n[i];
-            int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || ch == '_' || ch == ':';
-            m->name[j++] = ok ? ch : '_';
-        }
-        m->name[j] = '\0';
-    }
+    tn__otlp_metric_name(n, n && *n ? json_string_length(name) : 0, m->name, &m->error);
     if (unit && (!json_is_string(unit) || json_string_length(unit) > MAX_UNIT_LEN))
         m->error = "unit must be a string of at most 64 bytes";
     else if (unit && json_string_length(unit))
