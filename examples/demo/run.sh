@@ -211,7 +211,7 @@ printf '  %-22s %s samples in %s entries over %s partitions\n' 'tocsin:samples:{
     "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | xargs -n1 redis-cli -s "$SOCK" XLEN | awk '{s+=$1} END {print s}')" \
     "$(redis-cli -s "$SOCK" --scan --pattern 'tocsin:samples:{*}' | wc -l)"
 echo "  one sample as stored (service.name -> service built in, cloud.region -> region configured):"
-python3 "$ROOT/tests/tools/samples.py" -- -s "$SOCK" | grep -m1 '"http_latency_ms"' | sed 's/^/    /'
+python3 "$ROOT/tests/tools/samples.py" -- -s "$SOCK" | awk '/"http_latency_ms"/ && !seen++ { print "    " $0 }' # reads it all: no broken pipe
 for k in tocsin:events tocsin:anomalies tocsin:incidents tocsin:audit; do
     printf '  %-22s %s entries\n' "$k" "$(redis-cli -s "$SOCK" XLEN "$k")"
 done
