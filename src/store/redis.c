@@ -50,6 +50,10 @@ typedef struct pending {
     bool internal;       /* the handshake, not counted by tn_redis_pending() */
 } pending_t;
 
+/* FIFO entries kept for reuse: a calloc and a free per command showed in one-XADD-per-sample
+ * ingestion */
+#define SPARE_MAX 4096
+
 /* The uv_poll_t behind one hiredis context: hiredis's ev.data. Heap allocated, because a new
  * context (new fd) may be needed before the old handle has finished closing; freed in its
  * close callback. */
@@ -78,7 +82,9 @@ struct tn_redis {
 
     pending_t *head, *tail;
     unsigned npending; /* user commands in the FIFO */
-    unsigned nsent;    /* commands sent (latency sampling) */
+    pending_t *spare;  /* freed FIFO entries (a list through next), up to SPARE_MAX */
+    unsigned nspare;
+    unsigned nsent; /* commands sent (latency sampling) */
 
     unsigned in_hiredis; /* > 0 while a hiredis call is on the stack */
     bool drop_requested; /* tear down as soon as we are out of hiredis */
@@ -135,6 +141,12 @@ static void handle_closed(tn_redis_t *r)
     if (--r->open_handles > 0) return;
     void (*done)(void *) = r->done;
     void *arg = r->done_arg;
+    while (r->spare != NULL) {
+        pending_t *p = r->spare;
+        r->spare = p->next;
+        free(p);
+    }
+    tn__redis_reply_pool_drain();
     tn__redis_addr_deinit(&r->addr);
     free(r->name);
     free(r);
@@ -297,6 +309,27 @@ static void on_deadline(uv_timer_t *t)
     conn_drop(r, late);
 }
 
+static pending_t *pending_new(tn_redis_t *r)
+{
+    pending_t *p = r->spare;
+    if (p == NULL) return calloc(1, sizeof *p);
+    r->spare = p->next;
+    r->nspare--;
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
+static void pending_free(tn_redis_t *r, pending_t *p)
+{
+    if (r->nspare >= SPARE_MAX) {
+        free(p);
+        return;
+    }
+    p->next = r->spare;
+    r->spare = p;
+    r->nspare++;
+}
+
 /* The reply callback given to hiredis for every command; privdata is our FIFO entry. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -314,7 +347,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (!p->internal) r->npending--;
     if (p->sent_ns) r->last_latency_ms = (double)(uv_hrtime() - p->sent_ns) / 1e6;
     if (p->cb) p->cb(r, (const tn_redis_reply_t *)reply, 0, p->arg);
-    free(p);
+    pending_free(r, p);
 }
 
 /* Hands a RESP-formatted command to hiredis and appends it to our FIFO. Returns 0 or a TN_E*
@@ -323,7 +356,7 @@ static int send_formatted(tn_redis_t *r, tn_redis_cb cb, void *arg, uint64_t tim
                           bool internal, const char *cmd, size_t len)
 {
     redisAsyncContext *ac = r->ac;
-    pending_t *p = calloc(1, sizeof *p);
+    pending_t *p = pending_new(r);
     if (p == NULL) return TN_ENOMEM;
 
     int rc = redisAsyncFormattedCommand(ac, on_reply, p, cmd, len);
@@ -331,7 +364,7 @@ static int send_formatted(tn_redis_t *r, tn_redis_cb cb, void *arg, uint64_t tim
      * queued and the bytes appended, or our FIFO and its list would no longer match. */
     bool queued = ac->replies.tail != NULL && ac->replies.tail->privdata == p;
     if (rc != REDIS_OK || !queued || ac->c.err != 0) {
-        free(p); /* hiredis never dereferences privdata; a NULL-reply call is ignored */
+        pending_free(r, p); /* hiredis never dereferences privdata; NULL replies are ignored */
         if (rc == REDIS_OK) {
             set_reason(r, "out of memory in hiredis");
             request_drop(r);
@@ -407,6 +440,7 @@ static void conn_attempt(tn_redis_t *r)
         goto fail;
     }
     redisAsyncSetConnectCallback(ac, on_connect);
+    ac->c.reader->fn = &tn__redis_reply_fns; /* replies without a malloc each (redis_reply.c) */
 
     /* The handshake goes out as soon as the socket is writable; its deadline covers connect. */
     if (r->addr.db != 0)
@@ -502,7 +536,7 @@ static void conn_drop(tn_redis_t *r, pending_t *late)
         pending_t *p = list;
         list = p->next;
         if (p->cb) p->cb(r, NULL, p == late ? TN_ETIMEDOUT : TN_ECLOSED, p->arg);
-        free(p);
+        pending_free(r, p);
     }
     if (was_up && !r->closing && r->state_cb) r->state_cb(r, false, r->state_arg);
 

@@ -30,4 +30,11 @@ void tn__redis_addr_deinit(tn__redis_addr_t *a);
  * many arguments, or TN_EINVAL if cmd is malformed. */
 int tn__redis_cmd_arg(const char *cmd, size_t len, unsigned i, char *out, size_t cap);
 
+/* The reply-object functions of the asynchronous connections (redis_reply.c): hiredis' own
+ * with short strings kept inside the object and objects reused through a per-thread free list.
+ * tn__redis_reply_pool_drain frees this thread's free list (when a connection is freed). */
+struct redisReplyObjectFunctions;
+extern struct redisReplyObjectFunctions tn__redis_reply_fns;
+void tn__redis_reply_pool_drain(void);
+
 #endif

@@ -126,6 +126,10 @@ unsigned tn_streams_partitions(const tn_streams_t *s)
 {
     return s->o.partitions;
 }
+unsigned tn_streams_backlog(const tn_streams_t *s)
+{
+    return tn_redis_pending(s->r);
+}
 
 unsigned tn_streams_partition_of(const tn_streams_t *s, const char *key)
 {
@@ -286,9 +290,12 @@ static uint64_t sid_number(const tn_sample_t *x)
     return h;
 }
 
-/* A cached prefix: its length, then its bytes (NUL-terminated); one allocation. */
+/* A cached prefix: its length, where the name and the labels' JSON are in it, then its bytes
+ * (NUL-terminated); one allocation. The one-sample entries take the name and the labels from
+ * here: the sample's own strings are cold by then (measured: their strlen was 3% of ingest). */
 typedef struct {
     size_t len;
+    uint32_t name_off, name_len, labels_off, labels_len;
     char s[];
 } prefix_t;
 
@@ -300,13 +307,18 @@ static const prefix_t *series_prefix(tn_streams_t *s, const tn_sample_t *x, tn_b
     const prefix_t *p = tn_u64map_get(&s->prefixes, id);
     if (p) return p;
     tn_buf_reset(tmp);
-    if (tn_buf_printf(tmp, "%s\t%s\t", x->sid, x->name) || tn_sample_labels_json(x, tmp) ||
-        tn_buf_append(tmp, "\t", 1))
-        return NULL;
+    if (tn_buf_printf(tmp, "%s\t%s\t", x->sid, x->name)) return NULL;
+    size_t labels_off = tmp->len;
+    if (tn_sample_labels_json(x, tmp) || tn_buf_append(tmp, "\t", 1)) return NULL;
+    if (tmp->len > UINT32_MAX) return NULL;
     if (s->prefixes.len >= PREFIX_CACHE_MAX) clear_prefixes(s);
     prefix_t *copy = malloc(sizeof *copy + tmp->len + 1);
     if (!copy) return NULL;
     copy->len = tmp->len;
+    copy->name_off = (uint32_t)strlen(x->sid) + 1;
+    copy->name_len = (uint32_t)(labels_off - copy->name_off - 1);
+    copy->labels_off = (uint32_t)labels_off;
+    copy->labels_len = (uint32_t)(tmp->len - labels_off - 1);
     memcpy(copy->s, tmp->data, tmp->len + 1);
     if (tn_u64map_put(&s->prefixes, id, copy, NULL)) {
         free(copy);
@@ -338,18 +350,21 @@ static int encode_line(tn_streams_t *s, tn_buf_t *b, const tn_sample_t *x, tn_bu
 
 static int write_single(tn_wgroup_t *g, unsigned p, const tn_sample_t *x, tn_buf_t *tmp)
 {
-    /* the labels' JSON text is the third column of the series' cached prefix */
+    /* sid TAB name TAB labels TAB: the series' cached prefix holds all three */
     const prefix_t *prefix = series_prefix(g->s, x, tmp);
     if (!prefix) return TN_ENOMEM;
-    size_t sid_len = strlen(x->sid), name_len = strlen(x->name);
-    const char *labels = prefix->s + sid_len + 1 + name_len + 1;
-    size_t labels_len = prefix->len - (sid_len + 1 + name_len + 1) - 1;
+    size_t sid_len = prefix->name_off - 1;
     char value[TN_NUM_BUF], ts[24];
     size_t value_len = tn_num_format(value, x->value), ts_len = tn_num_format_i64(ts, x->ts_ms);
-    const char *f[12] = {"name", x->name, "labels", labels, "value", value,
-                         "ts",   ts,      "sid",    x->sid, "unit",  x->unit};
-    size_t lens[12] = {4, name_len, 6, labels_len, 5, value_len,
-                       2, ts_len,   3, sid_len,    4, x->unit ? strlen(x->unit) : 0};
+    const char *f[12] = {"name",   prefix->s + prefix->name_off,
+                         "labels", prefix->s + prefix->labels_off,
+                         "value",  value,
+                         "ts",     ts,
+                         "sid",    prefix->s,
+                         "unit",   x->unit};
+    size_t lens[12] = {4, prefix->name_len, 6, prefix->labels_len,
+                       5, value_len,        2, ts_len,
+                       3, sid_len,          4, x->unit ? strlen(x->unit) : 0};
     return tn_wgroup_pxadd(g, TN_PSTREAM_SAMPLES, p, f, lens, x->unit ? 6 : 5);
 }
 
@@ -390,8 +405,13 @@ int tn_wgroup_samples(tn_wgroup_t *g, const tn_sample_t *samples, size_t n)
         for (size_t i = start[p]; i < start[p + 1] && !rc;) {
             size_t end = i + B < start[p + 1] ? i + B : start[p + 1];
             if (B == 1) {
-                if (i + 8 < start[p + 1]) /* the series prefix of a later sample, meanwhile */
-                    tn_u64map_prefetch(&s->prefixes, sid_number(&samples[order[i + 8]]));
+                /* meanwhile: a later sample, and the series prefix of a nearer one */
+                if (i + 16 < start[p + 1]) __builtin_prefetch(&samples[order[i + 16]]);
+                if (i + 8 < start[p + 1]) {
+                    const tn_sample_t *later = &samples[order[i + 8]];
+                    tn_u64map_prefetch(&s->prefixes, sid_number(later));
+                    if (later->unit) __builtin_prefetch(later->unit);
+                }
                 rc = write_single(g, p, &samples[order[i]], &labels);
             } else {
                 tn_buf_reset(&payload);

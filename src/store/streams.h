@@ -77,6 +77,8 @@ const char *tn_streams_key(const tn_streams_t *s, tn_stream_kind_t kind);
 const char *tn_streams_pkey(const tn_streams_t *s, tn_pstream_kind_t kind, unsigned partition);
 const char *tn_streams_prefix(const tn_streams_t *s);
 unsigned tn_streams_partitions(const tn_streams_t *s);
+/* Commands sent on the streams' connection and not answered yet: how far Redis is behind. */
+unsigned tn_streams_backlog(const tn_streams_t *s);
 /* Partition of a series id (16 hex digits), or of any other string (hashed). */
 unsigned tn_streams_partition_of(const tn_streams_t *s, const char *key);
 

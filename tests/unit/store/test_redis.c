@@ -434,6 +434,90 @@ static void test_arrays(void **state)
     conn_close(&c);
 }
 
+/* The reply objects of the async connections (redis_reply.c) keep strings under 48 bytes
+ * inside the object and reuse objects: strings on both sides of that size, nil elements inside
+ * arrays, empty and nil arrays, and objects reused across types, all read back intact. */
+typedef struct {
+    int calls;
+    size_t n;
+    char types[8];
+    size_t lens[8];
+    char first[1100];
+} shape_t;
+
+static void on_shape(tn_redis_t *r, const tn_redis_reply_t *rep, int err, void *arg)
+{
+    (void)r;
+    shape_t *x = arg;
+    x->calls++;
+    assert_int_equal(err, 0);
+    x->n = tn_reply_len(rep);
+    for (size_t i = 0; i < x->n && i < 8; i++) {
+        const tn_redis_reply_t *e = tn_reply_elem(rep, i);
+        x->types[i] = "?sainse"[tn_reply_type(e)];
+        tn_reply_str(e, &x->lens[i]);
+    }
+    const char *s = tn_reply_str(x->n ? tn_reply_elem(rep, 0) : rep, NULL);
+    snprintf(x->first, sizeof x->first, "%s", s ? s : "(none)");
+}
+
+static void test_reply_objects(void **state)
+{
+    (void)state;
+    /* the "?sainse" table in on_shape */
+    assert_int_equal(TN_REPLY_STRING, 1);
+    assert_int_equal(TN_REPLY_NIL, 4);
+    assert_int_equal(TN_REPLY_ERROR, 6);
+    conn_t c;
+    result_t res;
+    conn_open(&c, "replies", NULL, true);
+    static const size_t sizes[] = {0, 1, 46, 47, 48, 49, 255, 1000};
+    char val[1001], key[16];
+    for (int round = 0; round < 3; round++) { /* later rounds run on reused objects */
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k];
+            for (size_t i = 0; i < n; i++)
+                val[i] = (char)('a' + (i + k + (size_t)round) % 26);
+            val[n] = '\0';
+            snprintf(key, sizeof key, "sz%zu", k);
+            const char *set[] = {"SET", key, val};
+            memset(&res, 0, sizeof res);
+            assert_int_equal(tn_redis_cmd_argv(c.r, on_result, &res, 0, 3, set, NULL), 0);
+            assert_true(wait_count(&c.loop, &res.calls, 1, 2000));
+            assert_string_equal(res.str, "OK");
+            shape_t x = {0};
+            const char *get[] = {"GET", key};
+            assert_int_equal(tn_redis_cmd_argv(c.r, on_shape, &x, 0, 2, get, NULL), 0);
+            assert_true(wait_count(&c.loop, &x.calls, 1, 2000));
+            assert_string_equal(x.first, val);
+        }
+        /* nil elements inside an array, strings of both kinds beside them */
+        shape_t x = {0};
+        assert_int_equal(tn_redis_cmd(c.r, on_shape, &x, "MGET sz7 no-such sz2 no-such2"), 0);
+        assert_true(wait_count(&c.loop, &x.calls, 1, 2000));
+        assert_int_equal(x.n, 4);
+        assert_memory_equal(x.types, "snsn", 4);
+        assert_int_equal(x.lens[0], 1000);
+        assert_int_equal(x.lens[2], 46);
+        /* an empty array, and a nil one (XREAD with nothing to read) */
+        memset(&x, 0, sizeof x);
+        assert_int_equal(tn_redis_cmd(c.r, on_shape, &x, "XRANGE no-such-stream - +"), 0);
+        assert_true(wait_count(&c.loop, &x.calls, 1, 2000));
+        assert_int_equal(x.n, 0);
+        memset(&res, 0, sizeof res);
+        assert_int_equal(tn_redis_cmd(c.r, on_result, &res, "XREAD STREAMS no-such-stream 0"), 0);
+        assert_true(wait_count(&c.loop, &res.calls, 1, 2000));
+        assert_int_equal(res.type, TN_REPLY_NIL);
+        /* a status and an error longer than the inline room */
+        memset(&res, 0, sizeof res);
+        assert_int_equal(tn_redis_cmd(c.r, on_result, &res, "NO-SUCH-COMMAND-%0100d", 7), 0);
+        assert_true(wait_count(&c.loop, &res.calls, 1, 2000));
+        assert_int_equal(res.type, TN_REPLY_ERROR);
+        assert_non_null(strstr(res.str, "NO-SUCH-COMMAND-0000"));
+    }
+    conn_close(&c);
+}
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -917,6 +1001,7 @@ int main(void)
         cmocka_unit_test(test_url_parse),
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_reply_objects),
         cmocka_unit_test(test_down_is_closed),
         cmocka_unit_test(test_select_db),
         cmocka_unit_test(test_blocking_read),
