@@ -8,7 +8,8 @@ several requests in flight (the OpenTelemetry Collector's exporters use 10 consu
 engine parses large bodies on worker threads while it writes others.
 Each figure is the median of --runs runs (the range beside it): the machine's 2 cores are
 shared by the client, the engine and Redis, so single runs vary. Each one-sample-per-entry run
-follows its own ceiling run (same fields), and the ratio is the median of the pairs' ratios.
+sits between two ceiling runs (same fields), and its ratio is to their mean; the figure is the
+median of those ratios.
 Engine configurations: one sample per stream entry (streams.batch_max=1: entries/s is comparable
 with the ceiling) and batched entries (the default, 256 samples per entry), each with detection
 on (this engine also reads the samples back and scores them) and off (detect.enabled=false: an
@@ -141,11 +142,11 @@ try:
         return float(re.findall(r"([\d.]+) requests per second", out)[-1])
 
     # The machine's speed drifts by a quarter within seconds (2 shared cores), so each run of
-    # tocsin with one sample per entry is paired with a redis-benchmark run right before it on
-    # entries with the same fields, and the ratio is taken per pair: a ceiling measured minutes
-    # earlier compares two different machines.
+    # tocsin with one sample per entry sits between two redis-benchmark runs on entries with the
+    # same fields, and its ratio is to their mean: a ceiling measured minutes earlier compares
+    # two different machines.
     print("ceiling: redis-benchmark XADD -P 64, 50 connections, 500,000 entries with the same "
-          "fields as tocsin's (5; 6 with a unit), run right before each one-sample-per-entry run")
+          "fields as tocsin's (5; 6 with a unit), run before and after each one-sample-per-entry run")
     print("%-8s %-10s %-7s %-24s %12s %12s %-18s" % ("input", "entries", "detect", "samples/s (range)",
                                                     "entries/s", "ceiling", "vs ceiling (range)"))
     inputs = [(name, body_files(name, gen(a.samples, a.batch))) for name, gen in
@@ -156,9 +157,9 @@ try:
             eng, url = run_engine(port, batch_max, detect)
             for name, files in inputs:
                 rates, erates, ceilings, ratios = [], [], [], []
+                cmd = plain_cmd if name == "influx" else shape_cmd
                 for _ in range(a.runs):
-                    if batch_max == 1:
-                        ceilings.append(xadd_rate(plain_cmd if name == "influx" else shape_cmd))
+                    if batch_max == 1 and not ceilings: ceilings.append(xadd_rate(cmd))
                     cli(port, "FLUSHALL")
                     secs = load(url, files)
                     keys = cli(port, "--scan", "--pattern", "tocsin:samples:{*}").split()
@@ -167,7 +168,9 @@ try:
                         sys.exit("%d samples accepted, %d entries written" % (n, entries))
                     rates.append(n / secs)
                     erates.append(entries / secs)
-                    if batch_max == 1: ratios.append(erates[-1] / ceilings[-1])
+                    if batch_max == 1:  # against the mean of the ceiling runs before and after it
+                        ceilings.append(xadd_rate(cmd))
+                        ratios.append(erates[-1] / ((ceilings[-2] + ceilings[-1]) / 2))
                 mid, emid = med(rates), med(erates)
                 print("%-8s %-10s %-7s %-24s %12.0f %12s %-18s" % (
                     name, "1/sample" if batch_max == 1 else "batched", "on" if detect else "off",
@@ -176,7 +179,7 @@ try:
                     "%.2f (%.2f-%.2f)" % (med(ratios), min(ratios), max(ratios)) if ratios else "-"),
                     flush=True)
             eng.terminate(); eng.wait()
-    print("vs ceiling: the median of the per-pair ratios (tocsin's entries/s over the ceiling run just before)")
+    print("vs ceiling: the median over the runs of tocsin's entries/s / the mean of the ceiling runs before and after it")
     print("targets: entries/s >= 0.80 of the ceiling (one sample per entry); >= 1,000,000 samples/s batched")
 finally:
     for p in procs: p.terminate()
