@@ -144,6 +144,48 @@ static void test_post_body(void **state)
     tn__http_parser_destroy(p);
 }
 
+/* A large body announced by Content-Length, arriving in pieces of every size: past the first
+ * 64 KiB the parser makes room for all of it at once (request.c on_body); the bytes are kept
+ * exactly, and a second request on the connection gets its own body. */
+static void test_large_body(void **state)
+{
+    (void)state;
+    const size_t n = 300000;
+    tn__http_parser_t *p = tn__http_parser_create(HDR_MAX, 1u << 20);
+    assert_non_null(p);
+    char *body = malloc(n);
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)(i * 131 % 251);
+    for (int round = 0; round < 2; round++) {
+        char head[128];
+        int hl = snprintf(head, sizeof head, "POST /big HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+                          n - (size_t)round);
+        size_t used = 0;
+        assert_int_equal(tn__http_parser_feed(p, head, (size_t)hl, &used), TN__HTTP_MORE);
+        size_t at = 0, piece = 1;
+        int rc = TN__HTTP_MORE;
+        while (at < n - (size_t)round) {
+            size_t k = piece < n - (size_t)round - at ? piece : n - (size_t)round - at;
+            rc = tn__http_parser_feed(p, body + at, k, &used);
+            assert_int_equal(used, k);
+            at += k;
+            piece = piece * 3 % 70001 + 1; /* 1 byte to 70 KB */
+            if (at < n - (size_t)round) assert_int_equal(rc, TN__HTTP_MORE);
+        }
+        assert_int_equal(rc, TN__HTTP_DONE);
+        tn_http_req_t *r = tn__http_parser_take(p);
+        assert_non_null(r);
+        size_t len = 0;
+        const char *got = tn_http_req_body(r, &len);
+        assert_int_equal(len, n - (size_t)round);
+        assert_memory_equal(got, body, len);
+        tn__http_req_free(r);
+    }
+    free(body);
+    tn__http_parser_destroy(p);
+}
+
 static void test_chunked_body(void **state)
 {
     tn__http_parser_t *p = mk();
@@ -463,19 +505,13 @@ static void test_expect_continue(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_get),
-        cmocka_unit_test(test_target_forms),
-        cmocka_unit_test(test_post_body),
-        cmocka_unit_test(test_chunked_body),
-        cmocka_unit_test(test_pipelined),
-        cmocka_unit_test(test_header_limit),
-        cmocka_unit_test(test_content_length_limit),
-        cmocka_unit_test(test_chunked_limit),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_byte_by_byte),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_simple_get),      cmocka_unit_test(test_target_forms),
+        cmocka_unit_test(test_post_body),       cmocka_unit_test(test_large_body),
+        cmocka_unit_test(test_chunked_body),    cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_header_limit),    cmocka_unit_test(test_content_length_limit),
+        cmocka_unit_test(test_chunked_limit),   cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_truncated),       cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_hostile),         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_expect_continue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
