@@ -9,7 +9,7 @@
 void tn_sample_deinit(tn_sample_t *s)
 {
     if (s->packed) {
-        free(s->labels);
+        if (s->packed == 1) free(s->labels);
         memset(s, 0, sizeof *s);
         return;
     }

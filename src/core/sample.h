@@ -30,7 +30,8 @@ typedef struct {
     char *unit; /* NULL when not given */
     char sid[17];
     /* 1: name, unit, the labels array and every label string are one allocation, at labels;
-     * tn_sample_deinit frees it alone (the array cannot grow, the strings cannot be replaced) */
+     * tn_sample_deinit frees it alone (the array cannot grow, the strings cannot be replaced).
+     * 2: the same block, owned by the tn_batch_t it came from (tn_batch_alloc): not freed */
     unsigned char packed;
     uint64_t sid_hash; /* the same id as a number (sid is its hex); 0 until finished */
 } tn_sample_t;

@@ -543,7 +543,8 @@ typedef struct {
 } metric_t;
 
 /* Appends one sample name<suffix>{base labels, extra=extra_value} = value at ts, packed: its
- * name, unit, labels and their strings in one allocation (tn_sample_t.packed). 0, TN_EINVAL
+ * name, unit, labels and their strings in one block of the batch's memory (tn_sample_t.packed
+ * = 2). 0, TN_EINVAL
  * (c->err), TN_ENOMEM, TN_ETOOBIG. */
 static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double value, int64_t ts,
                 const tn_labels_t *base, const char *extra, const char *extra_value)
@@ -570,14 +571,14 @@ static int emit(tn__otlp_ctx_t *c, const metric_t *m, const char *suffix, double
     size_t size = n * sizeof(tn_label_t) + nl + 1 + (m->unit ? m->unit_len + 1 : 0) + pool->len;
     size += ea + eb;
     tn_sample_t *s = tn_samples_push(&c->out->samples);
-    char *block = s ? malloc(size) : NULL;
+    char *block = s ? tn_batch_alloc(c->out, size) : NULL;
     if (!block) {
         if (s) tn_batch_drop_sample(c->out);
         return TN_ENOMEM;
     }
     tn_label_t *labels = (tn_label_t *)(void *)block;
     char *w = block + n * sizeof(tn_label_t);
-    s->packed = 1;
+    s->packed = 2;
     s->labels = labels;
     s->nlabels = n;
     s->value = value;

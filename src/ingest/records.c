@@ -3,6 +3,8 @@
 #include "core/error.h"
 
 #include <ctype.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -154,6 +156,39 @@ void tn_event_deinit(tn_event_t *e)
     memset(e, 0, sizeof *e);
 }
 
+struct tn_batch_chunk {
+    struct tn_batch_chunk *next;
+    size_t used, cap;
+    _Alignas(max_align_t) char data[];
+};
+
+#define CHUNK_BYTES (64u << 10)
+
+void *tn_batch_alloc(tn_batch_t *b, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0 || size > SIZE_MAX / 2) return NULL;
+    struct tn_batch_chunk *c = b->chunks;
+    if (c == NULL || c->cap - c->used < size) {
+        size_t cap = size > CHUNK_BYTES / 4 ? size : CHUNK_BYTES - sizeof *c;
+        struct tn_batch_chunk *n = malloc(sizeof *n + cap);
+        if (n == NULL) return NULL;
+        n->used = 0;
+        n->cap = cap;
+        if (c != NULL && cap != CHUNK_BYTES - sizeof *c) { /* a big one: keep filling the current */
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            b->chunks = n;
+        }
+        c = n;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    return p;
+}
+
 void tn_batch_init(tn_batch_t *b)
 {
     memset(b, 0, sizeof *b);
@@ -172,6 +207,11 @@ void tn_batch_deinit(tn_batch_t *b)
     free(b->logs);
     free(b->spans);
     free(b->events);
+    while (b->chunks != NULL) {
+        struct tn_batch_chunk *c = b->chunks;
+        b->chunks = c->next;
+        free(c);
+    }
     tn_batch_init(b);
 }
 
