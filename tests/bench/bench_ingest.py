@@ -15,7 +15,7 @@ with the ceiling) and batched entries (the default, 256 samples per entry), each
 on (this engine also reads the samples back and scores them) and off (detect.enabled=false: an
 ingest-only engine; another engine sharing the Redis scores the samples).
 Starts its own redis-server and engines.  usage: bench_ingest.py [--tocsin build/tocsin]
-[--samples 1000000] [--batch 10000] [--clients 4] [--runs 3]"""
+[--samples 1000000] [--batch 10000] [--clients 4] [--runs 7]"""
 import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, time
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -23,10 +23,25 @@ ap.add_argument("--tocsin", default="build/tocsin")
 ap.add_argument("--samples", type=int, default=1000000)
 ap.add_argument("--batch", type=int, default=10000)
 ap.add_argument("--clients", type=int, default=4)
-ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--runs", type=int, default=7)
 a = ap.parse_args()
 tmp = tempfile.mkdtemp(prefix="tocsin-bench.")
 procs = []
+
+
+def cpu_s(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid, limit=60):
+    """Waits until the process uses under 5% of a core (an engine with detection on goes on
+    scoring what it read after a load ends; a ceiling measured meanwhile would share the CPU)."""
+    t_end = time.time() + limit
+    while time.time() < t_end:
+        c0 = cpu_s(pid)
+        time.sleep(0.25)
+        if cpu_s(pid) - c0 < 0.0125: return
 
 
 def med(xs):
@@ -159,6 +174,7 @@ try:
                 rates, erates, ceilings, ratios = [], [], [], []
                 cmd = plain_cmd if name == "influx" else shape_cmd
                 for _ in range(a.runs):
+                    wait_idle(eng.pid)
                     if batch_max == 1 and not ceilings: ceilings.append(xadd_rate(cmd))
                     cli(port, "FLUSHALL")
                     secs = load(url, files)
@@ -169,6 +185,7 @@ try:
                     rates.append(n / secs)
                     erates.append(entries / secs)
                     if batch_max == 1:  # against the mean of the ceiling runs before and after it
+                        wait_idle(eng.pid)
                         ceilings.append(xadd_rate(cmd))
                         ratios.append(erates[-1] / ((ceilings[-2] + ceilings[-1]) / 2))
                 mid, emid = med(rates), med(erates)
