@@ -261,6 +261,22 @@ int tn__otlp_int(json_t *v, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
+int tn__otlp_enum(json_t *v, const char *prefix, const char *const *names, size_t n, int64_t lo,
+                  int64_t hi, int64_t *out)
+{
+    if (!json_is_string(v)) return tn__otlp_int(v, lo, hi, out);
+    const char *s = json_string_value(v);
+    size_t pl = strlen(prefix);
+    if (json_string_length(v) <= pl || strncmp(s, prefix, pl) != 0) return TN_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s + pl, names[i]) == 0) {
+            *out = (int64_t)i;
+            return 0;
+        }
+    }
+    return TN_EINVAL;
+}
+
 int tn__otlp_time_ns(json_t *obj, const char *field, uint64_t *ns, tn_buf_t *err)
 {
     json_t *v = tn__otlp_get(obj, field);

@@ -61,8 +61,13 @@ int tn__otlp_need_object(tn__otlp_ctx_t *c, json_t *v, const char *path);
 int tn__otlp_u64(json_t *v, uint64_t *out);
 int tn__otlp_i64(json_t *v, int64_t *out);
 int tn__otlp_double(json_t *v, double *out);
-/* An enum / int32 field: a JSON integer in [lo, hi]. */
+/* An int32 field: a JSON integer in [lo, hi]. */
 int tn__otlp_int(json_t *v, int64_t lo, int64_t hi, int64_t *out);
+/* An enum field: its number (OTLP/JSON's encoding: a JSON integer in [lo, hi]) or, as the
+ * OpenTelemetry Collector also accepts, its name in the proto: prefix followed by names[i] for
+ * the value i (i < n), e.g. "SPAN_KIND_" "SERVER" = 2. 0 or TN_EINVAL. */
+int tn__otlp_enum(json_t *v, const char *prefix, const char *const *names, size_t n, int64_t lo,
+                  int64_t hi, int64_t *out);
 /* A *UnixNano field in ms: absent or 0 gives dflt. 0, or TN_EINVAL with "<field> is not a
  * number" in err. */
 int tn__otlp_time_ms(json_t *obj, const char *field, int64_t dflt, int64_t *ms, tn_buf_t *err);

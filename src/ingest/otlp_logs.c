@@ -11,6 +11,12 @@ static const char *severity_from_number(int64_t n)
     return n >= 1 && n <= 24 ? names[(n - 1) / 4] : "";
 }
 
+/* SeverityNumber's names after "SEVERITY_NUMBER_", value i at i */
+static const char *const g_severity_names[] = {
+    "UNSPECIFIED", "TRACE",  "TRACE2", "TRACE3", "TRACE4", "DEBUG",  "DEBUG2", "DEBUG3", "DEBUG4",
+    "INFO",        "INFO2",  "INFO3",  "INFO4",  "WARN",   "WARN2",  "WARN3",  "WARN4",  "ERROR",
+    "ERROR2",      "ERROR3", "ERROR4", "FATAL",  "FATAL2", "FATAL3", "FATAL4"};
+
 /* tn__otlp_record_fn: one LogRecord; arg is the resource's labels. */
 static int parse_log(tn__otlp_ctx_t *c, json_t *rec, void *arg)
 {
@@ -28,8 +34,9 @@ static int parse_log(tn__otlp_ctx_t *c, json_t *rec, void *arg)
         return TN_EINVAL;
     }
     int64_t num = 0;
-    if (sn && tn__otlp_int(sn, INT32_MIN, INT32_MAX, &num)) {
-        tn_buf_puts(err, "severityNumber must be an integer");
+    if (sn &&
+        tn__otlp_enum(sn, "SEVERITY_NUMBER_", g_severity_names, 25, INT32_MIN, INT32_MAX, &num)) {
+        tn_buf_puts(err, "severityNumber must be an integer or a SeverityNumber name");
         return TN_EINVAL;
     }
     const char *sev = tn_norm_severity(st ? json_string_value(st) : NULL);

@@ -7,6 +7,10 @@
 
 static const char *const g_span_kinds[] = {"unspecified", "internal", "server",
                                            "client",      "producer", "consumer"};
+/* the proto's names (SpanKind, Status.StatusCode), after their prefixes */
+static const char *const g_kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
+                                           "CLIENT",      "PRODUCER", "CONSUMER"};
+static const char *const g_code_names[] = {"UNSET", "OK", "ERROR"};
 
 /* tn__otlp_record_fn: one Span; arg is the resource's labels. */
 static int parse_span(tn__otlp_ctx_t *c, json_t *sp, void *arg)
@@ -28,8 +32,8 @@ static int parse_span(tn__otlp_ctx_t *c, json_t *sp, void *arg)
         return TN_EINVAL;
     }
     int64_t k = 0;
-    if (kind && tn__otlp_int(kind, 0, 5, &k)) {
-        tn_buf_puts(err, "kind must be an integer from 0 to 5");
+    if (kind && tn__otlp_enum(kind, "SPAN_KIND_", g_kind_names, 6, 0, 5, &k)) {
+        tn_buf_puts(err, "kind must be an integer from 0 to 5 or a SpanKind name");
         return TN_EINVAL;
     }
     uint64_t start, end;
@@ -47,8 +51,8 @@ static int parse_span(tn__otlp_ctx_t *c, json_t *sp, void *arg)
     json_t *status = tn__otlp_get(sp, "status"), *code = tn__otlp_get(status, "code");
     int64_t sc = 0;
     if ((status && !json_is_object(status)) ||
-        (code && tn__otlp_int(code, INT32_MIN, INT32_MAX, &sc))) {
-        tn_buf_puts(err, "status must be an object with an integer code");
+        (code && tn__otlp_enum(code, "STATUS_CODE_", g_code_names, 3, INT32_MIN, INT32_MAX, &sc))) {
+        tn_buf_puts(err, "status must be an object with an integer code or a StatusCode name");
         return TN_EINVAL;
     }
 

@@ -80,6 +80,24 @@ for k in keys:
         rows.append(dict(zip(f[0::2], f[1::2])))
 assert rows and all(r['service'] == 'my.service' and r['kind'] in ('server','client','internal') and int(r['duration_us']) >= 0 for r in rows), rows
 "
+# enum fields by their proto names, as the OpenTelemetry Collector accepts them
+printf '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"enum-svc"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"enum-span","kind":"SPAN_KIND_CLIENT","status":{"code":"STATUS_CODE_ERROR"},"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000002000000"}]}]}]}' >"$T/enum_spans.json"
+printf '{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"enum-svc"}}]},"scopeLogs":[{"logRecords":[{"timeUnixNano":"1700000000000000000","severityNumber":"SEVERITY_NUMBER_WARN3","body":{"stringValue":"enum-log"}}]}]}]}' >"$T/enum_logs.json"
+code_s=$(postf /v1/traces "$T/enum_spans.json"); code_l=$(postf /v1/logs "$T/enum_logs.json")
+check "OTLP enum names are accepted ($code_s $code_l) and mapped: SPAN_KIND_CLIENT, STATUS_CODE_ERROR, SEVERITY_NUMBER_WARN3" pycheck "
+import json, subprocess
+assert '$code_s' == '200' and '$code_l' == '200'
+def rows(pattern):
+    out = []
+    for k in subprocess.run(['redis-cli','-p','$REDIS_PORT','--scan','--pattern',pattern], capture_output=True, text=True).stdout.split():
+        for _id, f in json.loads(subprocess.run(['redis-cli','-p','$REDIS_PORT','--json','XRANGE',k,'-','+'], capture_output=True, text=True).stdout):
+            out.append(dict(zip(f[0::2], f[1::2])))
+    return out
+sp = [r for r in rows('tocsin:spans:{*}') if r['name'] == 'enum-span']
+assert len(sp) == 1 and sp[0]['kind'] == 'client' and sp[0]['error'] == '1', sp
+lg = [r for r in rows('tocsin:logs:{*}') if r['body'] == 'enum-log']
+assert len(lg) == 1 and lg[0]['severity'] == 'warn', lg
+"
 printf '{"resourceMetrics":[{"resource":{},"scopeMetrics":[{"metrics":[{"name":"ok.gauge","gauge":{"dataPoints":[{"asDouble":1,"timeUnixNano":"1700000000000000000"},{"asDouble":2,"timeUnixNano":"not-a-number"}]}}]}]}]}' >"$T/partial.json"
 code=$(postf /v1/metrics "$T/partial.json")
 check "OTLP partial success names the rejected point ($(cat "$T/resp" | head -c 120))" \

@@ -598,13 +598,22 @@ static void test_logs_severity_time_body(void **state)
         "{\"doubleValue\":\"NaN\"},{\"boolValue\":true},{},{\"kvlistValue\":{}}]}}},"
         "{\"key\":\"b\"}]}}},"
         "{\"body\":{\"stringValue\":\"line\\nwith \\\"quotes\\\"\"}},"
-        "{\"severityNumber\":\"9\"},{\"severityText\":9},{\"body\":\"plain\"}");
+        "{\"severityNumber\":\"9\"},{\"severityText\":9},{\"body\":\"plain\"},"
+        /* the proto's names too, as the OpenTelemetry Collector accepts them */
+        "{\"severityNumber\":\"SEVERITY_NUMBER_WARN2\"},{\"severityNumber\":\"SEVERITY_NUMBER_"
+        "FATAL4\"},"
+        "{\"severityNumber\":\"SEVERITY_NUMBER_UNSPECIFIED\"},{\"severityNumber\":\"SEVERITY_"
+        "NUMBER_WARN5\"},"
+        "{\"severityNumber\":\"INFO\"}");
     run_t t;
     run(&t, tn_parse_otlp_logs, body);
     assert_int_equal(t.rc, 0);
-    assert_int_equal(t.rep.accepted, 14);
-    assert_int_equal(t.rep.rejected, 3);
-    assert_int_equal(t.b.nlogs, 14);
+    assert_int_equal(t.rep.accepted, 17);
+    assert_int_equal(t.rep.rejected, 5);
+    assert_int_equal(t.b.nlogs, 17);
+    assert_string_equal(t.b.logs[14].severity, "warn");
+    assert_string_equal(t.b.logs[15].severity, "fatal");
+    assert_string_equal(t.b.logs[16].severity, "");
     const char *sev[] = {"trace", "debug", "info", "warn",  "error", "fatal",
                          "fatal", "",      "",     "error", "warn",  ""};
     for (size_t i = 0; i < 12; i++)
@@ -620,7 +629,10 @@ static void test_logs_severity_time_body(void **state)
     assert_string_equal(t.b.logs[12].body, "{\"a\":[1,\"NaN\",true,null,{}],\"b\":null}");
     assert_string_equal(t.b.logs[13].body, "line\nwith \"quotes\"");
     const char *e = errors_of(&t);
-    assert_non_null(strstr(e, "logRecords[14]: severityNumber must be an integer"));
+    assert_non_null(strstr(e, "logRecords[14]: severityNumber must be an integer or a "
+                              "SeverityNumber name"));
+    assert_non_null(strstr(e, "logRecords[20]: severityNumber must be"));
+    assert_non_null(strstr(e, "logRecords[21]: severityNumber must be"));
     assert_non_null(strstr(e, "logRecords[15]: severityText must be a string"));
     assert_non_null(strstr(e, "logRecords[16]: body: value must be an object"));
     done(&t);
@@ -664,19 +676,24 @@ static void test_traces_kinds_status(void **state)
         "{" SPAN_OK "},{" SPAN_OK ",\"kind\":1},{" SPAN_OK ",\"kind\":2},{" SPAN_OK
         ",\"kind\":3},{" SPAN_OK ",\"kind\":4},{" SPAN_OK ",\"kind\":5,\"status\":{\"code\":2,"
         "\"message\":\"boom\"}},{" SPAN_OK ",\"status\":{\"code\":1}},"
-        "{" SPAN_OK ",\"kind\":6},{" SPAN_OK ",\"kind\":\"SPAN_KIND_SERVER\"},{" SPAN_OK
-        ",\"status\":{\"code\":\"2\"}},{" SPAN_OK ",\"name\":7}");
+        /* the proto's names too, as the OpenTelemetry Collector accepts them */
+        "{" SPAN_OK ",\"kind\":\"SPAN_KIND_SERVER\",\"status\":{\"code\":\"STATUS_CODE_ERROR\"}},"
+        "{" SPAN_OK ",\"kind\":\"SPAN_KIND_CONSUMER\",\"status\":{\"code\":\"STATUS_CODE_OK\"}},"
+        "{" SPAN_OK ",\"kind\":6},{" SPAN_OK ",\"kind\":\"SPAN_KIND_SERVERX\"},{" SPAN_OK
+        ",\"status\":{\"code\":\"2\"}},{" SPAN_OK ",\"name\":7},{" SPAN_OK
+        ",\"kind\":\"server\"},{" SPAN_OK ",\"kind\":\"SPAN_KIND_\"},{" SPAN_OK
+        ",\"status\":{\"code\":\"ERROR\"}}");
     run_t t;
     run(&t, tn_parse_otlp_traces, body);
     assert_int_equal(t.rc, 0);
-    assert_int_equal(t.rep.accepted, 7);
-    assert_int_equal(t.rep.rejected, 4);
-    const char *kinds[] = {"unspecified", "internal", "server",     "client",
-                           "producer",    "consumer", "unspecified"};
-    for (int i = 0; i < 7; i++) {
+    assert_int_equal(t.rep.accepted, 9);
+    assert_int_equal(t.rep.rejected, 7);
+    const char *kinds[] = {"unspecified", "internal",    "server", "client",  "producer",
+                           "consumer",    "unspecified", "server", "consumer"};
+    for (int i = 0; i < 9; i++) {
         tn_span_t *s = &t.b.spans[i];
         assert_string_equal(s->kind, kinds[i]);
-        assert_int_equal(s->error, i == 5);
+        assert_int_equal(s->error, i == 5 || i == 7);
         assert_string_equal(s->name, "");
         assert_string_equal(s->service, "svc");
         assert_string_equal(s->parent_id, "");
@@ -684,10 +701,14 @@ static void test_traces_kinds_status(void **state)
         assert_int_equal(s->duration_us, 2000);
     }
     const char *e = errors_of(&t);
-    assert_non_null(strstr(e, "spans[7]: kind must be an integer from 0 to 5"));
-    assert_non_null(strstr(e, "spans[8]: kind must be an integer from 0 to 5"));
-    assert_non_null(strstr(e, "spans[9]: status must be an object with an integer code"));
-    assert_non_null(strstr(e, "spans[10]: name must be a string"));
+    assert_non_null(strstr(e, "spans[9]: kind must be an integer from 0 to 5 or a SpanKind name"));
+    assert_non_null(strstr(e, "spans[10]: kind must be an integer from 0 to 5"));
+    assert_non_null(strstr(e, "spans[11]: status must be an object with an integer code or a "
+                              "StatusCode name"));
+    assert_non_null(strstr(e, "spans[12]: name must be a string"));
+    assert_non_null(strstr(e, "spans[13]: kind must be"));
+    assert_non_null(strstr(e, "spans[14]: kind must be"));
+    assert_non_null(strstr(e, "spans[15]: status must be"));
     done(&t);
     free(body);
 }
