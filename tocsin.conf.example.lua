@@ -51,7 +51,7 @@ return {
   ["ingest.max_decoded_bytes"] = 67108864,
   -- FROM=TO label renames at ingestion (in the Lua file also a table { ["cloud.region"] = "region" }), looked up before the built-in ones (service.name=service, host.name=host, k8s.pod.name=pod, ...: docs/ingestion.md).
   ["ingest.label_aliases"] = {},
-  -- Request bodies of 32 KiB or more decoded and parsed at once on worker threads (more wait on the event loop); 0: all on the event loop.
+  -- Request bodies of 32 KiB or more decoded and parsed at once on worker threads (more, and all while Redis is 4096+ commands behind, are parsed on the event loop); 0: all on the event loop.
   ["ingest.parse_threads"] = 2,
   -- host:port of the Influx line protocol TCP listener (empty: off).
   ["ingest.influx_tcp"] = "",

@@ -68,8 +68,9 @@ static const tn_conf_opt_t g_schema[] = {
      "\"region\" }), looked up before the built-in ones (service.name=service, host.name=host, "
      "k8s.pod.name=pod, ...: docs/ingestion.md)."},
     {"ingest.parse_threads", TN_CONF_INT, OFF(ingest.parse_threads), "2", 0, 64,
-     "Request bodies of 32 KiB or more decoded and parsed at once on worker threads (more wait "
-     "on the event loop); 0: all on the event loop."},
+     "Request bodies of 32 KiB or more decoded and parsed at once on worker threads (more, and "
+     "all while Redis is 4096+ commands behind, are parsed on the event loop); 0: all on the "
+     "event loop."},
     {"ingest.influx_tcp", TN_CONF_STR, OFF(ingest.influx_tcp), "", UNCHECKED,
      "host:port of the Influx line protocol TCP listener (empty: off)."},
     {"ingest.influx_tcp_idle_ms", TN_CONF_INT, OFF(ingest.influx_tcp_idle_ms), "300000", 100,
