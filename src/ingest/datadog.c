@@ -110,20 +110,11 @@ static int series_head(json_t *s, char *name, char **unit, tn_labels_t *l, tn_bu
         tn_buf_puts(err, "field 'metric' must be a non-empty string");
         return TN_EINVAL;
     }
-    const char *ms = json_string_value(m);
-    size_t mn = json_string_length(m), j = 0;
-    if (mn + (ms[0] >= '0' && ms[0] <= '9') > TN_MAX_NAME_LEN) {
-        tn_buf_printf(err, "metric name is longer than %d bytes", TN_MAX_NAME_LEN);
+    const char *too_long = NULL;
+    if (!tn_norm_metric_name(json_string_value(m), json_string_length(m), name, &too_long)) {
+        tn_buf_puts(err, too_long);
         return TN_EINVAL;
     }
-    if (ms[0] >= '0' && ms[0] <= '9') name[j++] = '_';
-    for (size_t i = 0; i < mn; i++) {
-        char c = ms[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == ':';
-        name[j++] = ok ? c : '_';
-    }
-    name[j] = '\0';
 
     json_t *type = json_object_get(s, "type");
     if (type && !json_is_null(type) &&

@@ -257,3 +257,26 @@ bad:
     tn_buf_printf(err, "invalid RFC 3339 timestamp '%.64s'", s);
     return TN_EINVAL;
 }
+
+size_t tn_norm_metric_name(const char *n, size_t len, char *out, const char **error)
+{
+    if (!n || !len) {
+        *error = "metric name is missing";
+        return 0;
+    }
+    if (len + (n[0] >= '0' && n[0] <= '9') > TN_MAX_NAME_LEN) {
+        *error = "metric name is longer than 256 bytes"; /* TN_MAX_NAME_LEN */
+        _Static_assert(TN_MAX_NAME_LEN == 256, "the message above");
+        return 0;
+    }
+    size_t j = 0;
+    if (n[0] >= '0' && n[0] <= '9') out[j++] = '_';
+    for (size_t i = 0; i < len; i++) {
+        char ch = n[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == ':';
+        out[j++] = ok ? ch : '_';
+    }
+    out[j] = '\0';
+    return j;
+}

@@ -21,6 +21,11 @@ typedef enum { TN_TS_AUTO, TN_TS_S, TN_TS_MS, TN_TS_US, TN_TS_NS } tn_ts_unit_t;
  * message naming the label in err. */
 int tn_norm_label_name(const char *in, char *out, size_t size, tn_buf_t *err);
 
+/* A metric name as a Prometheus-style name into out (TN_MAX_NAME_LEN + 2 bytes): characters
+ * outside [a-zA-Z0-9_:] become '_', a leading digit gets a '_' prefix. Returns the length, or
+ * sets *error (a static message) for a missing or too long name and returns 0. */
+size_t tn_norm_metric_name(const char *n, size_t len, char *out, const char **error);
+
 /* Sets the configured aliases: FROM=TO pairs (copied; TO must be a valid label name as it is),
  * looked up before the built-in ones (so they can override them). Replaces the pairs set before.
  * Call before inputs run (the table is read without locks, by worker threads too). 0, TN_ENOMEM,

@@ -674,25 +674,3 @@ int tn__otlp_walk(tn__otlp_ctx_t *c, json_t *list, const char *list_key, const c
     tn_buf_deinit(&res_err);
     return rc;
 }
-
-size_t tn__otlp_metric_name(const char *n, size_t len, char *out, const char **error)
-{
-    if (!n || !len) {
-        *error = "metric name is missing";
-        return 0;
-    }
-    if (len + (n[0] >= '0' && n[0] <= '9') > TN_MAX_NAME_LEN) {
-        *error = "metric name is longer than 256 bytes";
-        return 0;
-    }
-    size_t j = 0;
-    if (n[0] >= '0' && n[0] <= '9') out[j++] = '_';
-    for (size_t i = 0; i < len; i++) {
-        char ch = n[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '_' || ch == ':';
-        out[j++] = ok ? ch : '_';
-    }
-    out[j] = '\0';
-    return j;
-}

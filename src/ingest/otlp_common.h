@@ -76,11 +76,6 @@ int tn__otlp_time_ns(json_t *obj, const char *field, uint64_t *ns, tn_buf_t *err
 
 /* Shortest text that reads back as v: "0.5", "1e+06", "NaN", "+Inf", "-Inf". */
 void tn__otlp_fmt_double(double v, char buf[32]);
-/* A metric name as a Prometheus-style name into out (TN_MAX_NAME_LEN + 2 bytes): characters
- * outside [a-zA-Z0-9_:] become '_', a leading digit gets a '_' prefix. Returns the length, or
- * sets *error (a static message) for a missing or too long name. */
-size_t tn__otlp_metric_name(const char *n, size_t len, char *out, const char **error);
-
 /* Appends an AnyValue as text (see otlp.h). 0, TN_EINVAL (err) or TN_ENOMEM. */
 int tn__otlp_anyvalue_text(json_t *av, tn_buf_t *out, tn_buf_t *err);
 

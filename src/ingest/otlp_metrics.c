@@ -9,6 +9,7 @@
  * sample, rejection and error message is the same. */
 #include "ingest/jsonpull.h"
 #include "ingest/otlp_common.h"
+#include "ingest/normalize.h"
 #include "ingest/prom_text.h" /* tn__labels_add_cached */
 #include "core/error.h"
 
@@ -928,7 +929,7 @@ static int metric_head(walk_t *w, uint32_t x, const char *path, metric_t *m, uin
 
     uint32_t name = f[K_N], unit = f[K_N + 1];
     const char *n = is_str(w, name) ? str_of(w, name) : NULL;
-    m->name_len = tn__otlp_metric_name(n, n ? nd(w, name)->len : 0, m->name, &m->error);
+    m->name_len = tn_norm_metric_name(n, n ? nd(w, name)->len : 0, m->name, &m->error);
     if (unit != NONE && (!is_str(w, unit) || nd(w, unit)->len > MAX_UNIT_LEN)) {
         m->error = "unit must be a string of at most 64 bytes";
     } else if (unit != NONE && nd(w, unit)->len) {

@@ -3,6 +3,7 @@
  * differential tests (tests/unit/ingest/test_otlp_diff.c, tests/fuzz/fuzz_otlp.c) check that
  * both give the same samples, rejections and errors. Mapping: otlp.h. */
 #include "ingest/otlp_common.h"
+#include "ingest/normalize.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -309,7 +310,7 @@ static int metric_head(tn__otlp_ctx_t *c, json_t *x, const char *path, metric_t 
 
     json_t *name = tn__otlp_get(x, "name"), *unit = tn__otlp_get(x, "unit");
     const char *n = json_string_value(name);
-    tn__otlp_metric_name(n, n && *n ? json_string_length(name) : 0, m->name, &m->error);
+    tn_norm_metric_name(n, n && *n ? json_string_length(name) : 0, m->name, &m->error);
     if (unit && (!json_is_string(unit) || json_string_length(unit) > MAX_UNIT_LEN))
         m->error = "unit must be a string of at most 64 bytes";
     else if (unit && json_string_length(unit))
