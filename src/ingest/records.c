@@ -175,14 +175,8 @@ void *tn_batch_alloc(tn_batch_t *b, size_t size)
         if (n == NULL) return NULL;
         n->used = 0;
         n->cap = cap;
-        if (c != NULL && cap != CHUNK_BYTES - sizeof *c) { /* a big one: keep filling the current */
-            n->next = c->next;
-            c->next = n;
-        } else {
-            n->next = c;
-            b->chunks = n;
-        }
-        c = n;
+        n->next = c;
+        b->chunks = c = n;
     }
     void *p = c->data + c->used;
     c->used += size;
