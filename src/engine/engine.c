@@ -208,6 +208,14 @@ static void on_poll_closed(uv_handle_t *h)
     free(h);
 }
 
+/* Closes a heap-allocated timer, if any (freed once closed), and forgets it. */
+static void close_timer(uv_timer_t **t)
+{
+    if (*t == NULL) return;
+    uv_close((uv_handle_t *)*t, on_poll_closed);
+    *t = NULL;
+}
+
 static void on_rollup_tick(uv_timer_t *t)
 {
     tn_engine_t *e = t->data;
@@ -590,22 +598,10 @@ static void stop(tn_engine_t *e, int code)
     e->influx_tcp = NULL;
     tn_scraper_stop(e->scraper);
     e->scraper = NULL;
-    if (e->rollup_timer) {
-        uv_close((uv_handle_t *)e->rollup_timer, on_poll_closed);
-        e->rollup_timer = NULL;
-    }
-    if (e->incident_timer) {
-        uv_close((uv_handle_t *)e->incident_timer, on_poll_closed);
-        e->incident_timer = NULL;
-    }
-    if (e->trim_timer) {
-        uv_close((uv_handle_t *)e->trim_timer, on_poll_closed);
-        e->trim_timer = NULL;
-    }
-    if (e->grace_timer) {
-        uv_close((uv_handle_t *)e->grace_timer, on_poll_closed);
-        e->grace_timer = NULL;
-    }
+    close_timer(&e->rollup_timer);
+    close_timer(&e->incident_timer);
+    close_timer(&e->trim_timer);
+    close_timer(&e->grace_timer);
     if (e->rollup && e->streams && e->redis && tn_redis_is_up(e->redis)) {
         size_t n = tn_rollup_flush(e->rollup, INT64_MAX); /* the open buckets, as they are */
         if (n) tn_log_info("engine", "wrote %zu open rollup bucket(s) before stopping", n);
