@@ -208,6 +208,17 @@ static void on_poll_closed(uv_handle_t *h)
     free(h);
 }
 
+/* A heap-allocated repeating timer of e (close_timer frees it); NULL when out of memory. */
+static uv_timer_t *open_timer(tn_engine_t *e, uv_timer_cb cb, uint64_t every_ms)
+{
+    uv_timer_t *t = malloc(sizeof *t);
+    if (t == NULL) return NULL;
+    uv_timer_init(e->loop, t);
+    t->data = e;
+    uv_timer_start(t, cb, every_ms, every_ms);
+    return t;
+}
+
 /* Closes a heap-allocated timer, if any (freed once closed), and forgets it. */
 static void close_timer(uv_timer_t **t)
 {
@@ -350,14 +361,9 @@ static void start_core(tn_engine_t *e)
         goto fail;
     if (live) {
         e->rollup = tn_rollup_create(e->streams, 60000);
-        if (!e->rollup || !(e->rollup_timer = malloc(sizeof *e->rollup_timer))) goto fail;
-        uv_timer_init(e->loop, e->rollup_timer);
-        e->rollup_timer->data = e;
-        uv_timer_start(e->rollup_timer, on_rollup_tick, 10000, 10000);
-        if (!(e->trim_timer = malloc(sizeof *e->trim_timer))) goto fail;
-        uv_timer_init(e->loop, e->trim_timer);
-        e->trim_timer->data = e;
-        uv_timer_start(e->trim_timer, on_trim_tick, 1000, 1000);
+        if (!e->rollup || !(e->rollup_timer = open_timer(e, on_rollup_tick, 10000)) ||
+            !(e->trim_timer = open_timer(e, on_trim_tick, 1000)))
+            goto fail;
     }
     e->topology = tn_topology_create();
     if (!e->topology) goto fail;
@@ -412,10 +418,7 @@ static void start_core(tn_engine_t *e)
     }
     sync_graph(e);
     if (live) {
-        if (!(e->incident_timer = malloc(sizeof *e->incident_timer))) goto fail;
-        uv_timer_init(e->loop, e->incident_timer);
-        e->incident_timer->data = e;
-        uv_timer_start(e->incident_timer, on_incident_tick, 1000, 1000);
+        if (!(e->incident_timer = open_timer(e, on_incident_tick, 1000))) goto fail;
     }
     int nb = tn_automate_load(e->automate), nr = tn_correlate_load(e->correlate);
     if (nb < 0 || nr < 0) goto fail;
