@@ -182,6 +182,14 @@ static void test_large_body(void **state)
         assert_memory_equal(got, body, len);
         tn__http_req_free(r);
     }
+    /* hostile: a large announced length, 70 KB sent, then nothing (the connection goes away):
+     * the room made for the rest is freed with the parser */
+    char head[96];
+    int hl = snprintf(head, sizeof head, "POST /big HTTP/1.1\r\nContent-Length: 900000\r\n\r\n");
+    size_t used = 0;
+    assert_int_equal(tn__http_parser_feed(p, head, (size_t)hl, &used), TN__HTTP_MORE);
+    assert_int_equal(tn__http_parser_feed(p, body, 70000, &used), TN__HTTP_MORE);
+    assert_int_equal(used, 70000);
     free(body);
     tn__http_parser_destroy(p);
 }
